@@ -1,0 +1,56 @@
+import { withoutUndefined } from './without-undefined.js';
+
+/** Flink's heartbeat settings, in milliseconds. */
+export interface HeartbeatConfiguration {
+  /** `heartbeat.interval`: time between two requests of a sender. */
+  readonly interval: number;
+  /** `heartbeat.timeout`: silence after which a target is declared dead. */
+  readonly timeout: number;
+  /** `heartbeat.rpc-failure-threshold`: consecutive unreachable RPCs that mark a target unreachable; -1 disables. */
+  readonly rpcFailureThreshold: number;
+}
+
+export const DEFAULT_HEARTBEAT_CONFIGURATION: HeartbeatConfiguration = Object.freeze({
+  interval: 10_000,
+  timeout: 50_000,
+  rpcFailureThreshold: 2,
+});
+
+/** Node's timers overflow above this delay and fire at once. */
+const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
+export class HeartbeatConfigurationError extends Error {
+  override readonly name = 'HeartbeatConfigurationError';
+}
+
+/** Fills in Flink's defaults and validates the result; throws a {@link HeartbeatConfigurationError} naming the bad value. */
+export function resolveHeartbeatConfiguration(
+  overrides: Partial<HeartbeatConfiguration> = {},
+  context = 'heartbeat',
+): HeartbeatConfiguration {
+  const merged = { ...DEFAULT_HEARTBEAT_CONFIGURATION, ...withoutUndefined(overrides) };
+  const problems: string[] = [];
+  const describe = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value));
+  const isDelay = (value: unknown): value is number =>
+    typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= MAX_TIMER_DELAY_MS;
+
+  if (!isDelay(merged.interval)) {
+    problems.push(`interval (heartbeat.interval) must be a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, got ${describe(merged.interval)}`);
+  }
+  if (!isDelay(merged.timeout)) {
+    problems.push(`timeout (heartbeat.timeout) must be a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, got ${describe(merged.timeout)}`);
+  }
+  if (isDelay(merged.interval) && isDelay(merged.timeout) && merged.interval > merged.timeout) {
+    problems.push(`interval (${merged.interval} ms) must not be greater than timeout (${merged.timeout} ms)`);
+  }
+  const threshold = merged.rpcFailureThreshold;
+  if (!(Number.isInteger(threshold) && (threshold > 0 || threshold === -1))) {
+    problems.push(
+      `rpcFailureThreshold (heartbeat.rpc-failure-threshold) must be an integer > 0, or -1 to disable, got ${describe(threshold)}`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new HeartbeatConfigurationError(`Invalid ${context} configuration: ${problems.join('; ')}`);
+  }
+  return Object.freeze(merged);
+}

@@ -1,0 +1,21 @@
+import type { HeartbeatTarget } from './heartbeat-target.interface.js';
+
+/**
+ * Flink's `HeartbeatManager`: a heartbeat target itself (it answers requests and takes replies)
+ * that monitors other targets. `I` is the payload type received, `O` the payload type sent.
+ */
+export interface HeartbeatManager<I = unknown, O = unknown> extends HeartbeatTarget<I> {
+  /** This manager's own id, sent as the origin of its heartbeats. */
+  readonly ownResourceId: string;
+  /** Starts monitoring a target; a no-op when stopped or when the id is already monitored. */
+  monitorTarget(resourceId: string, target: HeartbeatTarget<O>): void;
+  /** Stops monitoring a target; no callback fires for it afterwards. */
+  unmonitorTarget(resourceId: string): void;
+  /** Epoch ms of the last heartbeat from the target; 0 if none yet, -1 if it is not monitored. */
+  getLastHeartbeatFrom(resourceId: string): number;
+  /** Ids of the targets monitored now. */
+  getMonitoredTargets(): string[];
+  /** Cancels every monitor; every later call is a no-op. */
+  stop(): void;
+  readonly isStopped: boolean;
+}

@@ -1,0 +1,198 @@
+import { systemClock, timerScheduler, type Clock, type Scheduler } from './clock.js';
+import {
+  resolveHeartbeatConfiguration,
+  type HeartbeatConfiguration,
+} from './heartbeat-configuration.js';
+import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
+import type { HeartbeatManager } from './heartbeat-manager.interface.js';
+import { HeartbeatMonitor } from './heartbeat-monitor.js';
+import type { HeartbeatTarget } from './heartbeat-target.interface.js';
+import { RecipientUnreachableError } from './recipient-unreachable.error.js';
+import { isPromiseLike, logFailure, safely } from './safely.js';
+
+export interface HeartbeatManagerOptions<I, O> {
+  /** This side's id, sent as the origin of every heartbeat. */
+  readonly ownResourceId: string;
+  readonly listener: HeartbeatListener<I, O>;
+  /** Overrides of Flink's defaults (interval 10 s, timeout 50 s, threshold 2). */
+  readonly configuration?: Partial<HeartbeatConfiguration>;
+  readonly clock?: Clock;
+  readonly scheduler?: Scheduler;
+  readonly logger?: HeartbeatLogger;
+}
+
+export const consoleHeartbeatLogger: HeartbeatLogger = {
+  warn: (message) => console.warn(message),
+  error: (message, stack) => console.error(stack ? `${message}\n${stack}` : message),
+};
+
+type HeartbeatRpc<O> = (target: HeartbeatTarget<O>, payload: O | null) => Promise<void>;
+
+/**
+ * The receiving side (Flink's `HeartbeatManagerImpl`): answers heartbeat requests from the
+ * targets it monitors and watches each for silence and for unreachable RPCs.
+ */
+export class HeartbeatReceiverManager<I = unknown, O = unknown> implements HeartbeatManager<I, O> {
+  readonly ownResourceId: string;
+  readonly configuration: HeartbeatConfiguration;
+  protected readonly clock: Clock;
+  protected readonly scheduler: Scheduler;
+  protected readonly logger: HeartbeatLogger;
+  protected readonly listener: HeartbeatListener<I, O>;
+  protected readonly monitors = new Map<string, HeartbeatMonitor<O>>();
+  private stopped = false;
+
+  constructor(options: HeartbeatManagerOptions<I, O>) {
+    assertResourceId(options.ownResourceId, 'ownResourceId');
+    this.ownResourceId = options.ownResourceId;
+    this.configuration = resolveHeartbeatConfiguration(options.configuration);
+    this.listener = options.listener;
+    this.clock = options.clock ?? systemClock;
+    this.scheduler = options.scheduler ?? timerScheduler;
+    this.logger = options.logger ?? consoleHeartbeatLogger;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  monitorTarget(resourceId: string, target: HeartbeatTarget<O>): void {
+    assertResourceId(resourceId, 'resourceId');
+    const existing = this.monitors.get(resourceId);
+    if (this.stopped || existing) {
+      // The manager owns what it is given: a target it will not use is released at once.
+      if (existing?.target !== target) {
+        this.disposeTarget(resourceId, target);
+      }
+      return;
+    }
+    const monitor = new HeartbeatMonitor<O>(resourceId, target, {
+      clock: this.clock,
+      scheduler: this.scheduler,
+      timeout: this.configuration.timeout,
+      rpcFailureThreshold: this.configuration.rpcFailureThreshold,
+      onTimeout: (id) =>
+        safely(this.logger, `Heartbeat timeout handler for ${id}`, () => this.listener.notifyHeartbeatTimeout(id), undefined),
+      onUnreachable: (id) =>
+        safely(this.logger, `Target unreachable handler for ${id}`, () => this.listener.notifyTargetUnreachable(id), undefined),
+    });
+    this.monitors.set(resourceId, monitor);
+  }
+
+  unmonitorTarget(resourceId: string): void {
+    if (this.stopped) {
+      return;
+    }
+    const monitor = this.monitors.get(resourceId);
+    if (monitor) {
+      this.monitors.delete(resourceId);
+      monitor.cancel();
+      this.disposeTarget(resourceId, monitor.target);
+    }
+  }
+
+  getLastHeartbeatFrom(resourceId: string): number {
+    return this.monitors.get(resourceId)?.getLastHeartbeat() ?? -1;
+  }
+
+  getMonitoredTargets(): string[] {
+    return [...this.monitors.keys()];
+  }
+
+  stop(): void {
+    if (this.stopped) {
+      return;
+    }
+    this.stopped = true;
+    for (const [resourceId, monitor] of this.monitors) {
+      monitor.cancel();
+      this.disposeTarget(resourceId, monitor.target);
+    }
+    this.monitors.clear();
+  }
+
+  /** A heartbeat (the answer to one of our requests) arrived. */
+  receiveHeartbeat(origin: string, payload: I | null): Promise<void> {
+    if (!this.stopped) {
+      this.monitors.get(origin)?.reportHeartbeat();
+      // As in Flink, a payload is reported even from an origin that is not monitored.
+      this.reportPayload(origin, payload);
+    }
+    return Promise.resolve();
+  }
+
+  /** A target asks for a heartbeat: answer only origins we monitor. */
+  requestHeartbeat(origin: string, payload: I | null): Promise<void> {
+    const monitor = this.stopped ? undefined : this.monitors.get(origin);
+    if (monitor) {
+      monitor.reportHeartbeat();
+      this.reportPayload(origin, payload);
+      this.sendHeartbeat(monitor, (target, outgoing) =>
+        target.receiveHeartbeat(this.ownResourceId, outgoing),
+      );
+    }
+    return Promise.resolve();
+  }
+
+  /** Retrieves the payload for the monitor's target, sends it with `rpc`, and tracks the RPC's outcome. */
+  protected sendHeartbeat(monitor: HeartbeatMonitor<O>, rpc: HeartbeatRpc<O>): void {
+    const what = `Retrieving the heartbeat payload for ${monitor.resourceId}`;
+    let payload: O | null | undefined | Promise<O | null | undefined>;
+    try {
+      payload = this.listener.retrievePayload(monitor.resourceId);
+    } catch (error) {
+      // A heartbeat without payload still proves liveness: send it rather than nothing.
+      logFailure(this.logger, what, error);
+      payload = null;
+    }
+    if (isPromiseLike(payload)) {
+      payload.then(
+        (resolved) => this.deliver(monitor, rpc, resolved),
+        (error: unknown) => {
+          logFailure(this.logger, what, error);
+          this.deliver(monitor, rpc, null);
+        },
+      );
+    } else {
+      this.deliver(monitor, rpc, payload);
+    }
+  }
+
+  private deliver(monitor: HeartbeatMonitor<O>, rpc: HeartbeatRpc<O>, payload: O | null | undefined): void {
+    if (this.monitors.get(monitor.resourceId) !== monitor) {
+      return; // unmonitored (or stopped) while the payload was being retrieved
+    }
+    let outcome: Promise<void>;
+    try {
+      outcome = rpc(monitor.target, payload ?? null);
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    outcome.then(
+      () => monitor.reportHeartbeatRpcSuccess(),
+      (error: unknown) => {
+        if (RecipientUnreachableError.matches(error)) {
+          monitor.reportHeartbeatRpcFailure();
+        }
+      },
+    );
+  }
+
+  private reportPayload(origin: string, payload: I | null): void {
+    if (payload !== null && payload !== undefined) {
+      safely(this.logger, `Heartbeat payload handler for ${origin}`, () => this.listener.reportPayload(origin, payload), undefined);
+    }
+  }
+
+  private disposeTarget(resourceId: string, target: HeartbeatTarget<O>): void {
+    if (target.dispose) {
+      safely(this.logger, `Disposing the heartbeat target ${resourceId}`, () => target.dispose!(), undefined);
+    }
+  }
+}
+
+function assertResourceId(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`${name} must be a non-empty string, got ${JSON.stringify(value) ?? String(value)}`);
+  }
+}

@@ -1,0 +1,70 @@
+import type { Cancellable, Clock, Scheduler } from './clock.js';
+
+interface PendingTask {
+  readonly due: number;
+  readonly order: number;
+  readonly run: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * Fake time for tests: a clock and a scheduler that only move when `advance` is called.
+ * Tasks run in due order; a task scheduled while advancing runs in the same call if it falls due.
+ */
+export class ManualClock implements Clock, Scheduler {
+  private current: number;
+  private nextOrder = 0;
+  private tasks: PendingTask[] = [];
+
+  constructor(startMs = 1_000_000) {
+    this.current = startMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  schedule(run: () => void, delayMs: number): Cancellable {
+    const task: PendingTask = {
+      due: this.current + Math.max(0, delayMs),
+      order: this.nextOrder++,
+      run,
+      cancelled: false,
+    };
+    this.tasks.push(task);
+    return {
+      cancel: () => {
+        task.cancelled = true;
+      },
+    };
+  }
+
+  /** Moves time forward by `ms`, running every task that falls due on the way. */
+  advance(ms: number): void {
+    const target = this.current + ms;
+    for (let task = this.nextDue(target); task; task = this.nextDue(target)) {
+      this.current = task.due;
+      task.run();
+    }
+    this.current = target;
+  }
+
+  /** Tasks scheduled and neither run nor cancelled. */
+  get pendingTasks(): number {
+    return this.tasks.filter((task) => !task.cancelled).length;
+  }
+
+  private nextDue(limit: number): PendingTask | undefined {
+    this.tasks = this.tasks.filter((task) => !task.cancelled);
+    let next: PendingTask | undefined;
+    for (const task of this.tasks) {
+      if (task.due <= limit && (!next || task.due < next.due || (task.due === next.due && task.order < next.order))) {
+        next = task;
+      }
+    }
+    if (next) {
+      next.cancelled = true;
+    }
+    return next;
+  }
+}

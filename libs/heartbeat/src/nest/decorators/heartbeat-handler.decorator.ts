@@ -1,0 +1,48 @@
+import { HEARTBEAT_HANDLERS_METADATA } from '../heartbeat.constants.js';
+import {
+  HeartbeatHandlerKind,
+  type HeartbeatHandlerMetadata,
+  type IncomingHeartbeat,
+} from '../interfaces/heartbeat-handler.interface.js';
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** A method decorator that only accepts methods of the given signature. */
+type HandlerDecorator<Handler> = <T extends Handler>(
+  target: object,
+  key: string | symbol,
+  descriptor: TypedPropertyDescriptor<T>,
+) => void;
+
+/** Records metadata only; the explorer binds the method at start-up. A method may carry several. */
+function heartbeatHandler<Handler>(kind: HeartbeatHandlerKind, manager: string): HandlerDecorator<Handler> {
+  return (_target, _key, descriptor) => {
+    const method = descriptor.value as object;
+    const existing: HeartbeatHandlerMetadata[] =
+      Reflect.getMetadata(HEARTBEAT_HANDLERS_METADATA, method) ?? [];
+    Reflect.defineMetadata(HEARTBEAT_HANDLERS_METADATA, [...existing, { kind, manager }], method);
+  };
+}
+
+/** Called with the target's id when no heartbeat arrived from it within the timeout. */
+export const OnHeartbeatTimeout = (manager: string) =>
+  heartbeatHandler<(resourceId: string) => MaybePromise<void>>(HeartbeatHandlerKind.Timeout, manager);
+
+/** Called with the target's id when `rpcFailureThreshold` consecutive RPCs could not reach it. */
+export const OnTargetUnreachable = (manager: string) =>
+  heartbeatHandler<(resourceId: string) => MaybePromise<void>>(HeartbeatHandlerKind.TargetUnreachable, manager);
+
+/** Called with the target's id and the payload its heartbeat carried (never with a null payload). */
+export const OnHeartbeatPayload = <I = never>(manager: string) =>
+  heartbeatHandler<(resourceId: string, payload: I) => MaybePromise<void>>(HeartbeatHandlerKind.PayloadReceived, manager);
+
+/** Returns the payload to send with the next heartbeat to the target; one per manager. */
+export const ProvideHeartbeatPayload = <O = unknown>(manager: string) =>
+  heartbeatHandler<(resourceId: string) => MaybePromise<O | null | undefined>>(HeartbeatHandlerKind.PayloadToSend, manager);
+
+/**
+ * The heartbeat-target side: sees every heartbeat RPC that arrives for the manager before the
+ * manager does. Returning `false` (or throwing) rejects it: the peer gets an error reply.
+ */
+export const OnIncomingHeartbeat = <I = never>(manager: string) =>
+  heartbeatHandler<(heartbeat: IncomingHeartbeat<I>) => MaybePromise<boolean | void>>(HeartbeatHandlerKind.IncomingHeartbeat, manager);

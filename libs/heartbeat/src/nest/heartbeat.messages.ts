@@ -1,0 +1,14 @@
+export const HEARTBEAT_MESSAGES = {
+  noManagers: () =>
+    'HeartbeatModule needs at least one manager: pass managers: { <name>: "sender" | "receiver" } to forRoot/forRootAsync',
+  invalidRole: (name: string, role: unknown) =>
+    `Heartbeat manager "${name}" has role ${JSON.stringify(role)}; expected "sender" or "receiver"`,
+  invalidOption: (name: string, rule: string, value: unknown) =>
+    `Invalid HeartbeatModule option ${name}: must be ${rule}, got ${JSON.stringify(value) ?? String(value)}`,
+  unknownManager: (name: string, where: string, known: string[]) =>
+    `Unknown heartbeat manager "${name}" in ${where}; declared managers: ${known.join(', ') || '(none)'}`,
+  duplicatePayloadProvider: (manager: string, first: string, second: string) =>
+    `Heartbeat manager "${manager}" has two payload providers, ${first} and ${second}; keep one`,
+  nonStaticProvider: (where: string) =>
+    `Cannot bind heartbeat handler ${where}: it belongs to a request-scoped provider; it is ignored`,
+} as const;

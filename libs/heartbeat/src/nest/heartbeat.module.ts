@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { HEARTBEAT_MANAGER_DEFINITIONS, HEARTBEAT_MODULE_OPTIONS, HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
+import { HeartbeatExplorer } from './heartbeat.explorer.js';
+import { HeartbeatMetadataAccessor } from './heartbeat-metadata.accessor.js';
+import { ConfigurableHeartbeatModule } from './heartbeat.module-definition.js';
+import { resolveHeartbeatOptions } from './heartbeat-options.validation.js';
+import { HeartbeatRegistry } from './heartbeat.registry.js';
+import { HeartbeatIngress } from './transport/heartbeat-ingress.js';
+import { HeartbeatTargetFactory } from './transport/heartbeat-target.factory.js';
+import { HeartbeatTransportController } from './transport/heartbeat-transport.controller.js';
+
+/**
+ * Flink's heartbeat services for Nest: `HeartbeatModule.forRoot({ resourceId, managers })` or
+ * `forRootAsync({ managers, useFactory, inject, imports })`. Import it once per application.
+ */
+@Module({
+  imports: [DiscoveryModule],
+  controllers: [HeartbeatTransportController],
+  providers: [
+    {
+      provide: HEARTBEAT_RESOLVED_OPTIONS,
+      useFactory: resolveHeartbeatOptions,
+      inject: [HEARTBEAT_MODULE_OPTIONS, HEARTBEAT_MANAGER_DEFINITIONS],
+    },
+    HeartbeatRegistry,
+    HeartbeatMetadataAccessor,
+    HeartbeatExplorer,
+    HeartbeatIngress,
+    HeartbeatTargetFactory,
+  ],
+  exports: [HeartbeatRegistry, HeartbeatTargetFactory],
+})
+export class HeartbeatModule extends ConfigurableHeartbeatModule {}

@@ -1,0 +1,42 @@
+import type { Clock, Scheduler } from '../../core/clock.js';
+import type { HeartbeatConfiguration } from '../../core/heartbeat-configuration.js';
+
+export type HeartbeatRole = 'sender' | 'receiver';
+
+/** Frame limits for the TCP clients the library opens to heartbeat targets. */
+export interface HeartbeatClientLimits {
+  /** Largest frame accepted from a peer, in characters. Default 1,048,576. */
+  readonly maxBufferSize?: number;
+  /** How long a partly received frame may wait for the rest, in ms. Default 10,000. */
+  readonly incompleteMessageTimeout?: number;
+  /** Largest amount of unsent data buffered towards a peer, in bytes. Default 1,048,576. */
+  readonly maxSendBufferSize?: number;
+}
+
+/** Runtime options (may come from `forRootAsync`'s factory). */
+export interface HeartbeatModuleOptions extends Partial<HeartbeatConfiguration> {
+  /** This process's id, sent as the origin of every heartbeat. */
+  readonly resourceId: string;
+  /** How long one heartbeat RPC may take before it fails (not counted as unreachable). Default 10,000 ms. */
+  readonly requestTimeout?: number;
+  readonly clientLimits?: HeartbeatClientLimits;
+  /** Time source and timer scheduler; replace them with a `ManualClock` in tests. */
+  readonly clock?: Clock;
+  readonly scheduler?: Scheduler;
+}
+
+/** One named manager; settings given here override the module-wide ones. */
+export interface HeartbeatManagerDefinition extends Partial<HeartbeatConfiguration> {
+  readonly role: HeartbeatRole;
+  /** The origin this manager sends, if it differs from the module's `resourceId`. */
+  readonly resourceId?: string;
+}
+
+/**
+ * Static part of the module definition, known when the module is imported (also with
+ * `forRootAsync`): the managers to create, by name.
+ */
+export interface HeartbeatModuleExtras {
+  readonly managers: Readonly<Record<string, HeartbeatRole | HeartbeatManagerDefinition>>;
+  readonly isGlobal?: boolean;
+}

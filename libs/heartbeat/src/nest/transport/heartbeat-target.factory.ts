@@ -1,0 +1,56 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ClientTCP } from '@nestjs/microservices';
+import type { ConnectionOptions } from 'node:tls';
+import { HeartbeatConfigurationError } from '../../core/heartbeat-configuration.js';
+import type { HeartbeatTarget } from '../../core/heartbeat-target.interface.js';
+import { HEARTBEAT_RESOLVED_OPTIONS } from '../heartbeat.constants.js';
+import type { ResolvedHeartbeatOptions } from '../heartbeat-options.validation.js';
+import { ClientProxyHeartbeatTarget, type HeartbeatClient } from './client-proxy-heartbeat-target.js';
+
+export interface TcpHeartbeatTargetOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Name of the manager on the far side that takes these heartbeats. */
+  readonly remoteManager: string;
+  readonly tlsOptions?: ConnectionOptions;
+  /** Overrides the module's `requestTimeout` for this target. */
+  readonly requestTimeout?: number;
+}
+
+/** Makes heartbeat targets that speak the library's wire format through Nest clients. */
+@Injectable()
+export class HeartbeatTargetFactory {
+  constructor(@Inject(HEARTBEAT_RESOLVED_OPTIONS) private readonly options: ResolvedHeartbeatOptions) {}
+
+  /** A target at host:port over Nest's TCP transport. It owns its client and closes it when disposed. */
+  createTcpTarget<O = unknown>(target: TcpHeartbeatTargetOptions): HeartbeatTarget<O> {
+    const { host, port, remoteManager, tlsOptions, requestTimeout } = target;
+    if (typeof host !== 'string' || host.length === 0) {
+      throw new HeartbeatConfigurationError(`Heartbeat target host must be a non-empty string, got ${JSON.stringify(host)}`);
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new HeartbeatConfigurationError(`Heartbeat target port must be an integer from 1 to 65535, got ${String(port)}`);
+    }
+    const client = new ClientTCP({ host, port, tlsOptions, ...this.options.clientLimits });
+    return new ClientProxyHeartbeatTarget<O>(client, {
+      remoteManager,
+      requestTimeout: requestTimeout ?? this.options.requestTimeout,
+      closeClientOnDispose: true,
+      recipient: `${host}:${port}`,
+    });
+  }
+
+  /** A target over a client the app owns (and closes itself), e.g. one it also uses for other messages. */
+  fromClient<O = unknown>(
+    client: HeartbeatClient,
+    remoteManager: string,
+    options: { requestTimeout?: number; recipient?: string } = {},
+  ): HeartbeatTarget<O> {
+    return new ClientProxyHeartbeatTarget<O>(client, {
+      remoteManager,
+      requestTimeout: options.requestTimeout ?? this.options.requestTimeout,
+      closeClientOnDispose: false,
+      recipient: options.recipient ?? remoteManager,
+    });
+  }
+}
