@@ -19,6 +19,11 @@ export const DEFAULT_HEARTBEAT_CONFIGURATION: HeartbeatConfiguration = Object.fr
 /** Node's timers overflow above this delay and fire at once. */
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
+const describe = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value));
+
+const isDelay = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= MAX_TIMER_DELAY_MS;
+
 export class HeartbeatConfigurationError extends Error {
   override readonly name = 'HeartbeatConfigurationError';
 }
@@ -30,10 +35,6 @@ export function resolveHeartbeatConfiguration(
 ): HeartbeatConfiguration {
   const merged = { ...DEFAULT_HEARTBEAT_CONFIGURATION, ...withoutUndefined(overrides) };
   const problems: string[] = [];
-  const describe = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value));
-  const isDelay = (value: unknown): value is number =>
-    typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= MAX_TIMER_DELAY_MS;
-
   if (!isDelay(merged.interval)) {
     problems.push(`interval (heartbeat.interval) must be a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, got ${describe(merged.interval)}`);
   }
