@@ -4,6 +4,7 @@ const shared = {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   moduleNameMapper: {
     '^nestjs-heartbeat$': '<rootDir>/libs/heartbeat/src/index.ts',
+    '^#cluster$': '<rootDir>/libs/cluster/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testEnvironment: 'node',

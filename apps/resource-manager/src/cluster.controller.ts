@@ -1,0 +1,70 @@
+import {
+  BadRequestException,
+  Body,
+  ConflictException,
+  Controller,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+} from '@nestjs/common';
+import { ID_PATTERN, MAX_SLOTS } from '#cluster';
+import { SlotRequestError, TaskManagerRegistry } from './task-manager-registry.service.js';
+
+/** The ResourceManager's HTTP API: what it knows of the cluster, and slot requests. */
+@Controller()
+export class ClusterController {
+  constructor(private readonly registry: TaskManagerRegistry) {}
+
+  @Get('taskmanagers')
+  taskManagers() {
+    return { taskmanagers: this.registry.list() };
+  }
+
+  @Get('taskmanagers/:id')
+  taskManager(@Param('id') id: string) {
+    const taskManager = this.registry.find(id);
+    if (!taskManager) {
+      throw new NotFoundException(`No TaskManager with id ${id}`);
+    }
+    return taskManager;
+  }
+
+  @Get('overview')
+  overview() {
+    return this.registry.overview();
+  }
+
+  @Post('slots/allocate')
+  @HttpCode(200)
+  async allocate(@Body() body: unknown) {
+    const { jobId, count } = (body ?? {}) as { jobId?: unknown; count?: unknown };
+    const job = requireJobId(jobId);
+    if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > MAX_SLOTS) {
+      throw new BadRequestException(`count must be an integer from 1 to ${MAX_SLOTS}`);
+    }
+    try {
+      return { allocations: await this.registry.allocate(job, count as number) };
+    } catch (error) {
+      if (error instanceof SlotRequestError) {
+        throw new ConflictException(error.message);
+      }
+      throw error;
+    }
+  }
+
+  @Post('slots/release')
+  @HttpCode(200)
+  async release(@Body() body: unknown) {
+    const job = requireJobId((body as { jobId?: unknown } | undefined)?.jobId);
+    return { released: await this.registry.release(job) };
+  }
+}
+
+function requireJobId(jobId: unknown): string {
+  if (typeof jobId !== 'string' || !ID_PATTERN.test(jobId)) {
+    throw new BadRequestException('jobId must be 1 to 128 characters of A-Z a-z 0-9 . _ : -');
+  }
+  return jobId;
+}

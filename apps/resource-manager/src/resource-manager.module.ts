@@ -1,0 +1,26 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TASK_MANAGER_HEARTBEATS } from '#cluster';
+import { HeartbeatModule } from 'nestjs-heartbeat';
+import { ClusterController } from './cluster.controller.js';
+import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
+import { RESOURCE_MANAGER_ID, TaskManagerRegistry } from './task-manager-registry.service.js';
+import { TaskManagerGateway } from './task-manager.gateway.js';
+
+@Module({})
+export class ResourceManagerModule {
+  static forConfig(config: ResourceManagerConfig): DynamicModule {
+    return {
+      module: ResourceManagerModule,
+      imports: [
+        HeartbeatModule.forRoot({
+          resourceId: RESOURCE_MANAGER_ID,
+          managers: { [TASK_MANAGER_HEARTBEATS]: 'sender' },
+          ...config.heartbeat,
+          requestTimeout: config.heartbeat.interval,
+        }),
+      ],
+      controllers: [TaskManagerGateway, ClusterController],
+      providers: [{ provide: RESOURCE_MANAGER_CONFIG, useValue: config }, TaskManagerRegistry],
+    };
+  }
+}

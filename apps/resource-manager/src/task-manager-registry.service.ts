@@ -1,0 +1,249 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { ClientTCP } from '@nestjs/microservices';
+import { randomUUID } from 'node:crypto';
+import { firstValueFrom, timeout } from 'rxjs';
+import {
+  parseSlotReport,
+  RESOURCE_MANAGER_HEARTBEATS,
+  TASK_MANAGER_HEARTBEATS,
+  TaskManagerPatterns,
+  type RegistrationRequest,
+  type RegistrationResponse,
+  type SlotAllocation,
+  type SlotReport,
+  type SlotStatus,
+  type UnregistrationRequest,
+} from '#cluster';
+import {
+  HeartbeatTargetFactory,
+  InjectHeartbeatManager,
+  OnHeartbeatPayload,
+  OnHeartbeatTimeout,
+  OnTargetUnreachable,
+  type HeartbeatManager,
+} from 'nestjs-heartbeat';
+import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
+
+export const RESOURCE_MANAGER_ID = 'resource-manager';
+
+/** What the ResourceManager knows of one registered TaskManager. */
+interface Registration {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly slotsNumber: number;
+  readonly registeredAt: number;
+  readonly client: ClientTCP;
+  slots: SlotStatus[];
+  /** Version of the newest slot report or command answer applied; older reports are ignored. */
+  reportVersion: number;
+}
+
+export interface TaskManagerView {
+  readonly id: string;
+  readonly address: string;
+  readonly slotsNumber: number;
+  readonly freeSlots: number;
+  readonly lastHeartbeat: number;
+  readonly timeSinceLastHeartbeat: number;
+}
+
+export class SlotRequestError extends Error {}
+
+const COMMAND_TIMEOUT_MS = 2_000;
+
+/**
+ * The ResourceManager's side of the cluster: registrations, slot bookkeeping reconciled from every
+ * heartbeat's slot report, and the release of TaskManagers that die, leave or stop answering.
+ */
+@Injectable()
+export class TaskManagerRegistry implements OnApplicationShutdown {
+  readonly fencingToken = randomUUID();
+  private readonly logger = new Logger('ResourceManager');
+  private readonly registrations = new Map<string, Registration>();
+
+  constructor(
+    @Inject(RESOURCE_MANAGER_CONFIG) private readonly config: ResourceManagerConfig,
+    @InjectHeartbeatManager(TASK_MANAGER_HEARTBEATS)
+    private readonly heartbeats: HeartbeatManager<SlotReport, null>,
+    private readonly targets: HeartbeatTargetFactory,
+  ) {}
+
+  register(request: RegistrationRequest): RegistrationResponse {
+    if (this.registrations.has(request.taskManagerId)) {
+      this.closeConnection(request.taskManagerId, 'registered again', { notify: false });
+    }
+    const address = `${request.host}:${request.port}`;
+    const client = new ClientTCP({ host: request.host, port: request.port, maxBufferSize: 1_048_576 });
+    this.registrations.set(request.taskManagerId, {
+      id: request.taskManagerId,
+      host: request.host,
+      port: request.port,
+      slotsNumber: request.slots,
+      registeredAt: Date.now(),
+      client,
+      slots: Array.from({ length: request.slots }, (_, index) => ({ index, free: true, allocationId: null, jobId: null })),
+      reportVersion: -1,
+    });
+    this.heartbeats.monitorTarget(
+      request.taskManagerId,
+      this.targets.fromClient(client, RESOURCE_MANAGER_HEARTBEATS, {
+        recipient: `${request.taskManagerId}@${address}`,
+        requestTimeout: this.config.heartbeat.interval,
+      }),
+    );
+    this.logger.log(`TaskManager ${request.taskManagerId} registered from ${address} with ${request.slots} slots`);
+    return { resourceManagerId: RESOURCE_MANAGER_ID, fencingToken: this.fencingToken };
+  }
+
+  /** A TaskManager says goodbye: release it now instead of waiting for the timeout. */
+  unregister({ taskManagerId, fencingToken }: UnregistrationRequest): boolean {
+    if (fencingToken !== this.fencingToken || !this.registrations.has(taskManagerId)) {
+      this.logger.warn(`Ignored a goodbye from ${taskManagerId}: not registered with this ResourceManager`);
+      return false;
+    }
+    this.closeConnection(taskManagerId, 'left (goodbye)', { notify: false });
+    return true;
+  }
+
+  @OnHeartbeatPayload(TASK_MANAGER_HEARTBEATS)
+  onSlotReport(taskManagerId: string, payload: unknown): void {
+    const registration = this.registrations.get(taskManagerId);
+    if (registration) {
+      this.applyReport(registration, parseSlotReport(payload));
+    }
+  }
+
+  @OnHeartbeatTimeout(TASK_MANAGER_HEARTBEATS)
+  onHeartbeatTimeout(taskManagerId: string): void {
+    this.closeConnection(taskManagerId, 'heartbeat timeout', { notify: true });
+  }
+
+  @OnTargetUnreachable(TASK_MANAGER_HEARTBEATS)
+  onUnreachable(taskManagerId: string): void {
+    this.closeConnection(taskManagerId, 'unreachable', { notify: true });
+  }
+
+  list(): TaskManagerView[] {
+    return [...this.registrations.values()].map((registration) => this.view(registration));
+  }
+
+  find(taskManagerId: string): (TaskManagerView & { slots: SlotStatus[] }) | undefined {
+    const registration = this.registrations.get(taskManagerId);
+    return registration && { ...this.view(registration), slots: registration.slots };
+  }
+
+  overview() {
+    const slots = [...this.registrations.values()].flatMap((registration) => registration.slots);
+    return {
+      taskmanagers: this.registrations.size,
+      slotsTotal: slots.length,
+      slotsAvailable: slots.filter((slot) => slot.free).length,
+      fencingToken: this.fencingToken,
+    };
+  }
+
+  /** Picks `count` free slots across TaskManagers and asks each TaskManager to allocate its share. */
+  async allocate(jobId: string, count: number): Promise<Array<SlotAllocation & { taskManagerId: string }>> {
+    const free = [...this.registrations.values()].flatMap((registration) =>
+      registration.slots.filter((slot) => slot.free).map((slot) => ({ registration, slot })),
+    );
+    if (free.length < count) {
+      throw new SlotRequestError(`Not enough free slots: asked for ${count}, ${free.length} free`);
+    }
+    const byTaskManager = new Map<Registration, SlotAllocation[]>();
+    for (const { registration, slot } of free.slice(0, count)) {
+      const allocations = byTaskManager.get(registration) ?? [];
+      allocations.push({ slotIndex: slot.index, allocationId: randomUUID(), jobId });
+      byTaskManager.set(registration, allocations);
+    }
+    const results = await Promise.all(
+      [...byTaskManager].map(async ([registration, allocations]) => {
+        await this.command(registration, TaskManagerPatterns.allocateSlots, { fencingToken: this.fencingToken, allocations });
+        return allocations.map((allocation) => ({ ...allocation, taskManagerId: registration.id }));
+      }),
+    );
+    return results.flat();
+  }
+
+  /** Asks every TaskManager holding slots of the job to free them; returns how many were freed. */
+  async release(jobId: string): Promise<number> {
+    const holders = [...this.registrations.values()].filter((registration) =>
+      registration.slots.some((slot) => slot.jobId === jobId),
+    );
+    const before = holders.reduce((sum, r) => sum + r.slots.filter((slot) => slot.jobId === jobId).length, 0);
+    await Promise.all(
+      holders.map((registration) =>
+        this.command(registration, TaskManagerPatterns.releaseSlots, { fencingToken: this.fencingToken, jobId }),
+      ),
+    );
+    return before;
+  }
+
+  onApplicationShutdown(): void {
+    for (const { client } of this.registrations.values()) {
+      client.close();
+    }
+    this.registrations.clear();
+  }
+
+  /** Sends a command to a TaskManager; its answer is the slot report after the change. */
+  private async command(registration: Registration, pattern: string, data: object): Promise<void> {
+    const answer = await firstValueFrom(registration.client.send(pattern, data).pipe(timeout(COMMAND_TIMEOUT_MS)));
+    if (this.registrations.get(registration.id) === registration) {
+      this.applyReport(registration, parseSlotReport(answer));
+    }
+  }
+
+  private applyReport(registration: Registration, report: SlotReport): void {
+    if (report.version < registration.reportVersion) {
+      return; // sent before a change we already know of
+    }
+    registration.reportVersion = report.version;
+    registration.slots = report.slots.map((slot) => ({ ...slot }));
+  }
+
+  private closeConnection(taskManagerId: string, reason: string, { notify }: { notify: boolean }): void {
+    const registration = this.registrations.get(taskManagerId);
+    if (!registration) {
+      return;
+    }
+    const lastHeartbeat = this.lastHeartbeatOf(registration);
+    this.heartbeats.unmonitorTarget(taskManagerId);
+    this.registrations.delete(taskManagerId);
+    const allocated = registration.slots.filter((slot) => !slot.free).length;
+    this.logger.warn(
+      `TaskManager ${taskManagerId} lost: ${reason}, ${Date.now() - lastHeartbeat} ms after its last heartbeat; ` +
+        `released ${registration.slotsNumber} slots (${allocated} allocated)`,
+    );
+    if (!notify) {
+      registration.client.close();
+      return;
+    }
+    // Best effort: a TaskManager that is only cut off hears it and registers again.
+    firstValueFrom(
+      registration.client
+        .send(TaskManagerPatterns.disconnect, { fencingToken: this.fencingToken, reason })
+        .pipe(timeout(COMMAND_TIMEOUT_MS)),
+    )
+      .catch(() => undefined)
+      .finally(() => registration.client.close());
+  }
+
+  private lastHeartbeatOf(registration: Registration): number {
+    const last = this.heartbeats.getLastHeartbeatFrom(registration.id);
+    return last > 0 ? last : registration.registeredAt;
+  }
+
+  private view(registration: Registration): TaskManagerView {
+    const lastHeartbeat = this.lastHeartbeatOf(registration);
+    return {
+      id: registration.id,
+      address: `${registration.host}:${registration.port}`,
+      slotsNumber: registration.slotsNumber,
+      freeSlots: registration.slots.filter((slot) => slot.free).length,
+      lastHeartbeat,
+      timeSinceLastHeartbeat: Date.now() - lastHeartbeat,
+    };
+  }
+}

@@ -1,0 +1,201 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { ClientTCP } from '@nestjs/microservices';
+import { firstValueFrom, timeout } from 'rxjs';
+import {
+  parseRegistrationResponse,
+  RESOURCE_MANAGER_HEARTBEATS,
+  ResourceManagerPatterns,
+  TASK_MANAGER_HEARTBEATS,
+  type RegistrationResponse,
+  type SlotReport,
+} from '#cluster';
+import {
+  HeartbeatTargetFactory,
+  InjectHeartbeatManager,
+  OnHeartbeatTimeout,
+  OnTargetUnreachable,
+  ProvideHeartbeatPayload,
+  type HeartbeatManager,
+} from 'nestjs-heartbeat';
+import { SlotTable } from './slot-table.service.js';
+import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
+
+const FIRST_RETRY_DELAY_MS = 100;
+const GOODBYE_TIMEOUT_MS = 1_000;
+
+/**
+ * The TaskManager's link to the ResourceManager: registration with capped backoff, a receiver
+ * heartbeat manager that watches the ResourceManager, and reconnection when it is lost.
+ */
+@Injectable()
+export class ResourceManagerConnection implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger('TaskManager');
+  private readonly client: ClientTCP;
+  private readonly rmAddress: string;
+  private registration: RegistrationResponse | null = null;
+  private advertisedPort = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+
+  constructor(
+    @Inject(TASK_MANAGER_CONFIG) private readonly config: TaskManagerConfig,
+    @InjectHeartbeatManager(RESOURCE_MANAGER_HEARTBEATS)
+    private readonly heartbeats: HeartbeatManager<null, SlotReport>,
+    private readonly targets: HeartbeatTargetFactory,
+    private readonly slots: SlotTable,
+  ) {
+    const { host, port } = config.resourceManager;
+    this.rmAddress = `${host}:${port}`;
+    this.client = new ClientTCP({ host, port, maxBufferSize: 1_048_576 });
+  }
+
+  get currentRegistration(): RegistrationResponse | null {
+    return this.registration;
+  }
+
+  /** Starts registering, advertising the port the TaskManager's endpoint is bound to. */
+  start(advertisedPort: number): void {
+    this.advertisedPort = advertisedPort;
+    void this.register(FIRST_RETRY_DELAY_MS);
+  }
+
+  @ProvideHeartbeatPayload(RESOURCE_MANAGER_HEARTBEATS)
+  slotReport(): SlotReport {
+    return this.slots.report();
+  }
+
+  @OnHeartbeatTimeout(RESOURCE_MANAGER_HEARTBEATS)
+  onResourceManagerTimeout(resourceManagerId: string): void {
+    this.onResourceManagerLost(resourceManagerId, 'heartbeat timeout');
+  }
+
+  @OnTargetUnreachable(RESOURCE_MANAGER_HEARTBEATS)
+  onResourceManagerUnreachable(resourceManagerId: string): void {
+    this.onResourceManagerLost(resourceManagerId, 'unreachable');
+  }
+
+  /** The ResourceManager dropped us (it thought us dead): register again if the order is from our ResourceManager. */
+  onDisconnectRequest(fencingToken: string, reason: string): boolean {
+    if (!this.registration || fencingToken !== this.registration.fencingToken) {
+      return false;
+    }
+    this.logger.warn(`ResourceManager ${this.registration.resourceManagerId} disconnected us (${reason}); registering again`);
+    this.reconnect();
+    return true;
+  }
+
+  isCurrentResourceManager(fencingToken: string): boolean {
+    return this.registration?.fencingToken === fencingToken;
+  }
+
+  /** On SIGTERM/SIGINT: tell the ResourceManager we leave, so it releases us at once. */
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    this.closing = true;
+    this.cancelRetry();
+    const registration = this.registration;
+    if (!signal || !registration) {
+      return;
+    }
+    try {
+      await firstValueFrom(
+        this.client
+          .send(ResourceManagerPatterns.unregister, {
+            taskManagerId: this.config.id,
+            fencingToken: registration.fencingToken,
+          })
+          .pipe(timeout(GOODBYE_TIMEOUT_MS)),
+      );
+      this.logger.log(`Said goodbye to ResourceManager ${registration.resourceManagerId} (${signal})`);
+    } catch (error) {
+      this.logger.warn(`Could not say goodbye to the ResourceManager: ${(error as Error).message}`);
+    }
+  }
+
+  onApplicationShutdown(): void {
+    this.closing = true;
+    this.cancelRetry();
+    this.client.close();
+  }
+
+  private onResourceManagerLost(resourceManagerId: string, reason: string): void {
+    // A timeout from a ResourceManager we have already left is stale: ignore it.
+    if (this.registration?.resourceManagerId !== resourceManagerId) {
+      return;
+    }
+    this.logger.warn(`ResourceManager ${resourceManagerId} lost: ${reason}; registering again`);
+    this.reconnect();
+  }
+
+  private reconnect(): void {
+    if (this.registration) {
+      this.heartbeats.unmonitorTarget(this.registration.resourceManagerId);
+      this.registration = null;
+    }
+    // Slots were allocated by the lost ResourceManager; a new one starts from a clean table.
+    this.slots.releaseAll();
+    this.cancelRetry();
+    void this.register(FIRST_RETRY_DELAY_MS);
+  }
+
+  private async register(nextDelay: number): Promise<void> {
+    this.retryTimer = null;
+    if (this.closing) {
+      return;
+    }
+    try {
+      const answer = await firstValueFrom(
+        this.client
+          .send(ResourceManagerPatterns.register, {
+            taskManagerId: this.config.id,
+            host: this.config.host,
+            port: this.advertisedPort,
+            slots: this.config.slots,
+          })
+          .pipe(timeout(this.config.heartbeat.interval)),
+      );
+      this.onRegistered(parseRegistrationResponse(answer));
+    } catch (error) {
+      if (this.closing) {
+        return;
+      }
+      const cap = Math.max(FIRST_RETRY_DELAY_MS, this.config.heartbeat.interval);
+      this.logger.warn(
+        `Registration with the ResourceManager at ${this.rmAddress} failed (${describe(error)}); retrying in ${nextDelay} ms`,
+      );
+      this.retryTimer = setTimeout(() => void this.register(Math.min(nextDelay * 2, cap)), nextDelay);
+    }
+  }
+
+  private onRegistered(response: RegistrationResponse): void {
+    this.registration = response;
+    this.heartbeats.monitorTarget(
+      response.resourceManagerId,
+      this.targets.fromClient(this.client, TASK_MANAGER_HEARTBEATS, {
+        recipient: `${response.resourceManagerId}@${this.rmAddress}`,
+        requestTimeout: this.config.heartbeat.interval,
+      }),
+    );
+    this.logger.log(
+      `TaskManager ${this.config.id} registered with ResourceManager ${response.resourceManagerId} ` +
+        `(fencing token ${response.fencingToken})`,
+    );
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return typeof code === 'string' ? code : String(message ?? error);
+}

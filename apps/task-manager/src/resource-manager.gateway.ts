@@ -1,0 +1,58 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload, RpcException } from '@nestjs/microservices';
+import {
+  parseAllocateSlotsRequest,
+  parseDisconnectRequest,
+  parseReleaseSlotsRequest,
+  TaskManagerPatterns,
+  type SlotReport,
+} from '#cluster';
+import { ResourceManagerConnection } from './resource-manager-connection.service.js';
+import { SlotTable } from './slot-table.service.js';
+
+/** The TaskManager's TCP endpoint for commands from the ResourceManager (heartbeats are handled by the library). */
+@Controller()
+export class ResourceManagerGateway {
+  constructor(
+    private readonly connection: ResourceManagerConnection,
+    private readonly slots: SlotTable,
+  ) {}
+
+  @MessagePattern(TaskManagerPatterns.allocateSlots)
+  allocate(@Payload() data: unknown): SlotReport {
+    const request = parse(parseAllocateSlotsRequest, data);
+    this.requireCurrentResourceManager(request.fencingToken);
+    return attempt(() => this.slots.allocate(request.allocations));
+  }
+
+  @MessagePattern(TaskManagerPatterns.releaseSlots)
+  release(@Payload() data: unknown): SlotReport {
+    const request = parse(parseReleaseSlotsRequest, data);
+    this.requireCurrentResourceManager(request.fencingToken);
+    return this.slots.release(request.jobId);
+  }
+
+  @MessagePattern(TaskManagerPatterns.disconnect)
+  disconnect(@Payload() data: unknown): { accepted: boolean } {
+    const request = parse(parseDisconnectRequest, data);
+    return { accepted: this.connection.onDisconnectRequest(request.fencingToken, request.reason) };
+  }
+
+  private requireCurrentResourceManager(fencingToken: string): void {
+    if (!this.connection.isCurrentResourceManager(fencingToken)) {
+      throw new RpcException('Stale fencing token: not the ResourceManager this TaskManager is registered with');
+    }
+  }
+}
+
+function parse<T>(parser: (data: unknown) => T, data: unknown): T {
+  return attempt(() => parser(data));
+}
+
+function attempt<T>(action: () => T): T {
+  try {
+    return action();
+  } catch (error) {
+    throw new RpcException((error as Error).message);
+  }
+}

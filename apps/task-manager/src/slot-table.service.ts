@@ -1,0 +1,51 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { SlotAllocation, SlotReport, SlotStatus } from '#cluster';
+import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
+
+export class SlotConflictError extends Error {}
+
+/** The TaskManager's slots. Every change bumps the version, so the ResourceManager can order reports. */
+@Injectable()
+export class SlotTable {
+  private version = 0;
+  private slots: SlotStatus[];
+
+  constructor(@Inject(TASK_MANAGER_CONFIG) config: TaskManagerConfig) {
+    this.slots = Array.from({ length: config.slots }, (_, index) => ({ index, free: true, allocationId: null, jobId: null }));
+  }
+
+  report(): SlotReport {
+    return { version: this.version, slots: this.slots };
+  }
+
+  /** All or nothing: every slot named must exist and be free. */
+  allocate(allocations: readonly SlotAllocation[]): SlotReport {
+    for (const { slotIndex } of allocations) {
+      if (!this.slots[slotIndex]?.free) {
+        throw new SlotConflictError(`Slot ${slotIndex} does not exist or is not free`);
+      }
+    }
+    const next = [...this.slots];
+    for (const { slotIndex, allocationId, jobId } of allocations) {
+      next[slotIndex] = { index: slotIndex, free: false, allocationId, jobId };
+    }
+    return this.update(next);
+  }
+
+  release(jobId: string): SlotReport {
+    return this.update(
+      this.slots.map((slot) => (slot.jobId === jobId ? { index: slot.index, free: true, allocationId: null, jobId: null } : slot)),
+    );
+  }
+
+  /** Frees everything (the ResourceManager that allocated the slots is gone). */
+  releaseAll(): SlotReport {
+    return this.update(this.slots.map((slot) => ({ index: slot.index, free: true, allocationId: null, jobId: null })));
+  }
+
+  private update(slots: SlotStatus[]): SlotReport {
+    this.slots = slots;
+    this.version += 1;
+    return this.report();
+  }
+}

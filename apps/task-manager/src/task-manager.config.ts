@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto';
+import { readHeartbeatSettings, readHost, readId, readInteger, readPort, MAX_SLOTS, type HeartbeatSettings } from '#cluster';
+
+export const TASK_MANAGER_CONFIG = Symbol('TASK_MANAGER_CONFIG');
+
+export interface TaskManagerConfig {
+  readonly id: string;
+  readonly host: string;
+  /** 0: any free port; the bound one is advertised. */
+  readonly tcpPort: number;
+  readonly slots: number;
+  readonly resourceManager: { readonly host: string; readonly port: number };
+  readonly heartbeat: HeartbeatSettings;
+}
+
+/** Reads TM_ID, TM_HOST, TM_TCP_PORT, TM_SLOTS, RM_HOST, RM_TCP_PORT and the HEARTBEAT_* variables. */
+export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
+  return {
+    id: readId(env, 'TM_ID', () => `taskmanager-${randomUUID().slice(0, 8)}`),
+    host: readHost(env, 'TM_HOST', '127.0.0.1'),
+    tcpPort: readPort(env, 'TM_TCP_PORT', 0),
+    slots: readInteger(env, 'TM_SLOTS', 2, 1, MAX_SLOTS),
+    resourceManager: { host: readHost(env, 'RM_HOST', '127.0.0.1'), port: readPort(env, 'RM_TCP_PORT', 6123) },
+    heartbeat: readHeartbeatSettings(env),
+  };
+}

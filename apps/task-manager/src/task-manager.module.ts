@@ -1,0 +1,26 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { RESOURCE_MANAGER_HEARTBEATS } from '#cluster';
+import { HeartbeatModule } from 'nestjs-heartbeat';
+import { ResourceManagerConnection } from './resource-manager-connection.service.js';
+import { ResourceManagerGateway } from './resource-manager.gateway.js';
+import { SlotTable } from './slot-table.service.js';
+import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
+
+@Module({})
+export class TaskManagerModule {
+  static forConfig(config: TaskManagerConfig): DynamicModule {
+    return {
+      module: TaskManagerModule,
+      imports: [
+        HeartbeatModule.forRoot({
+          resourceId: config.id,
+          managers: { [RESOURCE_MANAGER_HEARTBEATS]: 'receiver' },
+          ...config.heartbeat,
+          requestTimeout: config.heartbeat.interval,
+        }),
+      ],
+      controllers: [ResourceManagerGateway],
+      providers: [{ provide: TASK_MANAGER_CONFIG, useValue: config }, SlotTable, ResourceManagerConnection],
+    };
+  }
+}
