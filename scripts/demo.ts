@@ -44,6 +44,7 @@ const taskManagers: Member[] = [2, 2, 4].map((slots, i) => ({
 
 const timers: NodeJS.Timeout[] = [];
 let stopping = false;
+let taskManagersStarted = false;
 
 /** Nest log lines worth showing in the demo: start-up, registrations, losses, goodbyes, errors. */
 const INTERESTING = /ready|listening|registered|lost|goodbye|disconnected|Invalid|ERROR|EADDRINUSE/;
@@ -64,6 +65,10 @@ function start(member: Member): void {
     createInterface({ input: stream }).on('line', (line) => {
       if (INTERESTING.test(line)) {
         say(`[${member.name}] ${line.replace(NEST_PREFIX, '')}`);
+      }
+      if (member === resourceManager && !taskManagersStarted && line.includes('ResourceManager ready')) {
+        taskManagersStarted = true;
+        taskManagers.forEach(start);
       }
     });
   }
@@ -162,8 +167,7 @@ process.on('SIGTERM', () => void stop(0));
 
 say(`[demo] heartbeat interval ${heartbeatEnv.HEARTBEAT_INTERVAL_MS} ms, timeout ${heartbeatEnv.HEARTBEAT_TIMEOUT_MS} ms`);
 say(`[demo] ResourceManager HTTP API: ${httpAddress}/taskmanagers and ${httpAddress}/overview. Ctrl-C stops everything.`);
-start(resourceManager);
-at(1_000, () => taskManagers.forEach(start));
+start(resourceManager); // the TaskManagers start once it is ready
 const summaries = setInterval(() => void printSummary(), SUMMARY_EVERY_MS);
 timers.push(summaries as unknown as NodeJS.Timeout);
 at(KILL_AT_MS, () => {
