@@ -50,7 +50,8 @@ describe('the demo (npm start)', () => {
       await exited;
     }
     const pids = [...output.matchAll(/started \S+ \(pid (\d+)\)/g)].map((match) => Number(match[1]));
-    expect(pids).toHaveLength(4);
+    // Four at start; a fifth if the demo got to restarting the TaskManager it kills.
+    expect(pids.length).toBeGreaterThanOrEqual(4);
     expect(pids.filter(isAlive)).toEqual([]);
     expect(output).toContain('all processes stopped');
     expect(demo.exitCode).toBe(0);
