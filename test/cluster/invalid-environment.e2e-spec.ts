@@ -1,0 +1,107 @@
+import {
+  Cluster,
+  freePorts,
+  RESOURCE_MANAGER_MAIN,
+  TASK_MANAGER_MAIN,
+  TEST_TIMEOUT_MS,
+  type ExitStatus,
+} from './cluster-harness.js';
+
+interface Case {
+  readonly app: 'ResourceManager' | 'TaskManager';
+  readonly variable: string;
+  readonly value: string;
+  readonly message: RegExp;
+  /** Other variables that make the case what it is. */
+  readonly extra?: Record<string, string>;
+}
+
+const cases: Case[] = [
+  {
+    app: 'ResourceManager',
+    variable: 'RM_TCP_PORT',
+    value: 'abc',
+    message: /Invalid environment: RM_TCP_PORT must be an integer from 0 to 65535, got "abc"/,
+  },
+  {
+    app: 'ResourceManager',
+    variable: 'RM_HTTP_PORT',
+    value: '70000',
+    message: /Invalid environment: RM_HTTP_PORT must be an integer from 0 to 65535, got "70000"/,
+  },
+  {
+    app: 'TaskManager',
+    variable: 'TM_SLOTS',
+    value: '0',
+    message: /Invalid environment: TM_SLOTS must be an integer from 1 to 1024, got "0"/,
+  },
+  {
+    app: 'TaskManager',
+    variable: 'TM_ID',
+    value: 'not valid!',
+    message: /Invalid environment: TM_ID must be .*, got "not valid!"/,
+  },
+  {
+    app: 'TaskManager',
+    variable: 'HEARTBEAT_INTERVAL_MS',
+    value: '5000',
+    extra: { HEARTBEAT_TIMEOUT_MS: '1000' },
+    message:
+      /Invalid environment: HEARTBEAT_INTERVAL_MS must be at most HEARTBEAT_TIMEOUT_MS \(1000\), got "5000"/,
+  },
+];
+
+interface Outcome {
+  readonly status: ExitStatus;
+  readonly output: string;
+  readonly started: boolean;
+}
+
+describe('an app started with a bad environment variable (real processes)', () => {
+  const cluster = new Cluster();
+  // Every case's process is started at once (each takes a second or so to load), then checked by its own test.
+  const outcomes = new Map<Case, Promise<Outcome>>();
+
+  beforeAll(async () => {
+    for (const testCase of cases) {
+      const { app, variable, value, extra } = testCase;
+      // Valid settings otherwise (free ports, so a process that wrongly starts disturbs nothing).
+      const [tcpPort, httpPort] = await freePorts(2);
+      const valid: Record<string, string> =
+        app === 'ResourceManager'
+          ? { RM_HOST: '127.0.0.1', RM_TCP_PORT: String(tcpPort), RM_HTTP_PORT: String(httpPort) }
+          : {
+              TM_ID: 'tm-env',
+              TM_HOST: '127.0.0.1',
+              TM_SLOTS: '2',
+              RM_HOST: '127.0.0.1',
+              RM_TCP_PORT: String(tcpPort),
+            };
+      const child = cluster.startRaw(
+        `${app} (${variable}=${value})`,
+        app === 'ResourceManager' ? RESOURCE_MANAGER_MAIN : TASK_MANAGER_MAIN,
+        { ...valid, ...extra, [variable]: value },
+      );
+      const outcome = child.waitForExit(20_000).then((status) => ({
+        status,
+        output: child.lines.join('\n'),
+        started: child.findLine(/ready|listening on/) !== undefined,
+      }));
+      outcome.catch(() => undefined); // reported by the case's own test
+      outcomes.set(testCase, outcome);
+    }
+  });
+
+  afterAll(() => cluster.killAll());
+
+  it.each(cases)(
+    '$app with $variable=$value exits non-zero, naming the variable',
+    async (testCase) => {
+      const { status, output, started } = await outcomes.get(testCase)!;
+      expect(status).toEqual({ code: 1, signal: null });
+      expect(output).toMatch(testCase.message);
+      expect(started).toBe(false);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
