@@ -44,21 +44,14 @@ export class ClusterController {
     if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > MAX_SLOTS) {
       throw new BadRequestException(`count must be an integer from 1 to ${MAX_SLOTS}`);
     }
-    try {
-      return { allocations: await this.registry.allocate(job, count as number) };
-    } catch (error) {
-      if (error instanceof SlotRequestError) {
-        throw new ConflictException(error.message);
-      }
-      throw error;
-    }
+    return { allocations: await asConflict(this.registry.allocate(job, count as number)) };
   }
 
   @Post('slots/release')
   @HttpCode(200)
   async release(@Body() body: unknown) {
     const job = requireJobId((body as { jobId?: unknown } | undefined)?.jobId);
-    return { released: await this.registry.release(job) };
+    return { released: await asConflict(this.registry.release(job)) };
   }
 }
 
@@ -67,4 +60,13 @@ function requireJobId(jobId: unknown): string {
     throw new BadRequestException('jobId must be 1 to 128 characters of A-Z a-z 0-9 . _ : -');
   }
   return jobId;
+}
+
+/** A slot request the cluster cannot satisfy answers 409 with the reason. */
+async function asConflict<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (error) {
+    throw error instanceof SlotRequestError ? new ConflictException(error.message) : error;
+  }
 }

@@ -61,6 +61,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
   readonly fencingToken = randomUUID();
   private readonly logger = new Logger('ResourceManager');
   private readonly registrations = new Map<string, Registration>();
+  private slotOperations: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(RESOURCE_MANAGER_CONFIG) private readonly config: ResourceManagerConfig,
@@ -143,41 +144,58 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     };
   }
 
-  /** Picks `count` free slots across TaskManagers and asks each TaskManager to allocate its share. */
-  async allocate(jobId: string, count: number): Promise<Array<SlotAllocation & { taskManagerId: string }>> {
-    const free = [...this.registrations.values()].flatMap((registration) =>
-      registration.slots.filter((slot) => slot.free).map((slot) => ({ registration, slot })),
-    );
-    if (free.length < count) {
-      throw new SlotRequestError(`Not enough free slots: asked for ${count}, ${free.length} free`);
-    }
-    const byTaskManager = new Map<Registration, SlotAllocation[]>();
-    for (const { registration, slot } of free.slice(0, count)) {
-      const allocations = byTaskManager.get(registration) ?? [];
-      allocations.push({ slotIndex: slot.index, allocationId: randomUUID(), jobId });
-      byTaskManager.set(registration, allocations);
-    }
-    const results = await Promise.all(
-      [...byTaskManager].map(async ([registration, allocations]) => {
-        await this.command(registration, TaskManagerPatterns.allocateSlots, { fencingToken: this.fencingToken, allocations });
-        return allocations.map((allocation) => ({ ...allocation, taskManagerId: registration.id }));
-      }),
-    );
-    return results.flat();
+  /**
+   * Picks `count` free slots across TaskManagers and asks each TaskManager to allocate its share.
+   * All or nothing: if a TaskManager refuses or fails, the shares already given are released again.
+   */
+  allocate(jobId: string, count: number): Promise<Array<SlotAllocation & { taskManagerId: string }>> {
+    return this.oneAtATime(async () => {
+      const free = [...this.registrations.values()].flatMap((registration) =>
+        registration.slots.filter((slot) => slot.free).map((slot) => ({ registration, slot })),
+      );
+      if (free.length < count) {
+        throw new SlotRequestError(`Not enough free slots: asked for ${count}, ${free.length} free`);
+      }
+      const shares = new Map<Registration, SlotAllocation[]>();
+      for (const { registration, slot } of free.slice(0, count)) {
+        const share = shares.get(registration) ?? [];
+        share.push({ slotIndex: slot.index, allocationId: randomUUID(), jobId });
+        shares.set(registration, share);
+      }
+      const outcomes = await Promise.allSettled(
+        [...shares].map(([registration, allocations]) =>
+          this.command(registration, TaskManagerPatterns.allocateSlots, { fencingToken: this.fencingToken, allocations }),
+        ),
+      );
+      const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+      if (failure) {
+        await this.undo(jobId, [...shares].filter((_, i) => outcomes[i].status === 'fulfilled'));
+        throw new SlotRequestError(`Allocation failed: ${describeFailure(failure.reason)}`);
+      }
+      return [...shares].flatMap(([registration, allocations]) =>
+        allocations.map((allocation) => ({ ...allocation, taskManagerId: registration.id })),
+      );
+    });
   }
 
   /** Asks every TaskManager holding slots of the job to free them; returns how many were freed. */
-  async release(jobId: string): Promise<number> {
-    const holders = [...this.registrations.values()].filter((registration) =>
-      registration.slots.some((slot) => slot.jobId === jobId),
-    );
-    const before = holders.reduce((sum, r) => sum + r.slots.filter((slot) => slot.jobId === jobId).length, 0);
-    await Promise.all(
-      holders.map((registration) =>
-        this.command(registration, TaskManagerPatterns.releaseSlots, { fencingToken: this.fencingToken, jobId }),
-      ),
-    );
-    return before;
+  release(jobId: string): Promise<number> {
+    return this.oneAtATime(async () => {
+      const holders = [...this.registrations.values()].filter((registration) =>
+        registration.slots.some((slot) => slot.jobId === jobId),
+      );
+      const held = holders.reduce((sum, r) => sum + r.slots.filter((slot) => slot.jobId === jobId).length, 0);
+      const outcomes = await Promise.allSettled(
+        holders.map((registration) =>
+          this.command(registration, TaskManagerPatterns.releaseSlots, { fencingToken: this.fencingToken, jobId }),
+        ),
+      );
+      const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+      if (failure) {
+        throw new SlotRequestError(`Release incomplete: ${describeFailure(failure.reason)}`);
+      }
+      return held;
+    });
   }
 
   onApplicationShutdown(): void {
@@ -185,6 +203,29 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       client.close();
     }
     this.registrations.clear();
+  }
+
+  /** Runs slot operations one after the other, so that two requests never pick the same free slot. */
+  private oneAtATime<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.slotOperations.then(operation);
+    this.slotOperations = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  /** Best effort: frees the given shares of a failed allocation. */
+  private async undo(jobId: string, shares: Array<[Registration, SlotAllocation[]]>): Promise<void> {
+    await Promise.allSettled(
+      shares.map(([registration, allocations]) =>
+        this.command(registration, TaskManagerPatterns.releaseSlots, {
+          fencingToken: this.fencingToken,
+          jobId,
+          allocationIds: allocations.map(({ allocationId }) => allocationId),
+        }),
+      ),
+    );
   }
 
   /** Sends a command to a TaskManager; its answer is the slot report after the change. */
@@ -246,4 +287,10 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       timeSinceLastHeartbeat: Date.now() - lastHeartbeat,
     };
   }
+}
+
+/** An error reply from a TaskManager is `{ status: 'error', message }`; others are Errors. */
+function describeFailure(reason: unknown): string {
+  const { message } = (reason ?? {}) as { message?: unknown };
+  return typeof message === 'string' ? message : String(reason);
 }

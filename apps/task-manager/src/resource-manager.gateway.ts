@@ -29,7 +29,7 @@ export class ResourceManagerGateway {
   release(@Payload() data: unknown): SlotReport {
     const request = parse(parseReleaseSlotsRequest, data);
     this.requireCurrentResourceManager(request.fencingToken);
-    return this.slots.release(request.jobId);
+    return this.slots.release(request.jobId, request.allocationIds);
   }
 
   @MessagePattern(TaskManagerPatterns.disconnect)

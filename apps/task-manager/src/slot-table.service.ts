@@ -32,9 +32,12 @@ export class SlotTable {
     return this.update(next);
   }
 
-  release(jobId: string): SlotReport {
+  /** Frees the job's slots, or only the given allocations of it. */
+  release(jobId: string, allocationIds?: readonly string[]): SlotReport {
+    const freed = (slot: SlotStatus) =>
+      slot.jobId === jobId && (!allocationIds || allocationIds.includes(slot.allocationId as string));
     return this.update(
-      this.slots.map((slot) => (slot.jobId === jobId ? { index: slot.index, free: true, allocationId: null, jobId: null } : slot)),
+      this.slots.map((slot) => (freed(slot) ? { index: slot.index, free: true, allocationId: null, jobId: null } : slot)),
     );
   }
 

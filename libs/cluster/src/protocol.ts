@@ -63,6 +63,8 @@ export interface AllocateSlotsRequest {
 export interface ReleaseSlotsRequest {
   readonly fencingToken: string;
   readonly jobId: string;
+  /** Free only these allocations of the job (used to undo a failed allocation); all of the job's if absent. */
+  readonly allocationIds?: readonly string[];
 }
 
 export interface DisconnectRequest {
@@ -152,7 +154,19 @@ export function parseAllocateSlotsRequest(value: unknown): AllocateSlotsRequest 
 export function parseReleaseSlotsRequest(value: unknown): ReleaseSlotsRequest {
   const what = 'slot release';
   const fields = object(value, what);
-  return { fencingToken: text(fields, 'fencingToken', what), jobId: text(fields, 'jobId', what) };
+  const request = { fencingToken: text(fields, 'fencingToken', what), jobId: text(fields, 'jobId', what) };
+  const allocationIds = fields.allocationIds;
+  if (allocationIds === undefined) {
+    return request;
+  }
+  if (
+    !Array.isArray(allocationIds) ||
+    allocationIds.length > MAX_SLOTS ||
+    allocationIds.some((id) => typeof id !== 'string' || id.length === 0 || id.length > 128)
+  ) {
+    throw new ProtocolError(`${what}.allocationIds must be an array of at most ${MAX_SLOTS} strings of 1 to 128 characters`);
+  }
+  return { ...request, allocationIds: allocationIds as string[] };
 }
 
 export function parseDisconnectRequest(value: unknown): DisconnectRequest {
