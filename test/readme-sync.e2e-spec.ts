@@ -22,4 +22,10 @@ describe('README', () => {
       expect(readme).toContain(`| \`${pattern}\` |`);
     }
   });
+
+  it('names every runtime export of the library', async () => {
+    const library = await import('nestjs-heartbeat');
+    const undocumented = Object.keys(library).filter((name) => !readme.includes(`\`${name}\``));
+    expect(undocumented).toEqual([]);
+  });
 });
