@@ -1,0 +1,197 @@
+import {
+  DEFAULT_HEARTBEAT_CONFIGURATION,
+  HeartbeatConfigurationError,
+  resolveHeartbeatConfiguration,
+  type HeartbeatConfiguration,
+} from './heartbeat-configuration.js';
+
+/** Lets a test pass values the type forbids, as untyped configuration (env, JSON) would. */
+const untyped = (value: unknown) => value as Partial<HeartbeatConfiguration>;
+
+function problemWith(overrides: Partial<HeartbeatConfiguration>): HeartbeatConfigurationError {
+  let caught: unknown;
+  try {
+    resolveHeartbeatConfiguration(overrides);
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(HeartbeatConfigurationError);
+  return caught as HeartbeatConfigurationError;
+}
+
+describe('resolveHeartbeatConfiguration', () => {
+  describe('defaults (Flink: heartbeat.interval 10 s, heartbeat.timeout 50 s, rpc-failure-threshold 2)', () => {
+    it('uses the defaults when nothing is given', () => {
+      expect(resolveHeartbeatConfiguration()).toEqual({
+        interval: 10_000,
+        timeout: 50_000,
+        rpcFailureThreshold: 2,
+      });
+      expect(resolveHeartbeatConfiguration({})).toEqual(DEFAULT_HEARTBEAT_CONFIGURATION);
+    });
+
+    it('keeps the defaults for keys given as undefined', () => {
+      expect(
+        resolveHeartbeatConfiguration({
+          interval: undefined,
+          timeout: undefined,
+          rpcFailureThreshold: undefined,
+        }),
+      ).toEqual({ interval: 10_000, timeout: 50_000, rpcFailureThreshold: 2 });
+    });
+
+    it('overrides only the keys given', () => {
+      expect(resolveHeartbeatConfiguration({ interval: 1_000 })).toEqual({
+        interval: 1_000,
+        timeout: 50_000,
+        rpcFailureThreshold: 2,
+      });
+      expect(resolveHeartbeatConfiguration({ timeout: 20_000, rpcFailureThreshold: 5 })).toEqual({
+        interval: 10_000,
+        timeout: 20_000,
+        rpcFailureThreshold: 5,
+      });
+    });
+
+    it('returns a frozen object and does not modify the defaults', () => {
+      const resolved = resolveHeartbeatConfiguration({ interval: 5 });
+      expect(Object.isFrozen(resolved)).toBe(true);
+      expect(DEFAULT_HEARTBEAT_CONFIGURATION).toEqual({
+        interval: 10_000,
+        timeout: 50_000,
+        rpcFailureThreshold: 2,
+      });
+    });
+  });
+
+  describe('interval: > 0 and <= timeout', () => {
+    it.each([
+      ['0', 0, 'got 0'],
+      ['negative', -1, 'got -1'],
+      ['NaN', Number.NaN, 'got NaN'],
+      ['Infinity', Number.POSITIVE_INFINITY, 'got Infinity'],
+    ])('rejects a %s interval, naming the value', (_label, interval, named) => {
+      const error = problemWith({ interval });
+      expect(error.message).toContain('interval (heartbeat.interval)');
+      expect(error.message).toContain(named);
+    });
+
+    it('rejects a non-number interval, naming the value', () => {
+      const error = problemWith(untyped({ interval: '1000' }));
+      expect(error.message).toContain('interval (heartbeat.interval)');
+      expect(error.message).toContain('got "1000"');
+    });
+
+    it('rejects a null interval, naming the value', () => {
+      const error = problemWith(untyped({ interval: null }));
+      expect(error.message).toContain('interval (heartbeat.interval)');
+      expect(error.message).toContain('got null');
+    });
+
+    it('rejects an interval greater than the timeout, naming both values', () => {
+      const error = problemWith({ interval: 2_000, timeout: 1_000 });
+      expect(error.message).toContain(
+        'interval (2000 ms) must not be greater than timeout (1000 ms)',
+      );
+    });
+
+    it('rejects a default interval greater than a small timeout', () => {
+      const error = problemWith({ timeout: 5_000 });
+      expect(error.message).toContain(
+        'interval (10000 ms) must not be greater than timeout (5000 ms)',
+      );
+    });
+
+    it('accepts an interval equal to the timeout', () => {
+      expect(resolveHeartbeatConfiguration({ interval: 1_000, timeout: 1_000 })).toMatchObject({
+        interval: 1_000,
+        timeout: 1_000,
+      });
+    });
+
+    it('accepts a tiny interval', () => {
+      expect(resolveHeartbeatConfiguration({ interval: 1 }).interval).toBe(1);
+    });
+  });
+
+  describe('timeout: > 0', () => {
+    it.each([
+      ['0', 0, 'got 0'],
+      ['negative', -5, 'got -5'],
+      ['NaN', Number.NaN, 'got NaN'],
+    ])('rejects a %s timeout, naming the value', (_label, timeout, named) => {
+      const error = problemWith({ timeout });
+      expect(error.message).toContain('timeout (heartbeat.timeout)');
+      expect(error.message).toContain(named);
+    });
+
+    it('rejects a non-number timeout, naming the value', () => {
+      const error = problemWith(untyped({ timeout: 'soon' }));
+      expect(error.message).toContain('timeout (heartbeat.timeout)');
+      expect(error.message).toContain('got "soon"');
+    });
+
+    it("rejects a timeout too long for Node's timers", () => {
+      const error = problemWith({ timeout: 2_147_483_648 });
+      expect(error.message).toContain('timeout (heartbeat.timeout)');
+      expect(error.message).toContain('got 2147483648');
+    });
+  });
+
+  describe('rpcFailureThreshold: an integer > 0, or -1 to disable', () => {
+    it.each([
+      ['0', 0, 'got 0'],
+      ['-2', -2, 'got -2'],
+      ['1.5', 1.5, 'got 1.5'],
+      ['NaN', Number.NaN, 'got NaN'],
+    ])('rejects %s, naming the value', (_label, rpcFailureThreshold, named) => {
+      const error = problemWith({ rpcFailureThreshold });
+      expect(error.message).toContain('rpcFailureThreshold (heartbeat.rpc-failure-threshold)');
+      expect(error.message).toContain(named);
+    });
+
+    it('rejects a non-number threshold, naming the value', () => {
+      const error = problemWith(untyped({ rpcFailureThreshold: '2' }));
+      expect(error.message).toContain('rpcFailureThreshold (heartbeat.rpc-failure-threshold)');
+      expect(error.message).toContain('got "2"');
+    });
+
+    it.each([-1, 1, 2, 5, 100])('accepts %i', (rpcFailureThreshold) => {
+      expect(resolveHeartbeatConfiguration({ rpcFailureThreshold }).rpcFailureThreshold).toBe(
+        rpcFailureThreshold,
+      );
+    });
+  });
+
+  describe('error reporting', () => {
+    it('is a HeartbeatConfigurationError, an Error named after its class', () => {
+      const error = problemWith({ interval: 0 });
+      expect(error).toBeInstanceOf(Error);
+      expect(error.name).toBe('HeartbeatConfigurationError');
+    });
+
+    it('names the context and lists every problem at once', () => {
+      let caught: unknown;
+      try {
+        resolveHeartbeatConfiguration(
+          { interval: 0, timeout: -1, rpcFailureThreshold: 0 },
+          'workers',
+        );
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(HeartbeatConfigurationError);
+      const message = (caught as Error).message;
+      expect(message).toMatch(/^Invalid workers configuration: /);
+      expect(message).toContain('interval (heartbeat.interval)');
+      expect(message).toContain('timeout (heartbeat.timeout)');
+      expect(message).toContain('rpcFailureThreshold (heartbeat.rpc-failure-threshold)');
+    });
+
+    it('uses "heartbeat" as the default context', () => {
+      expect(() => resolveHeartbeatConfiguration({ interval: -1 })).toThrow(
+        /^Invalid heartbeat configuration: /,
+      );
+    });
+  });
+});

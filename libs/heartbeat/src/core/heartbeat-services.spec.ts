@@ -1,0 +1,152 @@
+import {
+  DEFAULT_HEARTBEAT_CONFIGURATION,
+  HeartbeatConfigurationError,
+} from './heartbeat-configuration.js';
+import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
+import type { HeartbeatManager } from './heartbeat-manager.interface.js';
+import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
+import { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
+import { HeartbeatServices, NoOpHeartbeatManager } from './heartbeat-services.js';
+import type { HeartbeatTarget } from './heartbeat-target.interface.js';
+import { ManualClock } from './manual-clock.js';
+
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function recordingListener() {
+  const timeouts: string[] = [];
+  const listener: HeartbeatListener<string, string> = {
+    notifyHeartbeatTimeout: (id) => {
+      timeouts.push(id);
+      throw new Error(`cannot handle ${id}`);
+    },
+    notifyTargetUnreachable: () => undefined,
+    reportPayload: () => undefined,
+    retrievePayload: (id) => `payload-for-${id}`,
+  };
+  return { listener, timeouts };
+}
+
+function recordingTarget() {
+  const calls: string[] = [];
+  let disposed = 0;
+  const target: HeartbeatTarget<string> = {
+    requestHeartbeat: (origin, payload) => {
+      calls.push(`request ${origin} ${payload}`);
+      return Promise.resolve();
+    },
+    receiveHeartbeat: (origin, payload) => {
+      calls.push(`receive ${origin} ${payload}`);
+      return Promise.resolve();
+    },
+    dispose: () => {
+      disposed += 1;
+    },
+  };
+  return { target, calls, disposed: () => disposed };
+}
+
+function environment() {
+  const clock = new ManualClock();
+  const errors: string[] = [];
+  const logger: HeartbeatLogger = {
+    error: (message) => errors.push(message),
+    warn: () => undefined,
+  };
+  return { clock, errors, env: { clock, scheduler: clock, logger } };
+}
+
+describe('HeartbeatServices', () => {
+  it("uses Flink's defaults when given no configuration", () => {
+    expect(new HeartbeatServices().configuration).toEqual(DEFAULT_HEARTBEAT_CONFIGURATION);
+  });
+
+  it('validates the configuration when built', () => {
+    expect(() => new HeartbeatServices({ interval: 60_000 })).toThrow(HeartbeatConfigurationError);
+  });
+
+  it('creates sender managers with its configuration, clock, scheduler and logger', async () => {
+    const { clock, errors, env } = environment();
+    const services = new HeartbeatServices({ interval: 50, timeout: 200 }, env);
+    const { listener, timeouts } = recordingListener();
+    const peer = recordingTarget();
+
+    const sender = services.createSenderManager('rm', listener);
+    sender.monitorTarget('tm-1', peer.target);
+    clock.advance(0);
+
+    expect(sender).toBeInstanceOf(HeartbeatSenderManager);
+    expect(sender.ownResourceId).toBe('rm');
+    expect(sender.configuration).toEqual({ interval: 50, timeout: 200, rpcFailureThreshold: 2 });
+    expect(peer.calls).toEqual(['request rm payload-for-tm-1']);
+
+    clock.advance(200);
+    await flush();
+    expect(timeouts).toEqual(['tm-1']);
+    expect(errors).toEqual(['Heartbeat timeout handler for tm-1 failed: cannot handle tm-1']);
+    sender.stop();
+  });
+
+  it('creates receiver managers that only answer requests', async () => {
+    const { clock, env } = environment();
+    const services = new HeartbeatServices({ interval: 50, timeout: 200 }, env);
+    const { listener, timeouts } = recordingListener();
+    const peer = recordingTarget();
+
+    const receiver = services.createReceiverManager('tm-1', listener);
+    receiver.monitorTarget('rm', peer.target);
+    clock.advance(0);
+    expect(peer.calls).toEqual([]);
+
+    await receiver.requestHeartbeat('rm', null);
+    expect(peer.calls).toEqual(['receive tm-1 payload-for-rm']);
+
+    expect(receiver).toBeInstanceOf(HeartbeatReceiverManager);
+    expect(receiver).not.toBeInstanceOf(HeartbeatSenderManager);
+    clock.advance(200);
+    expect(timeouts).toEqual(['rm']);
+  });
+
+  it('creates independent managers', () => {
+    const { clock, env } = environment();
+    const services = new HeartbeatServices({ interval: 50, timeout: 200 }, env);
+    const a = services.createReceiverManager('a', recordingListener().listener);
+    const b = services.createReceiverManager('b', recordingListener().listener);
+
+    a.monitorTarget('peer', recordingTarget().target);
+    b.stop();
+    clock.advance(100);
+
+    expect(a.getMonitoredTargets()).toEqual(['peer']);
+    expect(a.isStopped).toBe(false);
+    expect(b.getMonitoredTargets()).toEqual([]);
+  });
+});
+
+describe('NoOpHeartbeatManager', () => {
+  it('monitors nothing: last heartbeat -1, no targets, the given target disposed at once', () => {
+    const manager: HeartbeatManager<string, string> = new NoOpHeartbeatManager();
+    const peer = recordingTarget();
+
+    manager.monitorTarget('peer', peer.target);
+
+    expect(manager.ownResourceId).toBe('no-op');
+    expect(manager.isStopped).toBe(false);
+    expect(peer.disposed()).toBe(1);
+    expect(manager.getMonitoredTargets()).toEqual([]);
+    expect(manager.getLastHeartbeatFrom('peer')).toBe(-1);
+  });
+
+  it('answers nothing and never fails', async () => {
+    const manager: HeartbeatManager<string, string> = new NoOpHeartbeatManager('idle');
+    const peer = recordingTarget();
+    manager.monitorTarget('peer', peer.target);
+
+    await expect(manager.requestHeartbeat('peer', 'hello')).resolves.toBeUndefined();
+    await expect(manager.receiveHeartbeat('peer', 'hello')).resolves.toBeUndefined();
+    manager.unmonitorTarget('peer');
+    manager.stop();
+
+    expect(manager.ownResourceId).toBe('idle');
+    expect(peer.calls).toEqual([]);
+  });
+});
