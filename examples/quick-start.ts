@@ -33,7 +33,11 @@ class Supervisor {
   ) {}
 
   watch(workerId: string, port: number): void {
-    const target = this.targets.createTcpTarget({ host: '127.0.0.1', port, remoteManager: 'supervisor' });
+    const target = this.targets.createTcpTarget({
+      host: '127.0.0.1',
+      port,
+      remoteManager: 'supervisor',
+    });
     this.workers.monitorTarget(workerId, target);
   }
 
@@ -60,7 +64,11 @@ class Worker {
   ) {}
 
   reportTo(supervisorId: string, port: number): void {
-    const target = this.targets.createTcpTarget({ host: '127.0.0.1', port, remoteManager: 'workers' });
+    const target = this.targets.createTcpTarget({
+      host: '127.0.0.1',
+      port,
+      remoteManager: 'workers',
+    });
     this.supervisor.monitorTarget(supervisorId, target);
   }
 
@@ -71,13 +79,25 @@ class Worker {
 }
 
 @Module({
-  imports: [HeartbeatModule.forRoot({ resourceId: 'supervisor', managers: { workers: 'sender' }, ...settings })],
+  imports: [
+    HeartbeatModule.forRoot({
+      resourceId: 'supervisor',
+      managers: { workers: 'sender' },
+      ...settings,
+    }),
+  ],
   providers: [Supervisor],
 })
 class SupervisorModule {}
 
 @Module({
-  imports: [HeartbeatModule.forRoot({ resourceId: 'worker-1', managers: { supervisor: 'receiver' }, ...settings })],
+  imports: [
+    HeartbeatModule.forRoot({
+      resourceId: 'worker-1',
+      managers: { supervisor: 'receiver' },
+      ...settings,
+    }),
+  ],
   providers: [Worker],
 })
 class WorkerModule {}

@@ -39,7 +39,12 @@ const resourceManager: Member = {
 const taskManagers: Member[] = [2, 2, 4].map((slots, i) => ({
   name: `taskmanager-${i + 1}`,
   script: 'task-manager/src/main.js',
-  env: { TM_ID: `taskmanager-${i + 1}`, TM_SLOTS: String(slots), RM_HOST: '127.0.0.1', RM_TCP_PORT: rmTcpPort },
+  env: {
+    TM_ID: `taskmanager-${i + 1}`,
+    TM_SLOTS: String(slots),
+    RM_HOST: '127.0.0.1',
+    RM_TCP_PORT: rmTcpPort,
+  },
 }));
 
 const timers: NodeJS.Timeout[] = [];
@@ -66,7 +71,11 @@ function start(member: Member): void {
       if (INTERESTING.test(line)) {
         say(`[${member.name}] ${line.replace(NEST_PREFIX, '')}`);
       }
-      if (member === resourceManager && !taskManagersStarted && line.includes('ResourceManager ready')) {
+      if (
+        member === resourceManager &&
+        !taskManagersStarted &&
+        line.includes('ResourceManager ready')
+      ) {
         taskManagersStarted = true;
         taskManagers.forEach(start);
       }
@@ -96,7 +105,7 @@ async function printSummary(): Promise<void> {
     const response = await fetch(`${httpAddress}/taskmanagers`);
     const { taskmanagers } = (await response.json()) as { taskmanagers: TaskManagerView[] };
     const rows = taskmanagers
-      .sort((a, b) => a.id.localeCompare(b.id))
+      .toSorted((a, b) => a.id.localeCompare(b.id))
       .map(
         (tm) =>
           `  ${tm.id.padEnd(16)} ${tm.address.padEnd(22)} ${`${tm.freeSlots}/${tm.slotsNumber}`.padStart(10)} ` +
@@ -165,8 +174,12 @@ const duration = parseDuration(process.argv.slice(2));
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
-say(`[demo] heartbeat interval ${heartbeatEnv.HEARTBEAT_INTERVAL_MS} ms, timeout ${heartbeatEnv.HEARTBEAT_TIMEOUT_MS} ms`);
-say(`[demo] ResourceManager HTTP API: ${httpAddress}/taskmanagers and ${httpAddress}/overview. Ctrl-C stops everything.`);
+say(
+  `[demo] heartbeat interval ${heartbeatEnv.HEARTBEAT_INTERVAL_MS} ms, timeout ${heartbeatEnv.HEARTBEAT_TIMEOUT_MS} ms`,
+);
+say(
+  `[demo] ResourceManager HTTP API: ${httpAddress}/taskmanagers and ${httpAddress}/overview. Ctrl-C stops everything.`,
+);
 start(resourceManager); // the TaskManagers start once it is ready
 const summaries = setInterval(() => void printSummary(), SUMMARY_EVERY_MS);
 timers.push(summaries as unknown as NodeJS.Timeout);

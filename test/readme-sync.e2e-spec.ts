@@ -17,7 +17,8 @@ describe('README', () => {
   });
 
   it('documents every wire pattern the transport registers', async () => {
-    const { HEARTBEAT_RECEIVE_PATTERN, HEARTBEAT_REQUEST_PATTERN } = await import('nestjs-heartbeat');
+    const { HEARTBEAT_RECEIVE_PATTERN, HEARTBEAT_REQUEST_PATTERN } =
+      await import('nestjs-heartbeat');
     for (const pattern of [HEARTBEAT_REQUEST_PATTERN, HEARTBEAT_RECEIVE_PATTERN]) {
       expect(readme).toContain(`| \`${pattern}\` |`);
     }

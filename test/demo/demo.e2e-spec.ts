@@ -42,14 +42,18 @@ describe('the demo (npm start)', () => {
       }
       expect(output).toContain(`http://127.0.0.1:${httpPort}/taskmanagers`);
       for (const id of ['taskmanager-1', 'taskmanager-2', 'taskmanager-3']) {
-        expect(output).toMatch(new RegExp(`TaskManager ${id} registered from 127\\.0\\.0\\.1:\\d+`));
+        expect(output).toMatch(
+          new RegExp(`TaskManager ${id} registered from 127\\.0\\.0\\.1:\\d+`),
+        );
       }
       expect(output).toMatch(/sees 3 TaskManager\(s\)/);
     } finally {
       demo.kill('SIGINT');
       await exited;
     }
-    const pids = [...output.matchAll(/started \S+ \(pid (\d+)\)/g)].map((match) => Number(match[1]));
+    const pids = [...output.matchAll(/started \S+ \(pid (\d+)\)/g)].map((match) =>
+      Number(match[1]),
+    );
     // Four at start; a fifth if the demo got to restarting the TaskManager it kills.
     expect(pids.length).toBeGreaterThanOrEqual(4);
     expect(pids.filter(isAlive)).toEqual([]);

@@ -9,11 +9,18 @@ import { TaskManagerRegistry } from './task-manager-registry.service.js';
 
 async function bootstrap(): Promise<void> {
   const config = readResourceManagerConfig();
-  const app = await NestFactory.create(ResourceManagerModule.forConfig(config), { logger: ['log', 'warn', 'error'] });
+  const app = await NestFactory.create(ResourceManagerModule.forConfig(config), {
+    logger: ['log', 'warn', 'error'],
+  });
   app.connectMicroservice<MicroserviceOptions>({
     transport: Transport.TCP,
     // Frames between TaskManagers and the ResourceManager are small: cap what a peer can make us buffer.
-    options: { host: config.host, port: config.tcpPort, maxBufferSize: 1_048_576, incompleteMessageTimeout: 10_000 },
+    options: {
+      host: config.host,
+      port: config.tcpPort,
+      maxBufferSize: 1_048_576,
+      incompleteMessageTimeout: 10_000,
+    },
   });
   app.enableShutdownHooks();
   await app.startAllMicroservices();
@@ -26,7 +33,10 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  const message = error instanceof EnvironmentError ? `Invalid environment: ${error.message}` : String((error as Error)?.stack ?? error);
+  const message =
+    error instanceof EnvironmentError
+      ? `Invalid environment: ${error.message}`
+      : String((error as Error)?.stack ?? error);
   console.error(message);
   process.exit(1);
 });

@@ -10,7 +10,9 @@ export interface ResourceManagerConfig {
 }
 
 /** Reads RM_HOST, RM_TCP_PORT, RM_HTTP_PORT and the HEARTBEAT_* variables; throws naming a bad one. */
-export function readResourceManagerConfig(env: NodeJS.ProcessEnv = process.env): ResourceManagerConfig {
+export function readResourceManagerConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): ResourceManagerConfig {
   return {
     host: readHost(env, 'RM_HOST', '127.0.0.1'),
     tcpPort: readPort(env, 'RM_TCP_PORT', 6123),

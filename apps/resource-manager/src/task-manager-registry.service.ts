@@ -75,7 +75,11 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       this.closeConnection(request.taskManagerId, 'registered again', { notify: false });
     }
     const address = `${request.host}:${request.port}`;
-    const client = new ClientTCP({ host: request.host, port: request.port, maxBufferSize: 1_048_576 });
+    const client = new ClientTCP({
+      host: request.host,
+      port: request.port,
+      maxBufferSize: 1_048_576,
+    });
     this.registrations.set(request.taskManagerId, {
       id: request.taskManagerId,
       host: request.host,
@@ -83,7 +87,12 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       slotsNumber: request.slots,
       registeredAt: Date.now(),
       client,
-      slots: Array.from({ length: request.slots }, (_, index) => ({ index, free: true, allocationId: null, jobId: null })),
+      slots: Array.from({ length: request.slots }, (_, index) => ({
+        index,
+        free: true,
+        allocationId: null,
+        jobId: null,
+      })),
       reportVersion: -1,
     });
     this.heartbeats.monitorTarget(
@@ -93,14 +102,18 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
         requestTimeout: this.config.heartbeat.interval,
       }),
     );
-    this.logger.log(`TaskManager ${request.taskManagerId} registered from ${address} with ${request.slots} slots`);
+    this.logger.log(
+      `TaskManager ${request.taskManagerId} registered from ${address} with ${request.slots} slots`,
+    );
     return { resourceManagerId: RESOURCE_MANAGER_ID, fencingToken: this.fencingToken };
   }
 
   /** A TaskManager says goodbye: release it now instead of waiting for the timeout. */
   unregister({ taskManagerId, fencingToken }: UnregistrationRequest): boolean {
     if (fencingToken !== this.fencingToken || !this.registrations.has(taskManagerId)) {
-      this.logger.warn(`Ignored a goodbye from ${taskManagerId}: not registered with this ResourceManager`);
+      this.logger.warn(
+        `Ignored a goodbye from ${taskManagerId}: not registered with this ResourceManager`,
+      );
       return false;
     }
     this.closeConnection(taskManagerId, 'left (goodbye)', { notify: false });
@@ -148,13 +161,18 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
    * Picks `count` free slots across TaskManagers and asks each TaskManager to allocate its share.
    * All or nothing: if a TaskManager refuses or fails, the shares already given are released again.
    */
-  allocate(jobId: string, count: number): Promise<Array<SlotAllocation & { taskManagerId: string }>> {
+  allocate(
+    jobId: string,
+    count: number,
+  ): Promise<Array<SlotAllocation & { taskManagerId: string }>> {
     return this.oneAtATime(async () => {
       const free = [...this.registrations.values()].flatMap((registration) =>
         registration.slots.filter((slot) => slot.free).map((slot) => ({ registration, slot })),
       );
       if (free.length < count) {
-        throw new SlotRequestError(`Not enough free slots: asked for ${count}, ${free.length} free`);
+        throw new SlotRequestError(
+          `Not enough free slots: asked for ${count}, ${free.length} free`,
+        );
       }
       const shares = new Map<Registration, SlotAllocation[]>();
       for (const { registration, slot } of free.slice(0, count)) {
@@ -164,12 +182,18 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       }
       const outcomes = await Promise.allSettled(
         [...shares].map(([registration, allocations]) =>
-          this.command(registration, TaskManagerPatterns.allocateSlots, { fencingToken: this.fencingToken, allocations }),
+          this.command(registration, TaskManagerPatterns.allocateSlots, {
+            fencingToken: this.fencingToken,
+            allocations,
+          }),
         ),
       );
       const failure = outcomes.find((outcome) => outcome.status === 'rejected');
       if (failure) {
-        await this.undo(jobId, [...shares].filter((_, i) => outcomes[i].status === 'fulfilled'));
+        await this.undo(
+          jobId,
+          [...shares].filter((_, i) => outcomes[i].status === 'fulfilled'),
+        );
         throw new SlotRequestError(`Allocation failed: ${describeFailure(failure.reason)}`);
       }
       return [...shares].flatMap(([registration, allocations]) =>
@@ -184,10 +208,16 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       const holders = [...this.registrations.values()].filter((registration) =>
         registration.slots.some((slot) => slot.jobId === jobId),
       );
-      const held = holders.reduce((sum, r) => sum + r.slots.filter((slot) => slot.jobId === jobId).length, 0);
+      const held = holders.reduce(
+        (sum, r) => sum + r.slots.filter((slot) => slot.jobId === jobId).length,
+        0,
+      );
       const outcomes = await Promise.allSettled(
         holders.map((registration) =>
-          this.command(registration, TaskManagerPatterns.releaseSlots, { fencingToken: this.fencingToken, jobId }),
+          this.command(registration, TaskManagerPatterns.releaseSlots, {
+            fencingToken: this.fencingToken,
+            jobId,
+          }),
         ),
       );
       const failure = outcomes.find((outcome) => outcome.status === 'rejected');
@@ -216,7 +246,10 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
   }
 
   /** Best effort: frees the given shares of a failed allocation. */
-  private async undo(jobId: string, shares: Array<[Registration, SlotAllocation[]]>): Promise<void> {
+  private async undo(
+    jobId: string,
+    shares: Array<[Registration, SlotAllocation[]]>,
+  ): Promise<void> {
     await Promise.allSettled(
       shares.map(([registration, allocations]) =>
         this.command(registration, TaskManagerPatterns.releaseSlots, {
@@ -230,7 +263,9 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
 
   /** Sends a command to a TaskManager; its answer is the slot report after the change. */
   private async command(registration: Registration, pattern: string, data: object): Promise<void> {
-    const answer = await firstValueFrom(registration.client.send(pattern, data).pipe(timeout(COMMAND_TIMEOUT_MS)));
+    const answer = await firstValueFrom(
+      registration.client.send(pattern, data).pipe(timeout(COMMAND_TIMEOUT_MS)),
+    );
     if (this.registrations.get(registration.id) === registration) {
       this.applyReport(registration, parseSlotReport(answer));
     }
@@ -244,7 +279,11 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     registration.slots = report.slots.map((slot) => ({ ...slot }));
   }
 
-  private closeConnection(taskManagerId: string, reason: string, { notify }: { notify: boolean }): void {
+  private closeConnection(
+    taskManagerId: string,
+    reason: string,
+    { notify }: { notify: boolean },
+  ): void {
     const registration = this.registrations.get(taskManagerId);
     if (!registration) {
       return;

@@ -10,11 +10,19 @@ import { TaskManagerModule } from './task-manager.module.js';
 
 async function bootstrap(): Promise<void> {
   const config = readTaskManagerConfig();
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(TaskManagerModule.forConfig(config), {
-    transport: Transport.TCP,
-    options: { host: config.host, port: config.tcpPort, maxBufferSize: 1_048_576, incompleteMessageTimeout: 10_000 },
-    logger: ['log', 'warn', 'error'],
-  });
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(
+    TaskManagerModule.forConfig(config),
+    {
+      transport: Transport.TCP,
+      options: {
+        host: config.host,
+        port: config.tcpPort,
+        maxBufferSize: 1_048_576,
+        incompleteMessageTimeout: 10_000,
+      },
+      logger: ['log', 'warn', 'error'],
+    },
+  );
   app.enableShutdownHooks();
   await app.listen();
   const port = (app.unwrap<Server>().address() as AddressInfo).port;
@@ -26,7 +34,10 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  const message = error instanceof EnvironmentError ? `Invalid environment: ${error.message}` : String((error as Error)?.stack ?? error);
+  const message =
+    error instanceof EnvironmentError
+      ? `Invalid environment: ${error.message}`
+      : String((error as Error)?.stack ?? error);
   console.error(message);
   process.exit(1);
 });

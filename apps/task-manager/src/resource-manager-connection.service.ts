@@ -85,7 +85,9 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     if (!this.registration || fencingToken !== this.registration.fencingToken) {
       return false;
     }
-    this.logger.warn(`ResourceManager ${this.registration.resourceManagerId} disconnected us (${reason}); registering again`);
+    this.logger.warn(
+      `ResourceManager ${this.registration.resourceManagerId} disconnected us (${reason}); registering again`,
+    );
     this.reconnect();
     return true;
   }
@@ -111,7 +113,9 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
           })
           .pipe(timeout(GOODBYE_TIMEOUT_MS)),
       );
-      this.logger.log(`Said goodbye to ResourceManager ${registration.resourceManagerId} (${signal})`);
+      this.logger.log(
+        `Said goodbye to ResourceManager ${registration.resourceManagerId} (${signal})`,
+      );
     } catch (error) {
       this.logger.warn(`Could not say goodbye to the ResourceManager: ${(error as Error).message}`);
     }
@@ -168,7 +172,10 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       this.logger.warn(
         `Registration with the ResourceManager at ${this.rmAddress} failed (${describe(error)}); retrying in ${nextDelay} ms`,
       );
-      this.retryTimer = setTimeout(() => void this.register(Math.min(nextDelay * 2, cap)), nextDelay);
+      this.retryTimer = setTimeout(
+        () => void this.register(Math.min(nextDelay * 2, cap)),
+        nextDelay,
+      );
     }
   }
 

@@ -40,7 +40,9 @@ export class ResourceManagerGateway {
 
   private requireCurrentResourceManager(fencingToken: string): void {
     if (!this.connection.isCurrentResourceManager(fencingToken)) {
-      throw new RpcException('Stale fencing token: not the ResourceManager this TaskManager is registered with');
+      throw new RpcException(
+        'Stale fencing token: not the ResourceManager this TaskManager is registered with',
+      );
     }
   }
 }

@@ -11,7 +11,12 @@ export class SlotTable {
   private slots: SlotStatus[];
 
   constructor(@Inject(TASK_MANAGER_CONFIG) config: TaskManagerConfig) {
-    this.slots = Array.from({ length: config.slots }, (_, index) => ({ index, free: true, allocationId: null, jobId: null }));
+    this.slots = Array.from({ length: config.slots }, (_, index) => ({
+      index,
+      free: true,
+      allocationId: null,
+      jobId: null,
+    }));
   }
 
   report(): SlotReport {
@@ -35,15 +40,25 @@ export class SlotTable {
   /** Frees the job's slots, or only the given allocations of it. */
   release(jobId: string, allocationIds?: readonly string[]): SlotReport {
     const freed = (slot: SlotStatus) =>
-      slot.jobId === jobId && (!allocationIds || allocationIds.includes(slot.allocationId as string));
+      slot.jobId === jobId &&
+      (!allocationIds || allocationIds.includes(slot.allocationId as string));
     return this.update(
-      this.slots.map((slot) => (freed(slot) ? { index: slot.index, free: true, allocationId: null, jobId: null } : slot)),
+      this.slots.map((slot) =>
+        freed(slot) ? { index: slot.index, free: true, allocationId: null, jobId: null } : slot,
+      ),
     );
   }
 
   /** Frees everything (the ResourceManager that allocated the slots is gone). */
   releaseAll(): SlotReport {
-    return this.update(this.slots.map((slot) => ({ index: slot.index, free: true, allocationId: null, jobId: null })));
+    return this.update(
+      this.slots.map((slot) => ({
+        index: slot.index,
+        free: true,
+        allocationId: null,
+        jobId: null,
+      })),
+    );
   }
 
   private update(slots: SlotStatus[]): SlotReport {

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { readHeartbeatSettings, readHost, readId, readInteger, readPort, MAX_SLOTS, type HeartbeatSettings } from '#cluster';
+import {
+  readHeartbeatSettings,
+  readHost,
+  readId,
+  readInteger,
+  readPort,
+  MAX_SLOTS,
+  type HeartbeatSettings,
+} from '#cluster';
 
 export const TASK_MANAGER_CONFIG = Symbol('TASK_MANAGER_CONFIG');
 
@@ -20,7 +28,10 @@ export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
     host: readHost(env, 'TM_HOST', '127.0.0.1'),
     tcpPort: readPort(env, 'TM_TCP_PORT', 0),
     slots: readInteger(env, 'TM_SLOTS', 2, 1, MAX_SLOTS),
-    resourceManager: { host: readHost(env, 'RM_HOST', '127.0.0.1'), port: readPort(env, 'RM_TCP_PORT', 6123) },
+    resourceManager: {
+      host: readHost(env, 'RM_HOST', '127.0.0.1'),
+      port: readPort(env, 'RM_TCP_PORT', 6123),
+    },
     heartbeat: readHeartbeatSettings(env),
   };
 }

@@ -20,7 +20,11 @@ export class TaskManagerModule {
         }),
       ],
       controllers: [ResourceManagerGateway],
-      providers: [{ provide: TASK_MANAGER_CONFIG, useValue: config }, SlotTable, ResourceManagerConnection],
+      providers: [
+        { provide: TASK_MANAGER_CONFIG, useValue: config },
+        SlotTable,
+        ResourceManagerConnection,
+      ],
     };
   }
 }

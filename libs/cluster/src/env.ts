@@ -14,7 +14,13 @@ function fail(name: string, rule: string, value: string): never {
   throw new EnvironmentError(`${name} must be ${rule}, got "${value}"`);
 }
 
-export function readInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+export function readInteger(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const value = raw(env, name);
   if (value === undefined) {
     return fallback;
@@ -41,7 +47,9 @@ export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function readId(env: Env, name: string, fallback: () => string): string {
   const value = raw(env, name) ?? fallback();
-  return ID_PATTERN.test(value) ? value : fail(name, `1 to 128 characters of A-Z a-z 0-9 . _ : -`, value);
+  return ID_PATTERN.test(value)
+    ? value
+    : fail(name, `1 to 128 characters of A-Z a-z 0-9 . _ : -`, value);
 }
 
 /** The heartbeat settings both apps share, with Flink's defaults. */

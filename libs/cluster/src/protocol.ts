@@ -127,7 +127,10 @@ export function parseRegistrationResponse(value: unknown): RegistrationResponse 
 export function parseUnregistrationRequest(value: unknown): UnregistrationRequest {
   const what = 'unregistration';
   const fields = object(value, what);
-  return { taskManagerId: text(fields, 'taskManagerId', what), fencingToken: text(fields, 'fencingToken', what) };
+  return {
+    taskManagerId: text(fields, 'taskManagerId', what),
+    fencingToken: text(fields, 'fencingToken', what),
+  };
 }
 
 export function parseAllocateSlotsRequest(value: unknown): AllocateSlotsRequest {
@@ -154,7 +157,10 @@ export function parseAllocateSlotsRequest(value: unknown): AllocateSlotsRequest 
 export function parseReleaseSlotsRequest(value: unknown): ReleaseSlotsRequest {
   const what = 'slot release';
   const fields = object(value, what);
-  const request = { fencingToken: text(fields, 'fencingToken', what), jobId: text(fields, 'jobId', what) };
+  const request = {
+    fencingToken: text(fields, 'fencingToken', what),
+    jobId: text(fields, 'jobId', what),
+  };
   const allocationIds = fields.allocationIds;
   if (allocationIds === undefined) {
     return request;
@@ -164,7 +170,9 @@ export function parseReleaseSlotsRequest(value: unknown): ReleaseSlotsRequest {
     allocationIds.length > MAX_SLOTS ||
     allocationIds.some((id) => typeof id !== 'string' || id.length === 0 || id.length > 128)
   ) {
-    throw new ProtocolError(`${what}.allocationIds must be an array of at most ${MAX_SLOTS} strings of 1 to 128 characters`);
+    throw new ProtocolError(
+      `${what}.allocationIds must be an array of at most ${MAX_SLOTS} strings of 1 to 128 characters`,
+    );
   }
   return { ...request, allocationIds: allocationIds as string[] };
 }
@@ -172,7 +180,10 @@ export function parseReleaseSlotsRequest(value: unknown): ReleaseSlotsRequest {
 export function parseDisconnectRequest(value: unknown): DisconnectRequest {
   const what = 'disconnect';
   const fields = object(value, what);
-  return { fencingToken: text(fields, 'fencingToken', what), reason: text(fields, 'reason', what, 1_000) };
+  return {
+    fencingToken: text(fields, 'fencingToken', what),
+    reason: text(fields, 'reason', what, 1_000),
+  };
 }
 
 export function parseSlotReport(value: unknown): SlotReport {

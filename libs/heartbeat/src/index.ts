@@ -4,7 +4,10 @@ export * from './core/index.js';
 // Nest integration
 export { HeartbeatModule } from './nest/heartbeat.module.js';
 export { HeartbeatRegistry } from './nest/heartbeat.registry.js';
-export { HeartbeatTargetFactory, type TcpHeartbeatTargetOptions } from './nest/transport/heartbeat-target.factory.js';
+export {
+  HeartbeatTargetFactory,
+  type TcpHeartbeatTargetOptions,
+} from './nest/transport/heartbeat-target.factory.js';
 export {
   ClientProxyHeartbeatTarget,
   type ClientProxyHeartbeatTargetOptions,

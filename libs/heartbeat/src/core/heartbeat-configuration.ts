@@ -1,4 +1,4 @@
-import { withoutUndefined } from './without-undefined.js';
+import { describeValue, isTimerDelay, MAX_TIMER_DELAY_MS, withoutUndefined } from './values.js';
 
 /** Flink's heartbeat settings, in milliseconds. */
 export interface HeartbeatConfiguration {
@@ -16,14 +16,6 @@ export const DEFAULT_HEARTBEAT_CONFIGURATION: HeartbeatConfiguration = Object.fr
   rpcFailureThreshold: 2,
 });
 
-/** Node's timers overflow above this delay and fire at once. */
-const MAX_TIMER_DELAY_MS = 2_147_483_647;
-
-const describe = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value));
-
-const isDelay = (value: unknown): value is number =>
-  typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= MAX_TIMER_DELAY_MS;
-
 export class HeartbeatConfigurationError extends Error {
   override readonly name = 'HeartbeatConfigurationError';
 }
@@ -35,23 +27,35 @@ export function resolveHeartbeatConfiguration(
 ): HeartbeatConfiguration {
   const merged = { ...DEFAULT_HEARTBEAT_CONFIGURATION, ...withoutUndefined(overrides) };
   const problems: string[] = [];
-  if (!isDelay(merged.interval)) {
-    problems.push(`interval (heartbeat.interval) must be a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, got ${describe(merged.interval)}`);
+  if (!isTimerDelay(merged.interval)) {
+    problems.push(
+      `interval (heartbeat.interval) must be a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, got ${describeValue(merged.interval)}`,
+    );
   }
-  if (!isDelay(merged.timeout)) {
-    problems.push(`timeout (heartbeat.timeout) must be a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, got ${describe(merged.timeout)}`);
+  if (!isTimerDelay(merged.timeout)) {
+    problems.push(
+      `timeout (heartbeat.timeout) must be a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, got ${describeValue(merged.timeout)}`,
+    );
   }
-  if (isDelay(merged.interval) && isDelay(merged.timeout) && merged.interval > merged.timeout) {
-    problems.push(`interval (${merged.interval} ms) must not be greater than timeout (${merged.timeout} ms)`);
+  if (
+    isTimerDelay(merged.interval) &&
+    isTimerDelay(merged.timeout) &&
+    merged.interval > merged.timeout
+  ) {
+    problems.push(
+      `interval (${merged.interval} ms) must not be greater than timeout (${merged.timeout} ms)`,
+    );
   }
   const threshold = merged.rpcFailureThreshold;
   if (!(Number.isInteger(threshold) && (threshold > 0 || threshold === -1))) {
     problems.push(
-      `rpcFailureThreshold (heartbeat.rpc-failure-threshold) must be an integer > 0, or -1 to disable, got ${describe(threshold)}`,
+      `rpcFailureThreshold (heartbeat.rpc-failure-threshold) must be an integer > 0, or -1 to disable, got ${describeValue(threshold)}`,
     );
   }
   if (problems.length > 0) {
-    throw new HeartbeatConfigurationError(`Invalid ${context} configuration: ${problems.join('; ')}`);
+    throw new HeartbeatConfigurationError(
+      `Invalid ${context} configuration: ${problems.join('; ')}`,
+    );
   }
   return Object.freeze(merged);
 }

@@ -1077,6 +1077,22 @@ describe('timeout', () => {
 });
 
 describe('failed RPCs', () => {
+  it('keeps the sender loop running when a plain-JS target returns no promise', async () => {
+    const { manager, clock } = senderRig();
+    const requests: string[] = [];
+    const plainTarget = {
+      requestHeartbeat: (origin: string) => void requests.push(origin),
+      receiveHeartbeat: () => undefined,
+    } as unknown as HeartbeatTarget<string>;
+    manager.monitorTarget('plain', plainTarget);
+
+    clock.advance(0);
+    clock.advance(TEST_CONFIGURATION.interval);
+    await flush();
+
+    expect(requests).toEqual(['sender', 'sender']);
+  });
+
   it('counts consecutive RecipientUnreachableError failures up to the threshold', async () => {
     const { manager, listener, target } = receiverRig({ rpcFailureThreshold: 2 });
     const peer = target().always(unreachable());

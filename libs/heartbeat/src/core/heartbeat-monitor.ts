@@ -57,7 +57,11 @@ export class HeartbeatMonitor<O = unknown> {
   reportHeartbeatRpcFailure(): void {
     const threshold = this.context.rpcFailureThreshold;
     this.failedRpcs += 1;
-    if (threshold > 0 && this.failedRpcs >= threshold && this.leaveRunning(HeartbeatMonitorState.Unreachable)) {
+    if (
+      threshold > 0 &&
+      this.failedRpcs >= threshold &&
+      this.leaveRunning(HeartbeatMonitorState.Unreachable)
+    ) {
       this.context.onUnreachable(this.resourceId);
     }
   }

@@ -72,9 +72,19 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       timeout: this.configuration.timeout,
       rpcFailureThreshold: this.configuration.rpcFailureThreshold,
       onTimeout: (id) =>
-        safely(this.logger, `Heartbeat timeout handler for ${id}`, () => this.listener.notifyHeartbeatTimeout(id), undefined),
+        safely(
+          this.logger,
+          `Heartbeat timeout handler for ${id}`,
+          () => this.listener.notifyHeartbeatTimeout(id),
+          undefined,
+        ),
       onUnreachable: (id) =>
-        safely(this.logger, `Target unreachable handler for ${id}`, () => this.listener.notifyTargetUnreachable(id), undefined),
+        safely(
+          this.logger,
+          `Target unreachable handler for ${id}`,
+          () => this.listener.notifyTargetUnreachable(id),
+          undefined,
+        ),
     });
     this.monitors.set(resourceId, monitor);
   }
@@ -158,13 +168,18 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     }
   }
 
-  private deliver(monitor: HeartbeatMonitor<O>, rpc: HeartbeatRpc<O>, payload: O | null | undefined): void {
+  private deliver(
+    monitor: HeartbeatMonitor<O>,
+    rpc: HeartbeatRpc<O>,
+    payload: O | null | undefined,
+  ): void {
     if (this.monitors.get(monitor.resourceId) !== monitor) {
       return; // unmonitored (or stopped) while the payload was being retrieved
     }
     let outcome: Promise<void>;
     try {
-      outcome = rpc(monitor.target, payload ?? null);
+      // Promise.resolve: a plain-JS target might return a non-promise.
+      outcome = Promise.resolve(rpc(monitor.target, payload ?? null));
     } catch (error) {
       outcome = Promise.reject(error);
     }
@@ -180,19 +195,31 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
 
   private reportPayload(origin: string, payload: I | null): void {
     if (payload !== null && payload !== undefined) {
-      safely(this.logger, `Heartbeat payload handler for ${origin}`, () => this.listener.reportPayload(origin, payload), undefined);
+      safely(
+        this.logger,
+        `Heartbeat payload handler for ${origin}`,
+        () => this.listener.reportPayload(origin, payload),
+        undefined,
+      );
     }
   }
 
   private disposeTarget(resourceId: string, target: HeartbeatTarget<O>): void {
     if (target.dispose) {
-      safely(this.logger, `Disposing the heartbeat target ${resourceId}`, () => target.dispose!(), undefined);
+      safely(
+        this.logger,
+        `Disposing the heartbeat target ${resourceId}`,
+        () => target.dispose!(),
+        undefined,
+      );
     }
   }
 }
 
 function assertResourceId(value: unknown, name: string): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`${name} must be a non-empty string, got ${JSON.stringify(value) ?? String(value)}`);
+    throw new TypeError(
+      `${name} must be a non-empty string, got ${JSON.stringify(value) ?? String(value)}`,
+    );
   }
 }

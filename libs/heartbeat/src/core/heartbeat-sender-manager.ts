@@ -9,7 +9,10 @@ import {
  * every monitored target for a heartbeat, once right away and then `interval` after each run
  * (fixed delay). Sending a request does not reset a target's timeout; only its answers do.
  */
-export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatReceiverManager<I, O> {
+export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatReceiverManager<
+  I,
+  O
+> {
   private nextRun: Cancellable | null;
 
   constructor(options: HeartbeatManagerOptions<I, O>) {

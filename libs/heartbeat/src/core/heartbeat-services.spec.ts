@@ -149,4 +149,23 @@ describe('NoOpHeartbeatManager', () => {
     expect(manager.ownResourceId).toBe('idle');
     expect(peer.calls).toEqual([]);
   });
+
+  it('logs a target whose dispose throws, instead of throwing at the caller', () => {
+    const errors: string[] = [];
+    const logger: HeartbeatLogger = {
+      warn: () => undefined,
+      error: (message) => void errors.push(message),
+    };
+    const manager = new NoOpHeartbeatManager('idle', logger);
+    const target = {
+      requestHeartbeat: () => Promise.resolve(),
+      receiveHeartbeat: () => Promise.resolve(),
+      dispose: () => {
+        throw new Error('already closed');
+      },
+    };
+
+    expect(() => manager.monitorTarget('peer', target)).not.toThrow();
+    expect(errors).toEqual(['Disposing the heartbeat target peer failed: already closed']);
+  });
 });

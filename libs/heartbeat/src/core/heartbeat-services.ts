@@ -5,7 +5,8 @@ import {
 } from './heartbeat-configuration.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
 import type { HeartbeatManager } from './heartbeat-manager.interface.js';
-import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
+import { consoleHeartbeatLogger, HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
+import { safely } from './safely.js';
 import { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
 import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 
@@ -29,12 +30,28 @@ export class HeartbeatServices {
     this.configuration = resolveHeartbeatConfiguration(configuration);
   }
 
-  createSenderManager<I, O>(ownResourceId: string, listener: HeartbeatListener<I, O>): HeartbeatSenderManager<I, O> {
-    return new HeartbeatSenderManager({ ownResourceId, listener, configuration: this.configuration, ...this.environment });
+  createSenderManager<I, O>(
+    ownResourceId: string,
+    listener: HeartbeatListener<I, O>,
+  ): HeartbeatSenderManager<I, O> {
+    return new HeartbeatSenderManager({
+      ...this.environment,
+      ownResourceId,
+      listener,
+      configuration: this.configuration,
+    });
   }
 
-  createReceiverManager<I, O>(ownResourceId: string, listener: HeartbeatListener<I, O>): HeartbeatReceiverManager<I, O> {
-    return new HeartbeatReceiverManager({ ownResourceId, listener, configuration: this.configuration, ...this.environment });
+  createReceiverManager<I, O>(
+    ownResourceId: string,
+    listener: HeartbeatListener<I, O>,
+  ): HeartbeatReceiverManager<I, O> {
+    return new HeartbeatReceiverManager({
+      ...this.environment,
+      ownResourceId,
+      listener,
+      configuration: this.configuration,
+    });
   }
 }
 
@@ -42,10 +59,21 @@ export class HeartbeatServices {
 export class NoOpHeartbeatManager<I = unknown, O = unknown> implements HeartbeatManager<I, O> {
   readonly isStopped = false;
 
-  constructor(readonly ownResourceId = 'no-op') {}
+  constructor(
+    readonly ownResourceId = 'no-op',
+    private readonly logger: HeartbeatLogger = consoleHeartbeatLogger,
+  ) {}
 
-  monitorTarget(_resourceId: string, target: HeartbeatTarget<O>): void {
-    void target.dispose?.();
+  /** Disposes the target at once: nothing will use it. */
+  monitorTarget(resourceId: string, target: HeartbeatTarget<O>): void {
+    if (target.dispose) {
+      safely(
+        this.logger,
+        `Disposing the heartbeat target ${resourceId}`,
+        () => target.dispose!(),
+        undefined,
+      );
+    }
   }
   unmonitorTarget(): void {}
   getLastHeartbeatFrom(): number {

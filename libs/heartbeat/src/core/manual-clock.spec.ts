@@ -166,4 +166,11 @@ describe('ManualClock', () => {
     clock.advance(10);
     expect(clock.pendingTasks).toBe(0);
   });
+
+  it('refuses to move time backwards or by a non-number', () => {
+    const clock = new ManualClock(100);
+    expect(() => clock.advance(-1)).toThrow(RangeError);
+    expect(() => clock.advance(Number.NaN)).toThrow(RangeError);
+    expect(clock.now()).toBe(100);
+  });
 });

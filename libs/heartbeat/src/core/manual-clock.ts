@@ -41,6 +41,9 @@ export class ManualClock implements Clock, Scheduler {
 
   /** Moves time forward by `ms`, running every task that falls due on the way. */
   advance(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) {
+      throw new RangeError(`ManualClock.advance needs a finite number of ms >= 0, got ${ms}`);
+    }
     const target = this.current + ms;
     for (let task = this.nextDue(target); task; task = this.nextDue(target)) {
       this.current = task.due;
@@ -58,7 +61,10 @@ export class ManualClock implements Clock, Scheduler {
     this.tasks = this.tasks.filter((task) => !task.cancelled);
     let next: PendingTask | undefined;
     for (const task of this.tasks) {
-      if (task.due <= limit && (!next || task.due < next.due || (task.due === next.due && task.order < next.order))) {
+      if (
+        task.due <= limit &&
+        (!next || task.due < next.due || (task.due === next.due && task.order < next.order))
+      ) {
         next = task;
       }
     }

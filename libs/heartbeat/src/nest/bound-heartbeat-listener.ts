@@ -49,7 +49,13 @@ export class BoundHeartbeatListener implements HeartbeatListener<unknown, unknow
 
   providePayload(handler: BoundHandler<PayloadProvider>): void {
     if (this.payloadProvider) {
-      throw new Error(HEARTBEAT_MESSAGES.duplicatePayloadProvider(this.managerName, this.payloadProvider.where, handler.where));
+      throw new Error(
+        HEARTBEAT_MESSAGES.duplicatePayloadProvider(
+          this.managerName,
+          this.payloadProvider.where,
+          handler.where,
+        ),
+      );
     }
     this.payloadProvider = handler;
   }
@@ -78,7 +84,9 @@ export class BoundHeartbeatListener implements HeartbeatListener<unknown, unknow
   }
 
   /** Runs the target-side handlers in turn; the first that returns false or throws rejects the heartbeat. */
-  async accepts(heartbeat: IncomingHeartbeat): Promise<{ accepted: true } | { accepted: false; reason: string }> {
+  async accepts(
+    heartbeat: IncomingHeartbeat,
+  ): Promise<{ accepted: true } | { accepted: false; reason: string }> {
     for (const handler of this.incomingHandlers) {
       try {
         if ((await handler.call(heartbeat)) === false) {

@@ -11,6 +11,11 @@ export class HeartbeatMetadataAccessor {
     if (typeof method !== 'function') {
       return [];
     }
-    return this.reflector.get<HeartbeatHandlerMetadata[] | undefined>(HEARTBEAT_HANDLERS_METADATA, method) ?? [];
+    return (
+      this.reflector.get<HeartbeatHandlerMetadata[] | undefined>(
+        HEARTBEAT_HANDLERS_METADATA,
+        method,
+      ) ?? []
+    );
   }
 }

@@ -138,31 +138,31 @@ describe('HeartbeatModule options validation', () => {
         'an empty resourceId',
         { resourceId: '' },
         undefined,
-        'Invalid HeartbeatModule option resourceId: must be a non-empty string, got ""',
+        'Invalid HeartbeatModule option resourceId: must be a non-empty string of at most 256 characters, got ""',
       ],
       [
         'a blank resourceId',
         { resourceId: '   ' },
         undefined,
-        'Invalid HeartbeatModule option resourceId: must be a non-empty string, got "   "',
+        'Invalid HeartbeatModule option resourceId: must be a non-empty string of at most 256 characters, got "   "',
       ],
       [
         'a missing resourceId',
         { resourceId: undefined },
         undefined,
-        'Invalid HeartbeatModule option resourceId: must be a non-empty string, got undefined',
+        'Invalid HeartbeatModule option resourceId: must be a non-empty string of at most 256 characters, got undefined',
       ],
       [
         "an empty manager's resourceId",
         {},
         { workers: { role: 'sender', resourceId: '' } },
-        'Invalid HeartbeatModule option managers.workers.resourceId: must be a non-empty string, got ""',
+        'Invalid HeartbeatModule option managers.workers.resourceId: must be a non-empty string of at most 256 characters, got ""',
       ],
       [
         'interval > timeout',
         { interval: 60_000 },
         undefined,
-        'Invalid heartbeat manager "workers" configuration: interval (60000 ms) must not be greater than timeout (50000 ms)',
+        'Invalid HeartbeatModule configuration: interval (60000 ms) must not be greater than timeout (50000 ms)',
       ],
       [
         'interval > timeout in a per-manager override',
@@ -174,13 +174,13 @@ describe('HeartbeatModule options validation', () => {
         'interval 0',
         { interval: 0 },
         undefined,
-        'Invalid heartbeat manager "workers" configuration: interval (heartbeat.interval) must be a number of ms > 0 and <= 2147483647, got 0',
+        'Invalid HeartbeatModule configuration: interval (heartbeat.interval) must be a number of ms > 0 and <= 2147483647, got 0',
       ],
       [
         'threshold 0',
         { rpcFailureThreshold: 0 },
         undefined,
-        'Invalid heartbeat manager "workers" configuration: rpcFailureThreshold (heartbeat.rpc-failure-threshold) must be an integer > 0, or -1 to disable, got 0',
+        'Invalid HeartbeatModule configuration: rpcFailureThreshold (heartbeat.rpc-failure-threshold) must be an integer > 0, or -1 to disable, got 0',
       ],
       [
         'a per-manager threshold 0',
@@ -204,13 +204,13 @@ describe('HeartbeatModule options validation', () => {
         'clientLimits.maxBufferSize 0',
         { clientLimits: { maxBufferSize: 0 } },
         undefined,
-        'Invalid HeartbeatModule option clientLimits.maxBufferSize: must be a number > 0, got 0',
+        'Invalid HeartbeatModule option clientLimits.maxBufferSize: must be an integer > 0, got 0',
       ],
       [
         'clientLimits.maxSendBufferSize -1',
         { clientLimits: { maxSendBufferSize: -1 } },
         undefined,
-        'Invalid HeartbeatModule option clientLimits.maxSendBufferSize: must be a number > 0, got -1',
+        'Invalid HeartbeatModule option clientLimits.maxSendBufferSize: must be an integer > 0, got -1',
       ],
       [
         'a string requestTimeout',
@@ -228,9 +228,9 @@ describe('HeartbeatModule options validation', () => {
       expect(viaForRootAsync?.message).toContain(message);
     });
 
-    it('reports every configuration problem of a manager at once', async () => {
+    it('reports every module-wide configuration problem at once, naming the module, not a manager', async () => {
       const error = await startupError({ interval: 0, timeout: -5, rpcFailureThreshold: 1.5 });
-      expect(error?.message).toMatch(/^Invalid heartbeat manager "workers" configuration: /);
+      expect(error?.message).toMatch(/^Invalid HeartbeatModule configuration: /);
       expect(error?.message).toContain(
         'interval (heartbeat.interval) must be a number of ms > 0 and <= 2147483647, got 0',
       );
@@ -309,45 +309,63 @@ describe('HeartbeatModule options validation', () => {
     });
   });
 
-  // Library bugs, pinned with `it.failing`: each test states the correct behaviour and fails today.
-  // When a bug is fixed, jest reports its test as unexpectedly passing: turn it into a plain `it`.
-  describe('known bugs', () => {
-    it.failing(
-      'rejects a requestTimeout above the timer limit (2147483647 ms), as it does for interval and timeout',
-      async () => {
-        // Today 2 ** 31 is accepted; rxjs then times every heartbeat RPC out after ~1 ms (Node's
-        // TimeoutOverflowWarning), so successes never reset the unreachable count.
-        const error = await startupError({ requestTimeout: 2 ** 31 });
-        expect(error?.message).toContain('requestTimeout');
-      },
-    );
+  describe('limits that protect the wire and the timers', () => {
+    it('rejects a requestTimeout above the timer limit (2147483647 ms), as it does for interval and timeout', async () => {
+      // Above the limit Node fires the timer after ~1 ms: every heartbeat RPC would time out.
+      const error = await startupError({ requestTimeout: 2 ** 31 });
+      expect(error?.message).toContain('requestTimeout');
+    });
 
-    it.failing('names a non-finite value as it is (NaN / Infinity), not as "null"', async () => {
-      // HEARTBEAT_MESSAGES.invalidOption uses JSON.stringify, which turns NaN and Infinity into "null".
+    it('names a non-finite value as it is (NaN / Infinity), not as "null"', async () => {
       const error = await startupError({ requestTimeout: Number.NaN });
       expect(error?.message).toBe(
         'Invalid HeartbeatModule option requestTimeout: must be a number > 0, got NaN',
       );
     });
 
-    it.failing(
-      'rejects clientLimits: null (e.g. from a JSON config in forRootAsync) with a message naming it',
-      async () => {
-        // Today: TypeError "Cannot convert undefined or null to object" from withoutUndefined(null).
-        const error = await asyncStartupError({ clientLimits: null as never });
-        expect(error).toBeInstanceOf(HeartbeatConfigurationError);
-        expect(error?.message).toContain('clientLimits');
-      },
-    );
+    it('rejects clientLimits: null (e.g. from a JSON config in forRootAsync) with a message naming it', async () => {
+      const error = await asyncStartupError({ clientLimits: null as never });
+      expect(error).toBeInstanceOf(HeartbeatConfigurationError);
+      expect(error?.message).toContain('clientLimits');
+    });
 
-    it.failing(
-      'rejects a resourceId that the wire format cannot carry (more than 256 characters)',
-      async () => {
-        // Today it is accepted, and every peer rejects each heartbeat it sends:
-        // 'heartbeat message field "origin" must be a string of 1 to 256 characters'.
-        const error = await startupError({ resourceId: 'n'.repeat(257) });
-        expect(error?.message).toContain('resourceId');
-      },
-    );
+    it('rejects a resourceId that the wire format cannot carry (more than 256 characters)', async () => {
+      // Every peer would reject its heartbeats: the wire carries origins of 1 to 256 characters.
+      const error = await startupError({ resourceId: 'n'.repeat(257) });
+      expect(error?.message).toContain('resourceId');
+    });
+  });
+
+  describe('declarations and clocks', () => {
+    it('rejects a misspelt manager setting instead of ignoring it', async () => {
+      const error = await startupError({}, { workers: { role: 'sender', intervall: 5 } as never });
+      expect(error?.message).toBe(
+        'Heartbeat manager "workers" has an unknown setting "intervall"; known: role, resourceId, interval, timeout, rpcFailureThreshold',
+      );
+    });
+
+    it('rejects a manager name the wire format cannot carry', async () => {
+      const error = await startupError({}, { ['m'.repeat(257)]: 'sender' });
+      expect(error).toBeInstanceOf(HeartbeatConfigurationError);
+      expect(error?.message).toContain('must be 1 to 256 characters');
+    });
+
+    it('rejects an unknown clientLimits key', async () => {
+      const error = await startupError({
+        clientLimits: { maxBufferSize: 10, maxBuffer: 5 } as never,
+      });
+      expect(error?.message).toContain('clientLimits.maxBuffer');
+    });
+
+    it('uses a ManualClock passed only as clock as the scheduler too, so time stays fake', async () => {
+      moduleRef = await Test.createTestingModule({
+        imports: [
+          HeartbeatModule.forRoot({ resourceId: 'node-a', clock, managers: { workers: 'sender' } }),
+        ],
+      }).compile();
+      await moduleRef.init();
+      // The sender loop's first run is scheduled on the fake clock, not on a real timer.
+      expect(clock.pendingTasks).toBeGreaterThan(0);
+    });
   });
 });

@@ -4,7 +4,8 @@ import {
   resolveHeartbeatConfiguration,
   type HeartbeatConfiguration,
 } from '../core/heartbeat-configuration.js';
-import { withoutUndefined } from '../core/without-undefined.js';
+import { isTimerDelay, MAX_TIMER_DELAY_MS, withoutUndefined } from '../core/values.js';
+import { MAX_NAME_LENGTH } from './transport/heartbeat-wire.js';
 import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
 import type {
   HeartbeatClientLimits,
@@ -37,6 +38,7 @@ export interface ResolvedHeartbeatOptions {
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const CONFIGURATION_KEYS = new Set(['interval', 'timeout', 'rpcFailureThreshold']);
 const DEFAULT_CLIENT_LIMITS: Required<HeartbeatClientLimits> = {
   maxBufferSize: 1_048_576,
   incompleteMessageTimeout: 10_000,
@@ -52,10 +54,17 @@ export function declareHeartbeatManagers(
     throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.noManagers());
   }
   return entries.map(([name, definition]) => {
+    if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
+      throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidManagerName(name));
+    }
     const { role, resourceId, ...overrides } =
       typeof definition === 'string' ? { role: definition } : (definition ?? ({} as never));
     if (role !== 'sender' && role !== 'receiver') {
       throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidRole(name, role));
+    }
+    const unknownKey = Object.keys(overrides).find((key) => !CONFIGURATION_KEYS.has(key));
+    if (unknownKey !== undefined) {
+      throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.unknownManagerKey(name, unknownKey));
     }
     return { name, role, resourceId, overrides };
   });
@@ -67,42 +76,93 @@ export function resolveHeartbeatOptions(
   declarations: readonly HeartbeatManagerDeclaration[],
 ): ResolvedHeartbeatOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidOption('options', 'an object', options));
+    throw new HeartbeatConfigurationError(
+      HEARTBEAT_MESSAGES.invalidOption('options', 'an object', options),
+    );
   }
   const { resourceId, requestTimeout = DEFAULT_REQUEST_TIMEOUT_MS, clientLimits = {} } = options;
-  const defaults: Partial<HeartbeatConfiguration> = {
+  const defaults = withoutUndefined<Partial<HeartbeatConfiguration>>({
     interval: options.interval,
     timeout: options.timeout,
     rpcFailureThreshold: options.rpcFailureThreshold,
-  };
+  });
+  // Module-wide settings are checked on their own, so that an error blames them and not a manager.
+  resolveHeartbeatConfiguration(defaults, 'HeartbeatModule');
   const managers = declarations.map((declaration) => {
     const ownId = declaration.resourceId ?? resourceId;
-    requireNonEmptyString(
-      declaration.resourceId === undefined ? 'resourceId' : `managers.${declaration.name}.resourceId`,
+    requireName(
+      declaration.resourceId === undefined
+        ? 'resourceId'
+        : `managers.${declaration.name}.resourceId`,
       ownId,
     );
     const configuration = resolveHeartbeatConfiguration(
-      { ...withoutUndefined(defaults), ...withoutUndefined(declaration.overrides) },
+      { ...defaults, ...withoutUndefined(declaration.overrides) },
       `heartbeat manager "${declaration.name}"`,
     );
     return { name: declaration.name, role: declaration.role, resourceId: ownId, configuration };
   });
-  requirePositiveNumber('requestTimeout', requestTimeout);
+  requireRequestTimeout('requestTimeout', requestTimeout);
+  if (typeof clientLimits !== 'object' || clientLimits === null) {
+    throw new HeartbeatConfigurationError(
+      HEARTBEAT_MESSAGES.invalidOption('clientLimits', 'an object', clientLimits),
+    );
+  }
   const limits = { ...DEFAULT_CLIENT_LIMITS, ...withoutUndefined(clientLimits) };
   for (const [key, value] of Object.entries(limits)) {
-    requirePositiveNumber(`clientLimits.${key}`, value);
+    if (!(key in DEFAULT_CLIENT_LIMITS)) {
+      throw new HeartbeatConfigurationError(
+        HEARTBEAT_MESSAGES.invalidOption(
+          `clientLimits.${key}`,
+          'one of maxBufferSize, incompleteMessageTimeout, maxSendBufferSize',
+          value,
+        ),
+      );
+    }
+    requirePositiveInteger(`clientLimits.${key}`, value);
   }
-  return { managers, requestTimeout, clientLimits: limits, clock: options.clock, scheduler: options.scheduler };
+  // A ManualClock is both: passing it once as `clock` (or `scheduler`) must not mix fake and real time.
+  const clock = options.clock ?? (isClock(options.scheduler) ? options.scheduler : undefined);
+  const scheduler = options.scheduler ?? (isScheduler(options.clock) ? options.clock : undefined);
+  return { managers, requestTimeout, clientLimits: limits, clock, scheduler };
 }
 
-function requireNonEmptyString(name: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || value.trim().length === 0) {
-    throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidOption(name, 'a non-empty string', value));
+/** A name that travels in heartbeats (a resource id or a manager name): 1 to 256 characters. */
+export function requireName(name: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_NAME_LENGTH) {
+    throw new HeartbeatConfigurationError(
+      HEARTBEAT_MESSAGES.invalidOption(
+        name,
+        `a non-empty string of at most ${MAX_NAME_LENGTH} characters`,
+        value,
+      ),
+    );
   }
 }
 
-function requirePositiveNumber(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidOption(name, 'a number > 0', value));
+/** How long one heartbeat RPC may take: a timer delay, so not above Node's timer limit. */
+export function requireRequestTimeout(name: string, value: unknown): asserts value is number {
+  if (!isTimerDelay(value)) {
+    const rule =
+      typeof value === 'number' && value > MAX_TIMER_DELAY_MS
+        ? `at most ${MAX_TIMER_DELAY_MS} ms`
+        : 'a number > 0';
+    throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidOption(name, rule, value));
   }
+}
+
+function requirePositiveInteger(name: string, value: unknown): void {
+  if (!Number.isSafeInteger(value) || (value as number) <= 0) {
+    throw new HeartbeatConfigurationError(
+      HEARTBEAT_MESSAGES.invalidOption(name, 'an integer > 0', value),
+    );
+  }
+}
+
+function isClock(value: unknown): value is Clock {
+  return typeof (value as Clock | undefined)?.now === 'function';
+}
+
+function isScheduler(value: unknown): value is Scheduler {
+  return typeof (value as Scheduler | undefined)?.schedule === 'function';
 }

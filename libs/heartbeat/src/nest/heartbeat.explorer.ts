@@ -26,7 +26,8 @@ export class HeartbeatExplorer implements OnModuleInit {
   onModuleInit(): void {
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
       const instance: unknown = wrapper.instance;
-      const prototype = instance && typeof instance === 'object' ? Object.getPrototypeOf(instance) : null;
+      const prototype =
+        instance && typeof instance === 'object' ? Object.getPrototypeOf(instance) : null;
       if (!prototype) {
         continue;
       }
@@ -52,7 +53,9 @@ export class HeartbeatExplorer implements OnModuleInit {
   private bind({ kind, manager }: HeartbeatHandlerMetadata, where: string, call: AnyMethod): void {
     const entry = this.registry.findEntry(manager);
     if (!entry) {
-      throw new Error(HEARTBEAT_MESSAGES.unknownManager(manager, where, this.registry.getManagerNames()));
+      throw new Error(
+        HEARTBEAT_MESSAGES.unknownManager(manager, where, this.registry.getManagerNames()),
+      );
     }
     const handler = { where, call: call as never };
     switch (kind) {

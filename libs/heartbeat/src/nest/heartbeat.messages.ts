@@ -1,10 +1,16 @@
+import { describeValue } from '../core/values.js';
+
 export const HEARTBEAT_MESSAGES = {
   noManagers: () =>
     'HeartbeatModule needs at least one manager: pass managers: { <name>: "sender" | "receiver" } to forRoot/forRootAsync',
   invalidRole: (name: string, role: unknown) =>
     `Heartbeat manager "${name}" has role ${JSON.stringify(role)}; expected "sender" or "receiver"`,
   invalidOption: (name: string, rule: string, value: unknown) =>
-    `Invalid HeartbeatModule option ${name}: must be ${rule}, got ${JSON.stringify(value) ?? String(value)}`,
+    `Invalid HeartbeatModule option ${name}: must be ${rule}, got ${describeValue(value)}`,
+  unknownManagerKey: (name: string, key: string) =>
+    `Heartbeat manager "${name}" has an unknown setting "${key}"; known: role, resourceId, interval, timeout, rpcFailureThreshold`,
+  invalidManagerName: (name: string) =>
+    `Heartbeat manager name ${describeValue(name)} must be 1 to 256 characters (it travels in every heartbeat)`,
   unknownManager: (name: string, where: string, known: string[]) =>
     `Unknown heartbeat manager "${name}" in ${where}; declared managers: ${known.join(', ') || '(none)'}`,
   duplicatePayloadProvider: (manager: string, first: string, second: string) =>

@@ -1,6 +1,10 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { HEARTBEAT_MANAGER_DEFINITIONS, HEARTBEAT_MODULE_OPTIONS, HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
+import {
+  HEARTBEAT_MANAGER_DEFINITIONS,
+  HEARTBEAT_MODULE_OPTIONS,
+  HEARTBEAT_RESOLVED_OPTIONS,
+} from './heartbeat.constants.js';
 import { HeartbeatExplorer } from './heartbeat.explorer.js';
 import { HeartbeatMetadataAccessor } from './heartbeat-metadata.accessor.js';
 import { ConfigurableHeartbeatModule } from './heartbeat.module-definition.js';

@@ -57,7 +57,9 @@ export class HeartbeatRegistry implements BeforeApplicationShutdown {
   private getEntry(name: string): HeartbeatManagerEntry {
     const entry = this.entries.get(name);
     if (!entry) {
-      throw new Error(`No heartbeat manager named "${name}"; declared: ${this.getManagerNames().join(', ')}`);
+      throw new Error(
+        `No heartbeat manager named "${name}"; declared: ${this.getManagerNames().join(', ')}`,
+      );
     }
     return entry;
   }

@@ -15,7 +15,10 @@ type HandlerDecorator<Handler> = <T extends Handler>(
 ) => void;
 
 /** Records metadata only; the explorer binds the method at start-up. A method may carry several. */
-function heartbeatHandler<Handler>(kind: HeartbeatHandlerKind, manager: string): HandlerDecorator<Handler> {
+function heartbeatHandler<Handler>(
+  kind: HeartbeatHandlerKind,
+  manager: string,
+): HandlerDecorator<Handler> {
   return (_target, _key, descriptor) => {
     const method = descriptor.value as object;
     const existing: HeartbeatHandlerMetadata[] =
@@ -26,23 +29,38 @@ function heartbeatHandler<Handler>(kind: HeartbeatHandlerKind, manager: string):
 
 /** Called with the target's id when no heartbeat arrived from it within the timeout. */
 export const OnHeartbeatTimeout = (manager: string) =>
-  heartbeatHandler<(resourceId: string) => MaybePromise<void>>(HeartbeatHandlerKind.Timeout, manager);
+  heartbeatHandler<(resourceId: string) => MaybePromise<void>>(
+    HeartbeatHandlerKind.Timeout,
+    manager,
+  );
 
 /** Called with the target's id when `rpcFailureThreshold` consecutive RPCs could not reach it. */
 export const OnTargetUnreachable = (manager: string) =>
-  heartbeatHandler<(resourceId: string) => MaybePromise<void>>(HeartbeatHandlerKind.TargetUnreachable, manager);
+  heartbeatHandler<(resourceId: string) => MaybePromise<void>>(
+    HeartbeatHandlerKind.TargetUnreachable,
+    manager,
+  );
 
 /** Called with the target's id and the payload its heartbeat carried (never with a null payload). */
 export const OnHeartbeatPayload = <I = never>(manager: string) =>
-  heartbeatHandler<(resourceId: string, payload: I) => MaybePromise<void>>(HeartbeatHandlerKind.PayloadReceived, manager);
+  heartbeatHandler<(resourceId: string, payload: I) => MaybePromise<void>>(
+    HeartbeatHandlerKind.PayloadReceived,
+    manager,
+  );
 
 /** Returns the payload to send with the next heartbeat to the target; one per manager. */
 export const ProvideHeartbeatPayload = <O = unknown>(manager: string) =>
-  heartbeatHandler<(resourceId: string) => MaybePromise<O | null | undefined>>(HeartbeatHandlerKind.PayloadToSend, manager);
+  heartbeatHandler<(resourceId: string) => MaybePromise<O | null | undefined>>(
+    HeartbeatHandlerKind.PayloadToSend,
+    manager,
+  );
 
 /**
  * The heartbeat-target side: sees every heartbeat RPC that arrives for the manager before the
  * manager does. Returning `false` (or throwing) rejects it: the peer gets an error reply.
  */
 export const OnIncomingHeartbeat = <I = never>(manager: string) =>
-  heartbeatHandler<(heartbeat: IncomingHeartbeat<I>) => MaybePromise<boolean | void>>(HeartbeatHandlerKind.IncomingHeartbeat, manager);
+  heartbeatHandler<(heartbeat: IncomingHeartbeat<I>) => MaybePromise<boolean | void>>(
+    HeartbeatHandlerKind.IncomingHeartbeat,
+    manager,
+  );

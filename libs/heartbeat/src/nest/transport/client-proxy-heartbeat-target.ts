@@ -53,7 +53,9 @@ export class ClientProxyHeartbeatTarget<O = unknown> implements HeartbeatTarget<
       );
     } catch (error) {
       if (isConnectionFailure(error)) {
-        throw new RecipientUnreachableError(this.options.recipient, describe(error), { cause: error });
+        throw new RecipientUnreachableError(this.options.recipient, describe(error), {
+          cause: error,
+        });
       }
       throw error;
     }

@@ -22,5 +22,8 @@ export function isConnectionFailure(error: unknown): boolean {
     return false;
   }
   const { code, message } = error as { code?: unknown; message?: unknown };
-  return (typeof code === 'string' && UNREACHABLE_CODES.has(code)) || message === CONNECTION_CLOSED_MESSAGE;
+  return (
+    (typeof code === 'string' && UNREACHABLE_CODES.has(code)) ||
+    message === CONNECTION_CLOSED_MESSAGE
+  );
 }

@@ -4,8 +4,15 @@ import type { ConnectionOptions } from 'node:tls';
 import { HeartbeatConfigurationError } from '../../core/heartbeat-configuration.js';
 import type { HeartbeatTarget } from '../../core/heartbeat-target.interface.js';
 import { HEARTBEAT_RESOLVED_OPTIONS } from '../heartbeat.constants.js';
-import type { ResolvedHeartbeatOptions } from '../heartbeat-options.validation.js';
-import { ClientProxyHeartbeatTarget, type HeartbeatClient } from './client-proxy-heartbeat-target.js';
+import {
+  requireName,
+  requireRequestTimeout,
+  type ResolvedHeartbeatOptions,
+} from '../heartbeat-options.validation.js';
+import {
+  ClientProxyHeartbeatTarget,
+  type HeartbeatClient,
+} from './client-proxy-heartbeat-target.js';
 
 export interface TcpHeartbeatTargetOptions {
   readonly host: string;
@@ -20,21 +27,27 @@ export interface TcpHeartbeatTargetOptions {
 /** Makes heartbeat targets that speak the library's wire format through Nest clients. */
 @Injectable()
 export class HeartbeatTargetFactory {
-  constructor(@Inject(HEARTBEAT_RESOLVED_OPTIONS) private readonly options: ResolvedHeartbeatOptions) {}
+  constructor(
+    @Inject(HEARTBEAT_RESOLVED_OPTIONS) private readonly options: ResolvedHeartbeatOptions,
+  ) {}
 
   /** A target at host:port over Nest's TCP transport. It owns its client and closes it when disposed. */
   createTcpTarget<O = unknown>(target: TcpHeartbeatTargetOptions): HeartbeatTarget<O> {
     const { host, port, remoteManager, tlsOptions, requestTimeout } = target;
     if (typeof host !== 'string' || host.length === 0) {
-      throw new HeartbeatConfigurationError(`Heartbeat target host must be a non-empty string, got ${JSON.stringify(host)}`);
+      throw new HeartbeatConfigurationError(
+        `Heartbeat target host must be a non-empty string, got ${JSON.stringify(host)}`,
+      );
     }
     if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-      throw new HeartbeatConfigurationError(`Heartbeat target port must be an integer from 1 to 65535, got ${String(port)}`);
+      throw new HeartbeatConfigurationError(
+        `Heartbeat target port must be an integer from 1 to 65535, got ${String(port)}`,
+      );
     }
+    const settings = this.targetSettings(remoteManager, requestTimeout);
     const client = new ClientTCP({ host, port, tlsOptions, ...this.options.clientLimits });
     return new ClientProxyHeartbeatTarget<O>(client, {
-      remoteManager,
-      requestTimeout: requestTimeout ?? this.options.requestTimeout,
+      ...settings,
       closeClientOnDispose: true,
       recipient: `${host}:${port}`,
     });
@@ -46,11 +59,17 @@ export class HeartbeatTargetFactory {
     remoteManager: string,
     options: { requestTimeout?: number; recipient?: string } = {},
   ): HeartbeatTarget<O> {
+    const settings = this.targetSettings(remoteManager, options.requestTimeout);
     return new ClientProxyHeartbeatTarget<O>(client, {
-      remoteManager,
-      requestTimeout: options.requestTimeout ?? this.options.requestTimeout,
+      ...settings,
       closeClientOnDispose: false,
       recipient: options.recipient ?? remoteManager,
     });
+  }
+
+  private targetSettings(remoteManager: string, requestTimeout = this.options.requestTimeout) {
+    requireName('remoteManager', remoteManager);
+    requireRequestTimeout('requestTimeout', requestTimeout);
+    return { remoteManager, requestTimeout };
   }
 }

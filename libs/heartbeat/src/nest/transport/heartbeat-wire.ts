@@ -28,13 +28,25 @@ export type ParsedHeartbeatMessage =
 /** Checks an incoming message's shape; the reason names the first field at fault. */
 export function parseHeartbeatMessage(data: unknown): ParsedHeartbeatMessage {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    return { ok: false, reason: 'heartbeat message must be an object { manager, origin, payload }' };
+    return {
+      ok: false,
+      reason: 'heartbeat message must be an object { manager, origin, payload }',
+    };
   }
   const { manager, origin, payload } = data as Record<string, unknown>;
-  for (const [field, value] of [['manager', manager], ['origin', origin]] as const) {
+  for (const [field, value] of [
+    ['manager', manager],
+    ['origin', origin],
+  ] as const) {
     if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) {
-      return { ok: false, reason: `heartbeat message field "${field}" must be a string of 1 to ${MAX_NAME_LENGTH} characters` };
+      return {
+        ok: false,
+        reason: `heartbeat message field "${field}" must be a string of 1 to ${MAX_NAME_LENGTH} characters`,
+      };
     }
   }
-  return { ok: true, message: { manager: manager as string, origin: origin as string, payload: payload ?? null } };
+  return {
+    ok: true,
+    message: { manager: manager as string, origin: origin as string, payload: payload ?? null },
+  };
 }
