@@ -3,6 +3,7 @@ import { Injectable, Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport } from '@nestjs/microservices';
 import type { AddressInfo, Server } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import {
   HeartbeatModule,
   HeartbeatTargetFactory,
@@ -133,6 +134,6 @@ export async function runQuickStart(): Promise<string[]> {
   return events;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   await runQuickStart();
 }

@@ -63,6 +63,8 @@ function start(member: Member): void {
   const child = spawn(process.execPath, [dist + member.script], {
     env: { ...process.env, ...heartbeatEnv, ...member.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process groups: a terminal's Ctrl-C reaches only the demo, which stops the children in order.
+    detached: true,
   });
   member.process = child;
   say(`[demo] started ${member.name} (pid ${child.pid})`);
@@ -74,7 +76,7 @@ function start(member: Member): void {
       if (
         member === resourceManager &&
         !taskManagersStarted &&
-        line.includes('ResourceManager ready')
+        /ResourceManager \S+ ready/.test(line)
       ) {
         taskManagersStarted = true;
         taskManagers.forEach(start);
@@ -171,6 +173,14 @@ function parseDuration(args: string[]): number | undefined {
 }
 
 const duration = parseDuration(process.argv.slice(2));
+// Last resort if the demo itself fails: its detached children must not outlive it.
+process.on('exit', () => {
+  for (const child of [resourceManager, ...taskManagers].map((member) => member.process)) {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+    }
+  }
+});
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 

@@ -371,9 +371,9 @@ export class ResourceManagerProcess extends AppProcess {
     super(name, RESOURCE_MANAGER_MAIN, env);
   }
 
-  /** Waits for "ResourceManager ready" and returns the fencing token it printed. */
+  /** Waits for "ResourceManager <id> ready" and returns the fencing token it printed. */
   async ready(timeoutMs = 15_000): Promise<string> {
-    const [, token] = await waitForLine(this, /ResourceManager ready: .*fencing token (\S+),/, {
+    const [, token] = await waitForLine(this, /ResourceManager \S+ ready: .*fencing token (\S+),/, {
       timeoutMs,
     });
     return token;
@@ -537,6 +537,11 @@ export class Cluster {
   aliveCount(): number {
     return this.processes.filter((app) => app.alive).length;
   }
+}
+
+/** The ResourceManager's heartbeat id for a start, derived from that start's fencing token. */
+export function resourceManagerIdOf(fencingToken: string): string {
+  return `resource-manager-${fencingToken.slice(0, 8)}`;
 }
 
 export function escapeRegExp(text: string): string {

@@ -1,5 +1,7 @@
 import {
   Cluster,
+  escapeRegExp,
+  resourceManagerIdOf,
   FAST_HEARTBEATS,
   noteTiming,
   sleep,
@@ -34,8 +36,9 @@ describe('a ResourceManager killed with SIGKILL and started again on the same po
 
       // The TaskManagers only answer the ResourceManager's requests, so they notice its silence by
       // their heartbeat timeout (or unreachability, should an answer fail).
-      const lost =
-        /ResourceManager resource-manager lost: (heartbeat timeout|unreachable); registering again/;
+      const lost = new RegExp(
+        `ResourceManager ${escapeRegExp(resourceManagerIdOf(oldToken))} lost: (heartbeat timeout|unreachable); registering again`,
+      );
       const noticedAfter = await Promise.all(
         tms.map(async (tm) => {
           await waitForLine(tm, lost, { timeoutMs: timeout + interval + 10_000 });
@@ -85,7 +88,7 @@ describe('a ResourceManager killed with SIGKILL and started again on the same po
       });
       for (const tm of tms) {
         expect(await tm.registered(newToken, 5_000)).toEqual({
-          resourceManagerId: 'resource-manager',
+          resourceManagerId: resourceManagerIdOf(newToken),
           fencingToken: newToken,
         });
       }

@@ -1,5 +1,6 @@
 import {
   Cluster,
+  resourceManagerIdOf,
   FAST_HEARTBEATS,
   noteTiming,
   sleep,
@@ -308,7 +309,7 @@ describe('a ResourceManager with two TaskManagers (real processes)', () => {
 
       tmA = startTmA();
       expect(await tmA.registered()).toEqual({
-        resourceManagerId: 'resource-manager',
+        resourceManagerId: resourceManagerIdOf(fencingToken),
         fencingToken,
       });
       const port = await listeningPort(tmA);

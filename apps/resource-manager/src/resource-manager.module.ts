@@ -3,24 +3,33 @@ import { TASK_MANAGER_HEARTBEATS } from '#cluster';
 import { HeartbeatModule } from 'nestjs-heartbeat';
 import { ClusterController } from './cluster.controller.js';
 import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
-import { RESOURCE_MANAGER_ID, TaskManagerRegistry } from './task-manager-registry.service.js';
+import {
+  newResourceManagerIdentity,
+  RESOURCE_MANAGER_IDENTITY,
+} from './resource-manager-identity.js';
+import { TaskManagerRegistry } from './task-manager-registry.service.js';
 import { TaskManagerGateway } from './task-manager.gateway.js';
 
 @Module({})
 export class ResourceManagerModule {
   static forConfig(config: ResourceManagerConfig): DynamicModule {
+    const identity = newResourceManagerIdentity();
     return {
       module: ResourceManagerModule,
       imports: [
         HeartbeatModule.forRoot({
-          resourceId: RESOURCE_MANAGER_ID,
+          resourceId: identity.resourceManagerId,
           managers: { [TASK_MANAGER_HEARTBEATS]: 'sender' },
           ...config.heartbeat,
           requestTimeout: config.heartbeat.interval,
         }),
       ],
       controllers: [TaskManagerGateway, ClusterController],
-      providers: [{ provide: RESOURCE_MANAGER_CONFIG, useValue: config }, TaskManagerRegistry],
+      providers: [
+        { provide: RESOURCE_MANAGER_CONFIG, useValue: config },
+        { provide: RESOURCE_MANAGER_IDENTITY, useValue: identity },
+        TaskManagerRegistry,
+      ],
     };
   }
 }

@@ -1,9 +1,12 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
-import { firstValueFrom, timeout } from 'rxjs';
 import {
+  describeError,
   parseSlotReport,
+  ProtocolError,
+  sendRequest,
+  TCP_FRAME_LIMITS,
   RESOURCE_MANAGER_HEARTBEATS,
   TASK_MANAGER_HEARTBEATS,
   TaskManagerPatterns,
@@ -22,9 +25,10 @@ import {
   OnTargetUnreachable,
   type HeartbeatManager,
 } from 'nestjs-heartbeat';
-import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
-
-export const RESOURCE_MANAGER_ID = 'resource-manager';
+import {
+  RESOURCE_MANAGER_IDENTITY,
+  type ResourceManagerIdentity,
+} from './resource-manager-identity.js';
 
 /** What the ResourceManager knows of one registered TaskManager. */
 interface Registration {
@@ -58,13 +62,14 @@ const COMMAND_TIMEOUT_MS = 2_000;
  */
 @Injectable()
 export class TaskManagerRegistry implements OnApplicationShutdown {
-  readonly fencingToken = randomUUID();
   private readonly logger = new Logger('ResourceManager');
   private readonly registrations = new Map<string, Registration>();
+  /** Clients of released TaskManagers still delivering a last "disconnect"; closed on shutdown at the latest. */
+  private readonly closingClients = new Set<ClientTCP>();
   private slotOperations: Promise<void> = Promise.resolve();
 
   constructor(
-    @Inject(RESOURCE_MANAGER_CONFIG) private readonly config: ResourceManagerConfig,
+    @Inject(RESOURCE_MANAGER_IDENTITY) readonly identity: ResourceManagerIdentity,
     @InjectHeartbeatManager(TASK_MANAGER_HEARTBEATS)
     private readonly heartbeats: HeartbeatManager<SlotReport, null>,
     private readonly targets: HeartbeatTargetFactory,
@@ -75,11 +80,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       this.closeConnection(request.taskManagerId, 'registered again', { notify: false });
     }
     const address = `${request.host}:${request.port}`;
-    const client = new ClientTCP({
-      host: request.host,
-      port: request.port,
-      maxBufferSize: 1_048_576,
-    });
+    const client = new ClientTCP({ host: request.host, port: request.port, ...TCP_FRAME_LIMITS });
     this.registrations.set(request.taskManagerId, {
       id: request.taskManagerId,
       host: request.host,
@@ -99,18 +100,17 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       request.taskManagerId,
       this.targets.fromClient(client, RESOURCE_MANAGER_HEARTBEATS, {
         recipient: `${request.taskManagerId}@${address}`,
-        requestTimeout: this.config.heartbeat.interval,
       }),
     );
     this.logger.log(
       `TaskManager ${request.taskManagerId} registered from ${address} with ${request.slots} slots`,
     );
-    return { resourceManagerId: RESOURCE_MANAGER_ID, fencingToken: this.fencingToken };
+    return this.identity;
   }
 
   /** A TaskManager says goodbye: release it now instead of waiting for the timeout. */
   unregister({ taskManagerId, fencingToken }: UnregistrationRequest): boolean {
-    if (fencingToken !== this.fencingToken || !this.registrations.has(taskManagerId)) {
+    if (fencingToken !== this.identity.fencingToken || !this.registrations.has(taskManagerId)) {
       this.logger.warn(
         `Ignored a goodbye from ${taskManagerId}: not registered with this ResourceManager`,
       );
@@ -153,7 +153,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       taskmanagers: this.registrations.size,
       slotsTotal: slots.length,
       slotsAvailable: slots.filter((slot) => slot.free).length,
-      fencingToken: this.fencingToken,
+      fencingToken: this.identity.fencingToken,
     };
   }
 
@@ -183,7 +183,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       const outcomes = await Promise.allSettled(
         [...shares].map(([registration, allocations]) =>
           this.command(registration, TaskManagerPatterns.allocateSlots, {
-            fencingToken: this.fencingToken,
+            fencingToken: this.identity.fencingToken,
             allocations,
           }),
         ),
@@ -194,7 +194,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
           jobId,
           [...shares].filter((_, i) => outcomes[i].status === 'fulfilled'),
         );
-        throw new SlotRequestError(`Allocation failed: ${describeFailure(failure.reason)}`);
+        throw new SlotRequestError(`Allocation failed: ${describeError(failure.reason)}`);
       }
       return [...shares].flatMap(([registration, allocations]) =>
         allocations.map((allocation) => ({ ...allocation, taskManagerId: registration.id })),
@@ -215,23 +215,27 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       const outcomes = await Promise.allSettled(
         holders.map((registration) =>
           this.command(registration, TaskManagerPatterns.releaseSlots, {
-            fencingToken: this.fencingToken,
+            fencingToken: this.identity.fencingToken,
             jobId,
           }),
         ),
       );
       const failure = outcomes.find((outcome) => outcome.status === 'rejected');
       if (failure) {
-        throw new SlotRequestError(`Release incomplete: ${describeFailure(failure.reason)}`);
+        throw new SlotRequestError(`Release incomplete: ${describeError(failure.reason)}`);
       }
       return held;
     });
   }
 
   onApplicationShutdown(): void {
-    for (const { client } of this.registrations.values()) {
+    for (const client of [
+      ...this.closingClients,
+      ...[...this.registrations.values()].map((r) => r.client),
+    ]) {
       client.close();
     }
+    this.closingClients.clear();
     this.registrations.clear();
   }
 
@@ -253,7 +257,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     await Promise.allSettled(
       shares.map(([registration, allocations]) =>
         this.command(registration, TaskManagerPatterns.releaseSlots, {
-          fencingToken: this.fencingToken,
+          fencingToken: this.identity.fencingToken,
           jobId,
           allocationIds: allocations.map(({ allocationId }) => allocationId),
         }),
@@ -261,17 +265,32 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     );
   }
 
-  /** Sends a command to a TaskManager; its answer is the slot report after the change. */
+  /** Sends a command to a registered TaskManager; its answer is the slot report after the change. */
   private async command(registration: Registration, pattern: string, data: object): Promise<void> {
-    const answer = await firstValueFrom(
-      registration.client.send(pattern, data).pipe(timeout(COMMAND_TIMEOUT_MS)),
-    );
-    if (this.registrations.get(registration.id) === registration) {
+    if (!this.isCurrent(registration)) {
+      // Its client is closed: sending would quietly open a new connection that nobody closes.
+      throw new SlotRequestError(`TaskManager ${registration.id} is no longer registered`);
+    }
+    const answer = await sendRequest(registration.client, pattern, data, COMMAND_TIMEOUT_MS);
+    if (this.isCurrent(registration)) {
       this.applyReport(registration, parseSlotReport(answer));
     }
   }
 
+  private isCurrent(registration: Registration): boolean {
+    return this.registrations.get(registration.id) === registration;
+  }
+
+  /** Takes a report if it is newer than what we know and describes exactly the registered slots. */
   private applyReport(registration: Registration, report: SlotReport): void {
+    const wellFormed =
+      report.slots.length === registration.slotsNumber &&
+      report.slots.every((slot, i) => slot.index === i);
+    if (!wellFormed) {
+      throw new ProtocolError(
+        `slot report of ${registration.id} must list its ${registration.slotsNumber} slots in order`,
+      );
+    }
     if (report.version < registration.reportVersion) {
       return; // sent before a change we already know of
     }
@@ -288,26 +307,36 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     if (!registration) {
       return;
     }
-    const lastHeartbeat = this.lastHeartbeatOf(registration);
+    const lastHeartbeat = this.heartbeats.getLastHeartbeatFrom(taskManagerId);
+    const silence =
+      lastHeartbeat > 0
+        ? `${Date.now() - lastHeartbeat} ms after its last heartbeat`
+        : `no heartbeat in the ${Date.now() - registration.registeredAt} ms since it registered`;
     this.heartbeats.unmonitorTarget(taskManagerId);
     this.registrations.delete(taskManagerId);
     const allocated = registration.slots.filter((slot) => !slot.free).length;
     this.logger.warn(
-      `TaskManager ${taskManagerId} lost: ${reason}, ${Date.now() - lastHeartbeat} ms after its last heartbeat; ` +
+      `TaskManager ${taskManagerId} lost: ${reason}, ${silence}; ` +
         `released ${registration.slotsNumber} slots (${allocated} allocated)`,
     );
+    const { client } = registration;
     if (!notify) {
-      registration.client.close();
+      client.close();
       return;
     }
     // Best effort: a TaskManager that is only cut off hears it and registers again.
-    firstValueFrom(
-      registration.client
-        .send(TaskManagerPatterns.disconnect, { fencingToken: this.fencingToken, reason })
-        .pipe(timeout(COMMAND_TIMEOUT_MS)),
+    this.closingClients.add(client);
+    sendRequest(
+      client,
+      TaskManagerPatterns.disconnect,
+      { fencingToken: this.identity.fencingToken, reason },
+      COMMAND_TIMEOUT_MS,
     )
       .catch(() => undefined)
-      .finally(() => registration.client.close());
+      .finally(() => {
+        this.closingClients.delete(client);
+        client.close();
+      });
   }
 
   private lastHeartbeatOf(registration: Registration): number {
@@ -326,10 +355,4 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       timeSinceLastHeartbeat: Date.now() - lastHeartbeat,
     };
   }
-}
-
-/** An error reply from a TaskManager is `{ status: 'error', message }`; others are Errors. */
-function describeFailure(reason: unknown): string {
-  const { message } = (reason ?? {}) as { message?: unknown };
-  return typeof message === 'string' ? message : String(reason);
 }

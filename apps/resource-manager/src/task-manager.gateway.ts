@@ -1,10 +1,11 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload, RpcException } from '@nestjs/microservices';
+import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
   parseRegistrationRequest,
   parseUnregistrationRequest,
   ResourceManagerPatterns,
   type RegistrationResponse,
+  orRpcError,
 } from '#cluster';
 import { TaskManagerRegistry } from './task-manager-registry.service.js';
 
@@ -15,19 +16,13 @@ export class TaskManagerGateway {
 
   @MessagePattern(ResourceManagerPatterns.register)
   register(@Payload() data: unknown): RegistrationResponse {
-    return this.registry.register(parse(parseRegistrationRequest, data));
+    return this.registry.register(orRpcError(() => parseRegistrationRequest(data)));
   }
 
   @MessagePattern(ResourceManagerPatterns.unregister)
   unregister(@Payload() data: unknown): { released: boolean } {
-    return { released: this.registry.unregister(parse(parseUnregistrationRequest, data)) };
-  }
-}
-
-function parse<T>(parser: (data: unknown) => T, data: unknown): T {
-  try {
-    return parser(data);
-  } catch (error) {
-    throw new RpcException((error as Error).message);
+    return {
+      released: this.registry.unregister(orRpcError(() => parseUnregistrationRequest(data))),
+    };
   }
 }

@@ -6,9 +6,11 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
-import { firstValueFrom, timeout } from 'rxjs';
 import {
+  describeError,
   parseRegistrationResponse,
+  sendRequest,
+  TCP_FRAME_LIMITS,
   RESOURCE_MANAGER_HEARTBEATS,
   ResourceManagerPatterns,
   TASK_MANAGER_HEARTBEATS,
@@ -52,11 +54,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
   ) {
     const { host, port } = config.resourceManager;
     this.rmAddress = `${host}:${port}`;
-    this.client = new ClientTCP({ host, port, maxBufferSize: 1_048_576 });
-  }
-
-  get currentRegistration(): RegistrationResponse | null {
-    return this.registration;
+    this.client = new ClientTCP({ host, port, ...TCP_FRAME_LIMITS });
   }
 
   /** Starts registering, advertising the port the TaskManager's endpoint is bound to. */
@@ -105,19 +103,17 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       return;
     }
     try {
-      await firstValueFrom(
-        this.client
-          .send(ResourceManagerPatterns.unregister, {
-            taskManagerId: this.config.id,
-            fencingToken: registration.fencingToken,
-          })
-          .pipe(timeout(GOODBYE_TIMEOUT_MS)),
+      await sendRequest(
+        this.client,
+        ResourceManagerPatterns.unregister,
+        { taskManagerId: this.config.id, fencingToken: registration.fencingToken },
+        GOODBYE_TIMEOUT_MS,
       );
       this.logger.log(
         `Said goodbye to ResourceManager ${registration.resourceManagerId} (${signal})`,
       );
     } catch (error) {
-      this.logger.warn(`Could not say goodbye to the ResourceManager: ${(error as Error).message}`);
+      this.logger.warn(`Could not say goodbye to the ResourceManager: ${describeError(error)}`);
     }
   }
 
@@ -153,16 +149,20 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       return;
     }
     try {
-      const answer = await firstValueFrom(
-        this.client
-          .send(ResourceManagerPatterns.register, {
-            taskManagerId: this.config.id,
-            host: this.config.host,
-            port: this.advertisedPort,
-            slots: this.config.slots,
-          })
-          .pipe(timeout(this.config.heartbeat.interval)),
+      const answer = await sendRequest(
+        this.client,
+        ResourceManagerPatterns.register,
+        {
+          taskManagerId: this.config.id,
+          host: this.config.host,
+          port: this.advertisedPort,
+          slots: this.config.slots,
+        },
+        this.config.heartbeat.interval,
       );
+      if (this.closing) {
+        return; // shutting down: a registration now would never get its goodbye
+      }
       this.onRegistered(parseRegistrationResponse(answer));
     } catch (error) {
       if (this.closing) {
@@ -170,7 +170,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       }
       const cap = Math.max(FIRST_RETRY_DELAY_MS, this.config.heartbeat.interval);
       this.logger.warn(
-        `Registration with the ResourceManager at ${this.rmAddress} failed (${describe(error)}); retrying in ${nextDelay} ms`,
+        `Registration with the ResourceManager at ${this.rmAddress} failed (${describeError(error)}); retrying in ${nextDelay} ms`,
       );
       this.retryTimer = setTimeout(
         () => void this.register(Math.min(nextDelay * 2, cap)),
@@ -185,7 +185,6 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       response.resourceManagerId,
       this.targets.fromClient(this.client, TASK_MANAGER_HEARTBEATS, {
         recipient: `${response.resourceManagerId}@${this.rmAddress}`,
-        requestTimeout: this.config.heartbeat.interval,
       }),
     );
     this.logger.log(
@@ -200,9 +199,4 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       this.retryTimer = null;
     }
   }
-}
-
-function describe(error: unknown): string {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  return typeof code === 'string' ? code : String(message ?? error);
 }

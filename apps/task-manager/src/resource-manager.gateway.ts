@@ -6,6 +6,7 @@ import {
   parseReleaseSlotsRequest,
   TaskManagerPatterns,
   type SlotReport,
+  orRpcError,
 } from '#cluster';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
 import { SlotTable } from './slot-table.service.js';
@@ -20,21 +21,21 @@ export class ResourceManagerGateway {
 
   @MessagePattern(TaskManagerPatterns.allocateSlots)
   allocate(@Payload() data: unknown): SlotReport {
-    const request = parse(parseAllocateSlotsRequest, data);
+    const request = orRpcError(() => parseAllocateSlotsRequest(data));
     this.requireCurrentResourceManager(request.fencingToken);
-    return attempt(() => this.slots.allocate(request.allocations));
+    return orRpcError(() => this.slots.allocate(request.allocations));
   }
 
   @MessagePattern(TaskManagerPatterns.releaseSlots)
   release(@Payload() data: unknown): SlotReport {
-    const request = parse(parseReleaseSlotsRequest, data);
+    const request = orRpcError(() => parseReleaseSlotsRequest(data));
     this.requireCurrentResourceManager(request.fencingToken);
     return this.slots.release(request.jobId, request.allocationIds);
   }
 
   @MessagePattern(TaskManagerPatterns.disconnect)
   disconnect(@Payload() data: unknown): { accepted: boolean } {
-    const request = parse(parseDisconnectRequest, data);
+    const request = orRpcError(() => parseDisconnectRequest(data));
     return { accepted: this.connection.onDisconnectRequest(request.fencingToken, request.reason) };
   }
 
@@ -44,17 +45,5 @@ export class ResourceManagerGateway {
         'Stale fencing token: not the ResourceManager this TaskManager is registered with',
       );
     }
-  }
-}
-
-function parse<T>(parser: (data: unknown) => T, data: unknown): T {
-  return attempt(() => parser(data));
-}
-
-function attempt<T>(action: () => T): T {
-  try {
-    return action();
-  } catch (error) {
-    throw new RpcException((error as Error).message);
   }
 }

@@ -2,8 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { SlotAllocation, SlotReport, SlotStatus } from '#cluster';
 import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
 
-export class SlotConflictError extends Error {}
-
 /** The TaskManager's slots. Every change bumps the version, so the ResourceManager can order reports. */
 @Injectable()
 export class SlotTable {
@@ -23,12 +21,14 @@ export class SlotTable {
     return { version: this.version, slots: this.slots };
   }
 
-  /** All or nothing: every slot named must exist and be free. */
+  /** All or nothing: every slot named must exist, be free, and be named once. */
   allocate(allocations: readonly SlotAllocation[]): SlotReport {
+    const named = new Set<number>();
     for (const { slotIndex } of allocations) {
-      if (!this.slots[slotIndex]?.free) {
-        throw new SlotConflictError(`Slot ${slotIndex} does not exist or is not free`);
+      if (!this.slots[slotIndex]?.free || named.has(slotIndex)) {
+        throw new Error(`Slot ${slotIndex} does not exist, is not free, or is named twice`);
       }
+      named.add(slotIndex);
     }
     const next = [...this.slots];
     for (const { slotIndex, allocationId, jobId } of allocations) {

@@ -1,2 +1,3 @@
 export * from './env.js';
 export * from './protocol.js';
+export * from './app-support.js';

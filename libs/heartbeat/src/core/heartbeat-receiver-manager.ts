@@ -8,7 +8,7 @@ import type { HeartbeatManager } from './heartbeat-manager.interface.js';
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
 import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 import { RecipientUnreachableError } from './recipient-unreachable.error.js';
-import { isPromiseLike, logFailure, safely } from './safely.js';
+import { disposeTarget, isPromiseLike, logFailure, safely } from './safely.js';
 
 export interface HeartbeatManagerOptions<I, O> {
   /** This side's id, sent as the origin of every heartbeat. */
@@ -62,7 +62,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     if (this.stopped || existing) {
       // The manager owns what it is given: a target it will not use is released at once.
       if (existing?.target !== target) {
-        this.disposeTarget(resourceId, target);
+        disposeTarget(this.logger, resourceId, target);
       }
       return;
     }
@@ -97,7 +97,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     if (monitor) {
       this.monitors.delete(resourceId);
       monitor.cancel();
-      this.disposeTarget(resourceId, monitor.target);
+      disposeTarget(this.logger, resourceId, monitor.target);
     }
   }
 
@@ -116,7 +116,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     this.stopped = true;
     for (const [resourceId, monitor] of this.monitors) {
       monitor.cancel();
-      this.disposeTarget(resourceId, monitor.target);
+      disposeTarget(this.logger, resourceId, monitor.target);
     }
     this.monitors.clear();
   }
@@ -199,17 +199,6 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
         this.logger,
         `Heartbeat payload handler for ${origin}`,
         () => this.listener.reportPayload(origin, payload),
-        undefined,
-      );
-    }
-  }
-
-  private disposeTarget(resourceId: string, target: HeartbeatTarget<O>): void {
-    if (target.dispose) {
-      safely(
-        this.logger,
-        `Disposing the heartbeat target ${resourceId}`,
-        () => target.dispose!(),
         undefined,
       );
     }

@@ -13,10 +13,23 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
   I,
   O
 > {
-  private nextRun: Cancellable | null;
+  private nextRun: Cancellable | null = null;
+  private started = false;
 
-  constructor(options: HeartbeatManagerOptions<I, O>) {
+  /** With `deferStart` the loop begins at `start()`; otherwise on creation, as in Flink. */
+  constructor(options: HeartbeatManagerOptions<I, O> & { readonly deferStart?: boolean }) {
     super(options);
+    if (!options.deferStart) {
+      this.start();
+    }
+  }
+
+  /** Starts the loop: a first run right away, then one `interval` after each. Idempotent. */
+  start(): void {
+    if (this.started || this.isStopped) {
+      return;
+    }
+    this.started = true;
     this.nextRun = this.scheduler.schedule(() => this.run(), 0);
   }
 

@@ -6,7 +6,7 @@ import {
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
 import type { HeartbeatManager } from './heartbeat-manager.interface.js';
 import { consoleHeartbeatLogger, HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
-import { safely } from './safely.js';
+import { disposeTarget } from './safely.js';
 import { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
 import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 
@@ -66,15 +66,9 @@ export class NoOpHeartbeatManager<I = unknown, O = unknown> implements Heartbeat
 
   /** Disposes the target at once: nothing will use it. */
   monitorTarget(resourceId: string, target: HeartbeatTarget<O>): void {
-    if (target.dispose) {
-      safely(
-        this.logger,
-        `Disposing the heartbeat target ${resourceId}`,
-        () => target.dispose!(),
-        undefined,
-      );
-    }
+    disposeTarget(this.logger, resourceId, target);
   }
+
   unmonitorTarget(): void {}
   getLastHeartbeatFrom(): number {
     return -1;

@@ -34,3 +34,19 @@ export function logFailure(logger: HeartbeatLogger, what: string, error: unknown
   const reason = error instanceof Error ? error.message : String(error);
   logger.error(`${what} failed: ${reason}`, error instanceof Error ? error.stack : undefined);
 }
+
+/** Disposes a target, logging (not throwing) a failure: the manager owns the targets it is given. */
+export function disposeTarget(
+  logger: HeartbeatLogger,
+  resourceId: string,
+  target: { dispose?(): void | Promise<void> },
+): void {
+  if (target.dispose) {
+    safely(
+      logger,
+      `Disposing the heartbeat target ${resourceId}`,
+      () => target.dispose!(),
+      undefined,
+    );
+  }
+}

@@ -54,7 +54,7 @@ export function declareHeartbeatManagers(
     throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.noManagers());
   }
   return entries.map(([name, definition]) => {
-    if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    if (name.trim().length === 0 || name.length > MAX_NAME_LENGTH) {
       throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidManagerName(name));
     }
     const { role, resourceId, ...overrides } =

@@ -253,6 +253,28 @@ describe('HeartbeatExplorer', () => {
   }
 
   describe('binds each decorated method to its own manager', () => {
+    it('binds a provider once even when a useExisting alias points at it', async () => {
+      moduleRef = await Test.createTestingModule({
+        imports: [
+          HeartbeatModule.forRoot({
+            resourceId: 'node-a',
+            managers: { workers: 'sender' },
+            interval: INTERVAL,
+            timeout: TIMEOUT,
+            clock,
+          }),
+        ],
+        providers: [WorkersWatcher, { provide: 'WATCHER_ALIAS', useExisting: WorkersWatcher }],
+      }).compile();
+      await moduleRef.init();
+      moduleRef.get(HeartbeatRegistry).getManager('workers').monitorTarget('w1', fakeTarget());
+
+      clock.advance(TIMEOUT);
+
+      const timeouts = moduleRef.get(WorkersWatcher).calls.filter(([kind]) => kind === 'timeout');
+      expect(timeouts).toEqual([['timeout', 'w1', true]]);
+    });
+
     it('@OnHeartbeatTimeout gets the id of the silent target, on the right manager only, bound to its instance', async () => {
       const { ref, workers, supervisor } = await start([WorkersWatcher, SupervisorWatcher]);
       const w1 = fakeTarget();
@@ -423,12 +445,13 @@ describe('HeartbeatExplorer', () => {
       expect(error?.message).toContain('SecondPayload.provide');
     });
 
-    it('a failed start-up leaves the managers running until close(), which stops them', async () => {
+    it('a failed start-up leaves no sender timer behind; close() still stops the managers', async () => {
       const error = await startupError([UnknownManagerUser]);
       expect(error).not.toBeNull();
       const registry = moduleRef!.get(HeartbeatRegistry);
       expect(registry.getManager('workers').isStopped).toBe(false);
-      expect(clock.pendingTasks).toBe(1); // the sender's first run, scheduled when the registry was built
+      // Senders start at bootstrap, which a failed start never reaches: nothing would keep the process alive.
+      expect(clock.pendingTasks).toBe(0);
 
       await moduleRef!.close();
       moduleRef = undefined;

@@ -25,6 +25,9 @@ export class HeartbeatExplorer implements OnModuleInit {
 
   onModuleInit(): void {
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
+      if (wrapper.isAlias) {
+        continue; // a `useExisting` alias: its target is visited on its own
+      }
       const instance: unknown = wrapper.instance;
       const prototype =
         instance && typeof instance === 'object' ? Object.getPrototypeOf(instance) : null;

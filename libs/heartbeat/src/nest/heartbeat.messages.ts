@@ -1,4 +1,5 @@
 import { describeValue } from '../core/values.js';
+import { MAX_NAME_LENGTH } from './transport/heartbeat-wire.js';
 
 export const HEARTBEAT_MESSAGES = {
   noManagers: () =>
@@ -10,7 +11,9 @@ export const HEARTBEAT_MESSAGES = {
   unknownManagerKey: (name: string, key: string) =>
     `Heartbeat manager "${name}" has an unknown setting "${key}"; known: role, resourceId, interval, timeout, rpcFailureThreshold`,
   invalidManagerName: (name: string) =>
-    `Heartbeat manager name ${describeValue(name)} must be 1 to 256 characters (it travels in every heartbeat)`,
+    `Heartbeat manager name ${describeValue(name)} must be 1 to ${MAX_NAME_LENGTH} characters, not all blank (it travels in every heartbeat)`,
+  noSuchManager: (name: string, known: string[]) =>
+    `No heartbeat manager named "${name}"; declared managers: ${known.join(', ') || '(none)'}`,
   unknownManager: (name: string, where: string, known: string[]) =>
     `Unknown heartbeat manager "${name}" in ${where}; declared managers: ${known.join(', ') || '(none)'}`,
   duplicatePayloadProvider: (manager: string, first: string, second: string) =>

@@ -11,31 +11,28 @@ import type {
   HeartbeatModuleOptions,
 } from './interfaces/heartbeat-module-options.interface.js';
 
-export const {
-  ConfigurableModuleClass: ConfigurableHeartbeatModule,
-  OPTIONS_TYPE: HEARTBEAT_OPTIONS_TYPE,
-  ASYNC_OPTIONS_TYPE: HEARTBEAT_ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<HeartbeatModuleOptions>({
-  optionsInjectionToken: HEARTBEAT_MODULE_OPTIONS,
-})
-  .setClassMethodName('forRoot')
-  .setExtras<HeartbeatModuleExtras>({ managers: {}, isGlobal: false }, (definition, extras) => {
-    // Manager names must be known when the module is imported, so that each gets an injection token.
-    const declarations = declareHeartbeatManagers(extras.managers);
-    const managerProviders: FactoryProvider[] = declarations.map(({ name }) => ({
-      provide: getHeartbeatManagerToken(name),
-      useFactory: (registry: HeartbeatRegistry) => registry.getManager(name),
-      inject: [HeartbeatRegistry],
-    }));
-    return {
-      ...definition,
-      global: extras.isGlobal,
-      providers: [
-        ...(definition.providers ?? []),
-        { provide: HEARTBEAT_MANAGER_DEFINITIONS, useValue: declarations },
-        ...managerProviders,
-      ],
-      exports: [...(definition.exports ?? []), ...managerProviders.map(({ provide }) => provide)],
-    };
+export const { ConfigurableModuleClass: ConfigurableHeartbeatModule } =
+  new ConfigurableModuleBuilder<HeartbeatModuleOptions>({
+    optionsInjectionToken: HEARTBEAT_MODULE_OPTIONS,
   })
-  .build();
+    .setClassMethodName('forRoot')
+    .setExtras<HeartbeatModuleExtras>({ managers: {}, isGlobal: false }, (definition, extras) => {
+      // Manager names must be known when the module is imported, so that each gets an injection token.
+      const declarations = declareHeartbeatManagers(extras.managers);
+      const managerProviders: FactoryProvider[] = declarations.map(({ name }) => ({
+        provide: getHeartbeatManagerToken(name),
+        useFactory: (registry: HeartbeatRegistry) => registry.getManager(name),
+        inject: [HeartbeatRegistry],
+      }));
+      return {
+        ...definition,
+        global: extras.isGlobal,
+        providers: [
+          ...(definition.providers ?? []),
+          { provide: HEARTBEAT_MANAGER_DEFINITIONS, useValue: declarations },
+          ...managerProviders,
+        ],
+        exports: [...(definition.exports ?? []), ...managerProviders.map(({ provide }) => provide)],
+      };
+    })
+    .build();

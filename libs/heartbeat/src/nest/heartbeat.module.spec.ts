@@ -147,7 +147,7 @@ describe('HeartbeatModule', () => {
       const registry = ref.get(HeartbeatRegistry);
 
       expect(() => registry.getManager('ghost')).toThrow(
-        'No heartbeat manager named "ghost"; declared: workers, supervisor',
+        'No heartbeat manager named "ghost"; declared managers: workers, supervisor',
       );
       expect(registry.findEntry('ghost')).toBeUndefined();
     });

@@ -1,9 +1,16 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
 import { HeartbeatReceiverManager } from '../core/heartbeat-receiver-manager.js';
 import { HeartbeatSenderManager } from '../core/heartbeat-sender-manager.js';
 import { BoundHeartbeatListener } from './bound-heartbeat-listener.js';
 import { HEARTBEAT_LOGGER_CONTEXT, HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
+import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions } from './heartbeat-options.validation.js';
 import type { HeartbeatRole } from './interfaces/heartbeat-module-options.interface.js';
 
@@ -17,7 +24,7 @@ export interface HeartbeatManagerEntry {
 
 /** Creates the declared managers, holds them by name, and stops them all when the app shuts down. */
 @Injectable()
-export class HeartbeatRegistry implements BeforeApplicationShutdown {
+export class HeartbeatRegistry implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(HEARTBEAT_LOGGER_CONTEXT);
   private readonly entries = new Map<string, HeartbeatManagerEntry>();
 
@@ -32,9 +39,10 @@ export class HeartbeatRegistry implements BeforeApplicationShutdown {
         scheduler: options.scheduler,
         logger: this.logger,
       };
+      // Senders start at bootstrap: a start that fails earlier then leaves no timer running.
       const manager =
         role === 'sender'
-          ? new HeartbeatSenderManager(managerOptions)
+          ? new HeartbeatSenderManager({ ...managerOptions, deferStart: true })
           : new HeartbeatReceiverManager(managerOptions);
       this.entries.set(name, { name, role, manager, listener });
     }
@@ -57,11 +65,17 @@ export class HeartbeatRegistry implements BeforeApplicationShutdown {
   private getEntry(name: string): HeartbeatManagerEntry {
     const entry = this.entries.get(name);
     if (!entry) {
-      throw new Error(
-        `No heartbeat manager named "${name}"; declared: ${this.getManagerNames().join(', ')}`,
-      );
+      throw new Error(HEARTBEAT_MESSAGES.noSuchManager(name, this.getManagerNames()));
     }
     return entry;
+  }
+
+  onApplicationBootstrap(): void {
+    for (const { manager } of this.entries.values()) {
+      if (manager instanceof HeartbeatSenderManager) {
+        manager.start();
+      }
+    }
   }
 
   beforeApplicationShutdown(): void {

@@ -1,11 +1,10 @@
+import type { MaybePromise } from '../../core/heartbeat-listener.interface.js';
 import { HEARTBEAT_HANDLERS_METADATA } from '../heartbeat.constants.js';
 import {
   HeartbeatHandlerKind,
   type HeartbeatHandlerMetadata,
   type IncomingHeartbeat,
 } from '../interfaces/heartbeat-handler.interface.js';
-
-type MaybePromise<T> = T | Promise<T>;
 
 /** A method decorator that only accepts methods of the given signature. */
 type HandlerDecorator<Handler> = <T extends Handler>(
