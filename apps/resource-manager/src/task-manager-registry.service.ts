@@ -24,6 +24,7 @@ import {
   OnHeartbeatTimeout,
   OnTargetUnreachable,
   type HeartbeatManager,
+  closeTcpClient,
 } from 'nestjs-heartbeat';
 import {
   RESOURCE_MANAGER_IDENTITY,
@@ -233,7 +234,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       ...this.closingClients,
       ...[...this.registrations.values()].map((r) => r.client),
     ]) {
-      client.close();
+      closeTcpClient(client);
     }
     this.closingClients.clear();
     this.registrations.clear();
@@ -321,7 +322,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     );
     const { client } = registration;
     if (!notify) {
-      client.close();
+      closeTcpClient(client);
       return;
     }
     // Best effort: a TaskManager that is only cut off hears it and registers again.
@@ -335,7 +336,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       .catch(() => undefined)
       .finally(() => {
         this.closingClients.delete(client);
-        client.close();
+        closeTcpClient(client);
       });
   }
 

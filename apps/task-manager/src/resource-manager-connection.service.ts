@@ -24,6 +24,7 @@ import {
   OnTargetUnreachable,
   ProvideHeartbeatPayload,
   type HeartbeatManager,
+  closeTcpClient,
 } from 'nestjs-heartbeat';
 import { SlotTable } from './slot-table.service.js';
 import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
@@ -120,7 +121,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
   onApplicationShutdown(): void {
     this.closing = true;
     this.cancelRetry();
-    this.client.close();
+    closeTcpClient(this.client);
   }
 
   private onResourceManagerLost(resourceManagerId: string, reason: string): void {

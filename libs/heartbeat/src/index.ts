@@ -14,6 +14,7 @@ export {
   type HeartbeatClient,
 } from './nest/transport/client-proxy-heartbeat-target.js';
 export { isConnectionFailure } from './nest/transport/connection-failure.js';
+export { closeTcpClient } from './nest/transport/close-tcp-client.js';
 export {
   HEARTBEAT_RECEIVE_PATTERN,
   HEARTBEAT_REQUEST_PATTERN,

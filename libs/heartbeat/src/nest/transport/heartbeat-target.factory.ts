@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
 import type { ConnectionOptions } from 'node:tls';
+import { closeTcpClient } from './close-tcp-client.js';
 import { HeartbeatConfigurationError } from '../../core/heartbeat-configuration.js';
 import type { HeartbeatTarget } from '../../core/heartbeat-target.interface.js';
 import { HEARTBEAT_RESOLVED_OPTIONS } from '../heartbeat.constants.js';
@@ -46,7 +47,7 @@ export class HeartbeatTargetFactory {
     }
     const settings = this.targetSettings(remoteManager, requestTimeout);
     const client = new ClientTCP({ host, port, tlsOptions, ...this.options.clientLimits });
-    return new ClientProxyHeartbeatTarget<O>(client, {
+    return new ClientProxyHeartbeatTarget<O>(withHardClose(client), {
       ...settings,
       closeClientOnDispose: true,
       recipient: `${host}:${port}`,
@@ -72,4 +73,11 @@ export class HeartbeatTargetFactory {
     requireRequestTimeout('requestTimeout', requestTimeout);
     return { remoteManager, requestTimeout };
   }
+}
+
+function withHardClose(client: ClientTCP): HeartbeatClient {
+  return {
+    send: (pattern, data) => client.send(pattern, data),
+    close: () => closeTcpClient(client),
+  };
 }
