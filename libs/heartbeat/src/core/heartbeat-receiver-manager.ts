@@ -3,6 +3,7 @@ import {
   resolveHeartbeatConfiguration,
   type HeartbeatConfiguration,
 } from './heartbeat-configuration.js';
+import { consoleHeartbeatLogger } from './console-heartbeat-logger.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
 import type { HeartbeatManager } from './heartbeat-manager.interface.js';
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
@@ -20,11 +21,6 @@ export interface HeartbeatManagerOptions<I, O> {
   readonly scheduler?: Scheduler;
   readonly logger?: HeartbeatLogger;
 }
-
-export const consoleHeartbeatLogger: HeartbeatLogger = {
-  warn: (message) => console.warn(message),
-  error: (message, stack) => console.error(stack ? `${message}\n${stack}` : message),
-};
 
 type HeartbeatRpc<O> = (target: HeartbeatTarget<O>, payload: O | null) => Promise<void>;
 

@@ -5,7 +5,8 @@ import {
 } from './heartbeat-configuration.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
 import type { HeartbeatManager } from './heartbeat-manager.interface.js';
-import { consoleHeartbeatLogger, HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
+import { consoleHeartbeatLogger } from './console-heartbeat-logger.js';
+import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
 import { disposeTarget } from './safely.js';
 import { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
 import type { HeartbeatTarget } from './heartbeat-target.interface.js';

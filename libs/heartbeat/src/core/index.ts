@@ -5,6 +5,7 @@ export * from './heartbeat-target.interface.js';
 export * from './heartbeat-listener.interface.js';
 export * from './heartbeat-manager.interface.js';
 export * from './heartbeat-monitor.js';
+export * from './console-heartbeat-logger.js';
 export * from './heartbeat-receiver-manager.js';
 export * from './heartbeat-sender-manager.js';
 export * from './heartbeat-services.js';
