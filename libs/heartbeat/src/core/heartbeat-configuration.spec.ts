@@ -26,6 +26,7 @@ describe('resolveHeartbeatConfiguration', () => {
         interval: 10_000,
         timeout: 50_000,
         rpcFailureThreshold: 2,
+        stallThreshold: 2_000,
       });
       expect(resolveHeartbeatConfiguration({})).toEqual(DEFAULT_HEARTBEAT_CONFIGURATION);
     });
@@ -37,7 +38,12 @@ describe('resolveHeartbeatConfiguration', () => {
           timeout: undefined,
           rpcFailureThreshold: undefined,
         }),
-      ).toEqual({ interval: 10_000, timeout: 50_000, rpcFailureThreshold: 2 });
+      ).toEqual({
+        interval: 10_000,
+        timeout: 50_000,
+        rpcFailureThreshold: 2,
+        stallThreshold: 2_000,
+      });
     });
 
     it('overrides only the keys given', () => {
@@ -45,11 +51,13 @@ describe('resolveHeartbeatConfiguration', () => {
         interval: 1_000,
         timeout: 50_000,
         rpcFailureThreshold: 2,
+        stallThreshold: 2_000,
       });
       expect(resolveHeartbeatConfiguration({ timeout: 20_000, rpcFailureThreshold: 5 })).toEqual({
         interval: 10_000,
         timeout: 20_000,
         rpcFailureThreshold: 5,
+        stallThreshold: 2_000,
       });
     });
 
@@ -60,6 +68,7 @@ describe('resolveHeartbeatConfiguration', () => {
         interval: 10_000,
         timeout: 50_000,
         rpcFailureThreshold: 2,
+        stallThreshold: 2_000,
       });
     });
   });
@@ -192,6 +201,40 @@ describe('resolveHeartbeatConfiguration', () => {
       expect(() => resolveHeartbeatConfiguration({ interval: -1 })).toThrow(
         /^Invalid heartbeat configuration: /,
       );
+    });
+  });
+
+  describe('stallThreshold (not in Flink): the stall guard', () => {
+    it.each([
+      [1_500, 375],
+      [200, 100],
+      [50_000, 2_000],
+    ])('defaults to a quarter of a %i ms timeout, within 100 to 2,000 ms', (timeout, expected) => {
+      expect(resolveHeartbeatConfiguration({ interval: 10, timeout }).stallThreshold).toBe(
+        expected,
+      );
+    });
+
+    it('keeps a value given, and -1 to switch the guard off', () => {
+      expect(resolveHeartbeatConfiguration({ stallThreshold: 40 }).stallThreshold).toBe(40);
+      expect(resolveHeartbeatConfiguration({ stallThreshold: -1 }).stallThreshold).toBe(-1);
+    });
+
+    it.each([
+      ['0', 0, 'got 0'],
+      ['fractional', 1.5, 'got 1.5'],
+      ['-2', -2, 'got -2'],
+      ['string', '100', 'got "100"'],
+    ])('rejects a %s stallThreshold, naming the value', (_label, stallThreshold, named) => {
+      const error = problemWith(untyped({ stallThreshold }));
+      expect(error.message).toContain('stallThreshold must be an integer number of ms > 0');
+      expect(error.message).toContain(named);
+    });
+
+    it('blames only the timeout when the timeout is bad and the threshold not given', () => {
+      const error = problemWith({ timeout: Number.NaN });
+      expect(error.message).toContain('timeout (heartbeat.timeout)');
+      expect(error.message).not.toContain('stallThreshold');
     });
   });
 });

@@ -8,12 +8,32 @@ export interface HeartbeatConfiguration {
   readonly timeout: number;
   /** `heartbeat.rpc-failure-threshold`: consecutive unreachable RPCs that mark a target unreachable; -1 disables. */
   readonly rpcFailureThreshold: number;
+  /**
+   * Not in Flink: how long this process's own timers may be held up (a blocked event loop, a GC
+   * pause) before the manager treats it as a stall of its own and gives the timeouts that fell due
+   * in it a fresh window; -1 disables. Default: a quarter of the timeout, within 100 to 2,000 ms.
+   */
+  readonly stallThreshold: number;
+}
+
+/** The settings' names, for option checks and messages. */
+export const HEARTBEAT_CONFIGURATION_KEYS = Object.freeze([
+  'interval',
+  'timeout',
+  'rpcFailureThreshold',
+  'stallThreshold',
+] as const satisfies readonly (keyof HeartbeatConfiguration)[]);
+
+const FLINK_DEFAULTS = { interval: 10_000, timeout: 50_000, rpcFailureThreshold: 2 } as const;
+
+/** A stall long enough to matter is well under the timeout, yet longer than ordinary GC pauses. */
+function defaultStallThreshold(timeout: number): number {
+  return Math.min(2_000, Math.max(100, Math.floor(timeout / 4)));
 }
 
 export const DEFAULT_HEARTBEAT_CONFIGURATION: HeartbeatConfiguration = Object.freeze({
-  interval: 10_000,
-  timeout: 50_000,
-  rpcFailureThreshold: 2,
+  ...FLINK_DEFAULTS,
+  stallThreshold: defaultStallThreshold(FLINK_DEFAULTS.timeout),
 });
 
 export class HeartbeatConfigurationError extends Error {
@@ -25,7 +45,13 @@ export function resolveHeartbeatConfiguration(
   overrides: Partial<HeartbeatConfiguration> = {},
   context = 'heartbeat',
 ): HeartbeatConfiguration {
-  const merged = { ...DEFAULT_HEARTBEAT_CONFIGURATION, ...withoutUndefined(overrides) };
+  const given = { ...FLINK_DEFAULTS, ...withoutUndefined(overrides) };
+  const merged = {
+    ...given,
+    stallThreshold:
+      given.stallThreshold ??
+      defaultStallThreshold(isTimerDelay(given.timeout) ? given.timeout : FLINK_DEFAULTS.timeout),
+  };
   const problems: string[] = [];
   if (!isTimerDelay(merged.interval)) {
     problems.push(
@@ -50,6 +76,12 @@ export function resolveHeartbeatConfiguration(
   if (!(Number.isInteger(threshold) && (threshold > 0 || threshold === -1))) {
     problems.push(
       `rpcFailureThreshold (heartbeat.rpc-failure-threshold) must be an integer > 0, or -1 to disable, got ${describeValue(threshold)}`,
+    );
+  }
+  const stall = merged.stallThreshold;
+  if (!(stall === -1 || (isTimerDelay(stall) && Number.isInteger(stall)))) {
+    problems.push(
+      `stallThreshold must be an integer number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, or -1 to disable, got ${describeValue(stall)}`,
     );
   }
   if (problems.length > 0) {

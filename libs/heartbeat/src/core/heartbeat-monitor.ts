@@ -13,6 +13,8 @@ export interface HeartbeatMonitorContext {
   readonly scheduler: Scheduler;
   readonly timeout: number;
   readonly rpcFailureThreshold: number;
+  /** Whether this process itself stalled after `since` (see `StallGuard`). */
+  stalledSince(since: number): boolean;
   onTimeout(resourceId: string): void;
   onUnreachable(resourceId: string): void;
 }
@@ -75,9 +77,13 @@ export class HeartbeatMonitor<O = unknown> {
       return;
     }
     this.timeoutTask?.cancel();
+    const armedAt = this.context.clock.now();
     this.timeoutTask = this.context.scheduler.schedule(() => {
       this.timeoutTask = null;
-      if (this.leaveRunning(HeartbeatMonitorState.Timeout)) {
+      if (this.context.stalledSince(armedAt)) {
+        // Our own pause kept heartbeats from being read: silence seen through it proves nothing.
+        this.armTimeout();
+      } else if (this.leaveRunning(HeartbeatMonitorState.Timeout)) {
         this.context.onTimeout(this.resourceId);
       }
     }, this.context.timeout);

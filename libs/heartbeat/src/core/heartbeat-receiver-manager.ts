@@ -9,6 +9,7 @@ import type { HeartbeatManager } from './heartbeat-manager.interface.js';
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
 import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 import { RecipientUnreachableError } from './recipient-unreachable.error.js';
+import { StallGuard } from './stall-guard.js';
 import { disposeTarget, isPromiseLike, logFailure, safely } from './safely.js';
 
 export interface HeartbeatManagerOptions<I, O> {
@@ -36,6 +37,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   protected readonly logger: HeartbeatLogger;
   protected readonly listener: HeartbeatListener<I, O>;
   protected readonly monitors = new Map<string, HeartbeatMonitor<O>>();
+  private readonly stallGuard: StallGuard;
   private stopped = false;
 
   constructor(options: HeartbeatManagerOptions<I, O>) {
@@ -46,6 +48,17 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     this.clock = options.clock ?? systemClock;
     this.scheduler = options.scheduler ?? timerScheduler;
     this.logger = options.logger ?? consoleHeartbeatLogger;
+    const { stallThreshold, timeout } = this.configuration;
+    this.stallGuard = new StallGuard({
+      clock: this.clock,
+      scheduler: this.scheduler,
+      logger: this.logger,
+      threshold: stallThreshold,
+      describeStall: (gap) =>
+        `Heartbeat manager ${this.ownResourceId}: this process stalled, no timer ran for ${gap} ms ` +
+        `(stall threshold ${stallThreshold} ms); heartbeat timeouts that fell due in the stall ` +
+        `get a fresh ${timeout} ms window instead of being declared`,
+    });
   }
 
   get isStopped(): boolean {
@@ -67,6 +80,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       scheduler: this.scheduler,
       timeout: this.configuration.timeout,
       rpcFailureThreshold: this.configuration.rpcFailureThreshold,
+      stalledSince: (since) => this.stallGuard.stalledSince(since),
       onTimeout: (id) =>
         safely(
           this.logger,
@@ -83,6 +97,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
         ),
     });
     this.monitors.set(resourceId, monitor);
+    this.stallGuard.start();
   }
 
   unmonitorTarget(resourceId: string): void {
@@ -94,6 +109,9 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       this.monitors.delete(resourceId);
       monitor.cancel();
       disposeTarget(this.logger, resourceId, monitor.target);
+    }
+    if (this.monitors.size === 0) {
+      this.stallGuard.stop();
     }
   }
 
@@ -110,6 +128,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       return;
     }
     this.stopped = true;
+    this.stallGuard.stop();
     for (const [resourceId, monitor] of this.monitors) {
       monitor.cancel();
       disposeTarget(this.logger, resourceId, monitor.target);

@@ -76,7 +76,12 @@ describe('HeartbeatServices', () => {
 
     expect(sender).toBeInstanceOf(HeartbeatSenderManager);
     expect(sender.ownResourceId).toBe('rm');
-    expect(sender.configuration).toEqual({ interval: 50, timeout: 200, rpcFailureThreshold: 2 });
+    expect(sender.configuration).toEqual({
+      interval: 50,
+      timeout: 200,
+      rpcFailureThreshold: 2,
+      stallThreshold: 100,
+    });
     expect(peer.calls).toEqual(['request rm payload-for-tm-1']);
 
     clock.advance(200);

@@ -52,6 +52,20 @@ export class ManualClock implements Clock, Scheduler {
     this.current = target;
   }
 
+  /**
+   * Moves time forward by `ms` as a blocked event loop does: nothing runs on the way, then every
+   * task that fell due runs late, in due order, all seeing the new time.
+   */
+  stall(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) {
+      throw new RangeError(`ManualClock.stall needs a finite number of ms >= 0, got ${ms}`);
+    }
+    this.current += ms;
+    for (let task = this.nextDue(this.current); task; task = this.nextDue(this.current)) {
+      task.run();
+    }
+  }
+
   /** Tasks scheduled and neither run nor cancelled. */
   get pendingTasks(): number {
     return this.tasks.filter((task) => !task.cancelled).length;

@@ -262,13 +262,23 @@ describe('HeartbeatModule options validation', () => {
             name: 'workers',
             role: 'sender',
             resourceId: 'node-a',
-            configuration: { interval: 10_000, timeout: 50_000, rpcFailureThreshold: 2 },
+            configuration: {
+              interval: 10_000,
+              timeout: 50_000,
+              rpcFailureThreshold: 2,
+              stallThreshold: 2_000,
+            },
           },
           {
             name: 'tm',
             role: 'receiver',
             resourceId: 'node-a',
-            configuration: { interval: 10_000, timeout: 50_000, rpcFailureThreshold: 2 },
+            configuration: {
+              interval: 10_000,
+              timeout: 50_000,
+              rpcFailureThreshold: 2,
+              stallThreshold: 2_000,
+            },
           },
         ],
         requestTimeout: 10_000,
@@ -340,7 +350,7 @@ describe('HeartbeatModule options validation', () => {
     it('rejects a misspelt manager setting instead of ignoring it', async () => {
       const error = await startupError({}, { workers: { role: 'sender', intervall: 5 } as never });
       expect(error?.message).toBe(
-        'Heartbeat manager "workers" has an unknown setting "intervall"; known: role, resourceId, interval, timeout, rpcFailureThreshold',
+        'Heartbeat manager "workers" has an unknown setting "intervall"; known: role, resourceId, interval, timeout, rpcFailureThreshold, stallThreshold',
       );
     });
 

@@ -1,5 +1,6 @@
 import type { Clock, Scheduler } from '../core/clock.js';
 import {
+  HEARTBEAT_CONFIGURATION_KEYS,
   HeartbeatConfigurationError,
   resolveHeartbeatConfiguration,
   type HeartbeatConfiguration,
@@ -38,7 +39,7 @@ export interface ResolvedHeartbeatOptions {
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-const CONFIGURATION_KEYS = new Set(['interval', 'timeout', 'rpcFailureThreshold']);
+const CONFIGURATION_KEYS: ReadonlySet<string> = new Set(HEARTBEAT_CONFIGURATION_KEYS);
 const DEFAULT_CLIENT_LIMITS: Required<HeartbeatClientLimits> = {
   maxBufferSize: 1_048_576,
   incompleteMessageTimeout: 10_000,
@@ -81,11 +82,9 @@ export function resolveHeartbeatOptions(
     );
   }
   const { resourceId, requestTimeout = DEFAULT_REQUEST_TIMEOUT_MS, clientLimits = {} } = options;
-  const defaults = withoutUndefined<Partial<HeartbeatConfiguration>>({
-    interval: options.interval,
-    timeout: options.timeout,
-    rpcFailureThreshold: options.rpcFailureThreshold,
-  });
+  const defaults = withoutUndefined<Partial<HeartbeatConfiguration>>(
+    Object.fromEntries(HEARTBEAT_CONFIGURATION_KEYS.map((key) => [key, options[key]])),
+  );
   // Module-wide settings are checked on their own, so that an error blames them and not a manager.
   resolveHeartbeatConfiguration(defaults, 'HeartbeatModule');
   const managers = declarations.map((declaration) => {

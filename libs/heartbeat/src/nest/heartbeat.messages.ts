@@ -1,4 +1,5 @@
 import { describeValue } from '../core/values.js';
+import { HEARTBEAT_CONFIGURATION_KEYS } from '../core/heartbeat-configuration.js';
 import { MAX_NAME_LENGTH } from './transport/heartbeat-wire.js';
 
 export const HEARTBEAT_MESSAGES = {
@@ -9,7 +10,7 @@ export const HEARTBEAT_MESSAGES = {
   invalidOption: (name: string, rule: string, value: unknown) =>
     `Invalid HeartbeatModule option ${name}: must be ${rule}, got ${describeValue(value)}`,
   unknownManagerKey: (name: string, key: string) =>
-    `Heartbeat manager "${name}" has an unknown setting "${key}"; known: role, resourceId, interval, timeout, rpcFailureThreshold`,
+    `Heartbeat manager "${name}" has an unknown setting "${key}"; known: role, resourceId, ${HEARTBEAT_CONFIGURATION_KEYS.join(', ')}`,
   invalidManagerName: (name: string) =>
     `Heartbeat manager name ${describeValue(name)} must be 1 to ${MAX_NAME_LENGTH} characters, not all blank (it travels in every heartbeat)`,
   noSuchManager: (name: string, known: string[]) =>

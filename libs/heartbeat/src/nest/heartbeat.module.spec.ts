@@ -206,11 +206,13 @@ describe('HeartbeatModule', () => {
         interval: 250,
         timeout: 1_000,
         rpcFailureThreshold: 2,
+        stallThreshold: 250,
       });
       expect((consumer.supervisor as HeartbeatReceiverManager).configuration).toEqual({
         interval: 250,
         timeout: 900,
         rpcFailureThreshold: 2,
+        stallThreshold: 225,
       });
 
       // The factory's clock and scheduler drive the managers.
@@ -288,11 +290,13 @@ describe('HeartbeatModule', () => {
         interval: 10_000,
         timeout: 50_000,
         rpcFailureThreshold: 2,
+        stallThreshold: 2_000,
       });
       expect((supervisor as HeartbeatReceiverManager).configuration).toEqual({
         interval: 10_000,
         timeout: 50_000,
         rpcFailureThreshold: 2,
+        stallThreshold: 2_000,
       });
 
       // ... and they are the ones in effect.
@@ -331,16 +335,19 @@ describe('HeartbeatModule', () => {
         interval: 100,
         timeout: 300,
         rpcFailureThreshold: 3,
+        stallThreshold: 100,
       });
       expect(configurationOf('slow')).toEqual({
         interval: 1_000,
         timeout: 5_000,
         rpcFailureThreshold: 3,
+        stallThreshold: 1_250,
       });
       expect(configurationOf('lenient')).toEqual({
         interval: 1_000,
         timeout: 5_000,
         rpcFailureThreshold: -1,
+        stallThreshold: 1_250,
       });
 
       const fastTarget = fakeTarget();

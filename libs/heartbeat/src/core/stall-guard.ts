@@ -1,0 +1,76 @@
+import type { Cancellable, Clock, Scheduler } from './clock.js';
+import type { HeartbeatLogger } from './heartbeat-listener.interface.js';
+
+export interface StallGuardOptions {
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly logger: HeartbeatLogger;
+  /** A gap of at least this many ms in which no timer could run is a stall; -1 disables the guard. */
+  readonly threshold: number;
+  /** Names the owner and the consequence in the one warning logged per stall. */
+  describeStall(gapMs: number): string;
+}
+
+/**
+ * Watches this process's own scheduling delay. A blocked event loop (long synchronous work, a GC
+ * pause, a frozen VM) holds back the timeout timers and the heartbeats that did arrive alike, so on
+ * resume every target would look silent. A tick every half threshold notes when timers last ran; a
+ * longer gap means the process itself stalled, and a timeout window that a stall overlapped is no
+ * evidence that a target died.
+ */
+export class StallGuard {
+  private lastSeenRunning = 0;
+  private lastStallEnd = Number.NEGATIVE_INFINITY;
+  private tick: Cancellable | null = null;
+
+  constructor(private readonly options: StallGuardOptions) {}
+
+  get isRunning(): boolean {
+    return this.tick !== null;
+  }
+
+  /** Starts ticking (idempotent); only needed while there is something to time out. */
+  start(): void {
+    if (this.tick || this.options.threshold === -1) {
+      return;
+    }
+    this.lastSeenRunning = this.options.clock.now();
+    this.scheduleTick();
+  }
+
+  stop(): void {
+    this.tick?.cancel();
+    this.tick = null;
+  }
+
+  /**
+   * Whether the process stalled after `since` (epoch ms), counting a stall that is ending just now:
+   * after a stall the overdue timers run before the guard's own tick, in due order.
+   */
+  stalledSince(since: number): boolean {
+    if (this.tick) {
+      this.observe();
+    }
+    return this.lastStallEnd > since;
+  }
+
+  private scheduleTick(): void {
+    this.tick = this.options.scheduler.schedule(
+      () => {
+        this.observe();
+        this.scheduleTick();
+      },
+      Math.max(1, Math.floor(this.options.threshold / 2)),
+    );
+  }
+
+  private observe(): void {
+    const now = this.options.clock.now();
+    const gap = now - this.lastSeenRunning;
+    this.lastSeenRunning = now;
+    if (gap >= this.options.threshold) {
+      this.lastStallEnd = now;
+      this.options.logger.warn(this.options.describeStall(gap));
+    }
+  }
+}
