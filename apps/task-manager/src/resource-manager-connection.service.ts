@@ -58,9 +58,9 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     this.client = new ClientTCP({ host, port, ...TCP_FRAME_LIMITS });
   }
 
-  /** Starts registering, advertising the port the TaskManager's endpoint is bound to. */
-  start(advertisedPort: number): void {
-    this.advertisedPort = advertisedPort;
+  /** Starts registering, advertising the configured port, or else the one its endpoint is bound to. */
+  start(boundPort: number): void {
+    this.advertisedPort = this.config.advertised.port || boundPort;
     void this.register(FIRST_RETRY_DELAY_MS);
   }
 
@@ -155,7 +155,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
         ResourceManagerPatterns.register,
         {
           taskManagerId: this.config.id,
-          host: this.config.host,
+          host: this.config.advertised.host,
           port: this.advertisedPort,
           slots: this.config.slots,
         },
