@@ -60,7 +60,6 @@ describe('FaultProxy (in front of an echo server)', () => {
       created.socket.destroy();
     }
     await proxy.close();
-    echo.closeAllConnections?.();
     await new Promise<void>((resolve) => echo.close(() => resolve()));
   });
 

@@ -12,6 +12,24 @@ const { interval, timeout, rpcFailureThreshold } = FAST_HEARTBEATS;
 /** Wait limit for a detection: the tests check the measured time against tighter bounds. */
 const DETECTION_WAIT_MS = timeout + 5_000;
 
+/** Heals, then waits for the TaskManager's second registration and a heartbeat after it. */
+async function expectRecovery({ rm, tm, toResourceManager, toTaskManager }: ProxiedTaskManager) {
+  toResourceManager.pass();
+  toTaskManager.pass();
+  await waitFor(() => tm.registrations().length === 2, {
+    timeoutMs: timeout + 10_000,
+    description: `${tm.id} to register again`,
+  });
+  const registeredAgainAt = Date.now();
+  await waitFor(
+    async () => {
+      const view = (await rm.taskManagers()).find((candidate) => candidate.id === tm.id);
+      return view !== undefined && view.lastHeartbeat > registeredAgainAt;
+    },
+    { timeoutMs: 10_000, description: `a heartbeat from ${tm.id} after it registered again` },
+  );
+}
+
 describe('connection resets between a TaskManager and the ResourceManager (real processes)', () => {
   const cluster = new Cluster();
   let link: ProxiedTaskManager | undefined;
@@ -20,24 +38,6 @@ describe('connection resets between a TaskManager and the ResourceManager (real 
     await link?.close();
     await cluster.killAll();
   });
-
-  /** Heals, then waits for the TaskManager's second registration and a heartbeat after it. */
-  async function expectRecovery({ rm, tm, toResourceManager, toTaskManager }: ProxiedTaskManager) {
-    toResourceManager.pass();
-    toTaskManager.pass();
-    await waitFor(() => tm.registrations().length === 2, {
-      timeoutMs: timeout + 10_000,
-      description: `${tm.id} to register again`,
-    });
-    const registeredAgainAt = Date.now();
-    await waitFor(
-      async () => {
-        const view = (await rm.taskManagers()).find((candidate) => candidate.id === tm.id);
-        return view !== undefined && view.lastHeartbeat > registeredAgainAt;
-      },
-      { timeoutMs: 10_000, description: `a heartbeat from ${tm.id} after it registered again` },
-    );
-  }
 
   it('ResourceManager → TaskManager reset: the ResourceManager declares it unreachable after the threshold, before the timeout', async () => {
     link = await startProxiedTaskManager(cluster, { id: 'tm-r1', slots: 2 });
