@@ -114,6 +114,25 @@ describe('FaultProxy (in front of an echo server)', () => {
     await waitFor('the echo after healing', () => after.received === 'back');
   });
 
+  it('keeps connections that lost bytes silent after the black hole, if asked to', async () => {
+    const client = await probe();
+    proxy.blackHole({ lostConnections: 'silent' });
+    client.socket.write('lost');
+    const untouched = await probe(); // opened in the black hole, but lost nothing
+    await sleep(100);
+    proxy.pass();
+
+    client.socket.write('still lost');
+    untouched.socket.write('fine');
+    await waitFor(
+      'the echo on the connection that lost nothing',
+      () => untouched.received === 'fine',
+    );
+    await sleep(200);
+    expect(client.received).toBe('');
+    expect(client.closed).toBe(false);
+  });
+
   it('resets open connections, and refuses new ones until the mode changes', async () => {
     const client = await probe();
     proxy.reset({ refuseNew: true });
