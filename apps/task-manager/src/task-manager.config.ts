@@ -14,7 +14,7 @@ export const TASK_MANAGER_CONFIG = Symbol('TASK_MANAGER_CONFIG');
 export interface TaskManagerConfig {
   readonly id: string;
   readonly host: string;
-  /** 0: any free port; the bound one is advertised. */
+  /** 0: any free port. */
   readonly tcpPort: number;
   readonly slots: number;
   /** What it tells the ResourceManager to connect to (e.g. a proxy or NAT in front of it). */
