@@ -43,6 +43,12 @@ const cases: Case[] = [
   },
   {
     app: 'TaskManager',
+    variable: 'TM_ADVERTISED_PORT',
+    value: '-1',
+    message: /Invalid environment: TM_ADVERTISED_PORT must be an integer from 0 to 65535, got "-1"/,
+  },
+  {
+    app: 'TaskManager',
     variable: 'HEARTBEAT_INTERVAL_MS',
     value: '5000',
     extra: { HEARTBEAT_TIMEOUT_MS: '1000' },

@@ -58,9 +58,9 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     this.client = new ClientTCP({ host, port, ...TCP_FRAME_LIMITS });
   }
 
-  /** Starts registering, advertising the port the TaskManager's endpoint is bound to. */
-  start(advertisedPort: number): void {
-    this.advertisedPort = advertisedPort;
+  /** Starts registering, advertising the configured port, or else the one its endpoint is bound to. */
+  start(boundPort: number): void {
+    this.advertisedPort = this.config.advertised.port || boundPort;
     void this.register(FIRST_RETRY_DELAY_MS);
   }
 
@@ -141,6 +141,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     // Slots were allocated by the lost ResourceManager; a new one starts from a clean table.
     this.slots.releaseAll();
     this.cancelRetry();
+    this.dropConnection();
     void this.register(FIRST_RETRY_DELAY_MS);
   }
 
@@ -155,7 +156,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
         ResourceManagerPatterns.register,
         {
           taskManagerId: this.config.id,
-          host: this.config.host,
+          host: this.config.advertised.host,
           port: this.advertisedPort,
           slots: this.config.slots,
         },
@@ -169,6 +170,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       if (this.closing) {
         return;
       }
+      this.dropConnection();
       const cap = Math.max(FIRST_RETRY_DELAY_MS, this.config.heartbeat.interval);
       this.logger.warn(
         `Registration with the ResourceManager at ${this.rmAddress} failed (${describeError(error)}); retrying in ${nextDelay} ms`,
@@ -192,6 +194,14 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       `TaskManager ${this.config.id} registered with ResourceManager ${response.resourceManagerId} ` +
         `(fencing token ${response.fencingToken})`,
     );
+  }
+
+  /**
+   * After a lost ResourceManager or an unanswered registration, the connection may be dead without
+   * a word (half-open after a partition): the next request opens a new one instead of waiting on it.
+   */
+  private dropConnection(): void {
+    closeTcpClient(this.client);
   }
 
   private cancelRetry(): void {

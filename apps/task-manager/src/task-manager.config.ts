@@ -14,20 +14,35 @@ export const TASK_MANAGER_CONFIG = Symbol('TASK_MANAGER_CONFIG');
 export interface TaskManagerConfig {
   readonly id: string;
   readonly host: string;
-  /** 0: any free port; the bound one is advertised. */
+  /** 0: any free port. */
   readonly tcpPort: number;
   readonly slots: number;
+  /** What it tells the ResourceManager to connect to (e.g. a proxy or NAT in front of it). */
+  readonly advertised: {
+    /** Defaults to `host`. */
+    readonly host: string;
+    /** 0: the bound port. */
+    readonly port: number;
+  };
   readonly resourceManager: { readonly host: string; readonly port: number };
   readonly heartbeat: HeartbeatSettings;
 }
 
-/** Reads TM_ID, TM_HOST, TM_TCP_PORT, TM_SLOTS, RM_HOST, RM_TCP_PORT and the HEARTBEAT_* variables. */
+/**
+ * Reads TM_ID, TM_HOST, TM_TCP_PORT, TM_SLOTS, TM_ADVERTISED_HOST, TM_ADVERTISED_PORT, RM_HOST,
+ * RM_TCP_PORT and the HEARTBEAT_* variables.
+ */
 export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
+  const host = readHost(env, 'TM_HOST', '127.0.0.1');
   return {
     id: readId(env, 'TM_ID', () => `taskmanager-${randomUUID().slice(0, 8)}`),
-    host: readHost(env, 'TM_HOST', '127.0.0.1'),
+    host,
     tcpPort: readPort(env, 'TM_TCP_PORT', 0),
     slots: readInteger(env, 'TM_SLOTS', 2, 1, MAX_SLOTS),
+    advertised: {
+      host: readHost(env, 'TM_ADVERTISED_HOST', host),
+      port: readPort(env, 'TM_ADVERTISED_PORT', 0),
+    },
     resourceManager: {
       host: readHost(env, 'RM_HOST', '127.0.0.1'),
       port: readPort(env, 'RM_TCP_PORT', 6123),
