@@ -36,14 +36,18 @@ describe('heartbeat wire format', () => {
       });
     });
 
-    it('keeps only manager, origin and payload', () => {
+    it('rejects unknown fields, naming them', () => {
       const parsed = parseHeartbeatMessage({
         manager: 'm',
         origin: 'o',
         payload: 1,
         fencingToken: 'abc',
+        junk: true,
       });
-      expect(parsed).toEqual({ ok: true, message: { manager: 'm', origin: 'o', payload: 1 } });
+      expect(parsed).toEqual({
+        ok: false,
+        reason: 'heartbeat message has unknown field(s) "fencingToken", "junk"',
+      });
     });
 
     it('accepts names of 1 and of 256 characters', () => {
