@@ -58,6 +58,17 @@ function packetSchema(patterns: readonly string[] | undefined) {
   );
 }
 
+const MAX_LOGGED_REASON = 200;
+/** How long a rejected connection stays open for its error reply to leave. */
+const MAX_LINGER_MS = 1_000;
+
+/** A reason fit for one log line: it may quote what the peer sent, so it is cut short and control characters escaped. */
+function printable(reason: string): string {
+  const short =
+    reason.length > MAX_LOGGED_REASON ? `${reason.slice(0, MAX_LOGGED_REASON)}…` : reason;
+  return JSON.stringify(short).slice(1, -1);
+}
+
 /** The id of a rejected packet, if it has a usable one, so that the peer can be told why. */
 function replyId(packet: unknown): string | undefined {
   const id = (packet as { id?: unknown } | null)?.id;
@@ -77,9 +88,11 @@ export function createCheckedJsonSocket(options: CheckedJsonSocketOptions = {}):
   const limits = { ...HEARTBEAT_FRAME_LIMITS, ...options.limits };
   const schema = packetSchema(options.patterns);
   const logger = new Logger(HEARTBEAT_LOGGER_CONTEXT);
+  const lingerMs = Math.min(MAX_LINGER_MS, limits.incompleteMessageTimeout);
 
   return class CheckedJsonSocket extends JsonSocket {
     private readonly peer: string;
+    private rejected = false;
 
     constructor(socket: Socket) {
       super(socket, limits);
@@ -106,9 +119,25 @@ export function createCheckedJsonSocket(options: CheckedJsonSocketOptions = {}):
     }
 
     protected override handleDataError(error: unknown, how?: { destroy?: boolean }): void {
+      // Nest keeps reading after a framing error and fails again every maxBufferSize characters:
+      // reject a connection once, read nothing more from it, and destroy it after a short linger
+      // (time for an error reply to leave).
+      if (this.rejected) {
+        return;
+      }
+      this.rejected = true;
       const reason = error instanceof Error ? error.message : String(error);
-      logger.warn(`Closed the connection from ${this.peer}: ${reason}`);
+      logger.warn(`Closed the connection from ${this.peer}: ${printable(reason)}`);
       super.handleDataError(error, how);
+      this.socket.pause();
+      const linger = setTimeout(() => this.socket.destroy(), lingerMs);
+      this.socket.once('close', () => clearTimeout(linger));
+    }
+
+    protected override handleData(data: Buffer | string): void {
+      if (!this.rejected) {
+        super.handleData(data);
+      }
     }
   };
 }
