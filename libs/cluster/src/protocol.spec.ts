@@ -85,6 +85,15 @@ describe('message schemas', () => {
       expect(rejection(registrationRequestSchema, value, 'registration')).toMatch(reason);
     });
 
+    it('keeps the reason short when it quotes a huge unknown key', () => {
+      const reason = rejection(registrationRequestSchema, {
+        ...registration,
+        ['k'.repeat(10_000)]: 1,
+      });
+      expect(reason).toMatch(/^msg: Unrecognized key: "kkk/);
+      expect(reason?.length).toBeLessThanOrEqual(300);
+    });
+
     it('requires a credential in the answer and in a goodbye', () => {
       const answer = {
         resourceManagerId: 'resource-manager-1',

@@ -28,6 +28,8 @@ export const MAX_SLOTS = 1_024;
 export const MAX_TEXT_LENGTH = 128;
 const MAX_HOST_LENGTH = 253;
 const MAX_REASON_LENGTH = 1_000;
+/** Longest rejection reason logged and sent back. */
+const MAX_REJECTION_LENGTH = 300;
 
 const text = (max = MAX_TEXT_LENGTH) => z.string().min(1).max(max);
 const id = () =>
@@ -131,7 +133,8 @@ export function describeIssue(what: string, issue: z.core.$ZodIssue): string {
   const path = issue.path
     .map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`))
     .join('');
-  return `${what}${path}: ${issue.message}`;
+  // Paths and messages may quote the peer's keys: keep the reason short, it goes into a log line.
+  return `${what}${path}: ${issue.message}`.slice(0, MAX_REJECTION_LENGTH);
 }
 
 /** Checks `value` against `schema`; throws a `ProtocolError` naming the first field at fault. */

@@ -50,6 +50,15 @@ describe('heartbeat wire format', () => {
       });
     });
 
+    it('keeps the reason short when the unknown fields are huge', () => {
+      const parsed = parseHeartbeatMessage({ manager: 'm', origin: 'o', ['k'.repeat(10_000)]: 1 });
+      expect(parsed).toMatchObject({
+        ok: false,
+        reason: expect.stringMatching(/^heartbeat message has unknown field\(s\) "kkk/),
+      });
+      expect((parsed as { reason: string }).reason.length).toBeLessThanOrEqual(200);
+    });
+
     it('accepts names of 1 and of 256 characters', () => {
       const long = 'x'.repeat(256);
       expect(parseHeartbeatMessage({ manager: long, origin: 'o' })).toMatchObject({

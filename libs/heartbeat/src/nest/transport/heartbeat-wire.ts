@@ -33,7 +33,11 @@ export const heartbeatMessageSchema = z.strictObject(
   {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? `heartbeat message has unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}`
+        ? // The keys are the peer's: cut the list short, it goes into a log line and a reply.
+          `heartbeat message has unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}`.slice(
+            0,
+            200,
+          )
         : NOT_AN_OBJECT,
   },
 );
