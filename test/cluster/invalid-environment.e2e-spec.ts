@@ -55,6 +55,20 @@ const cases: Case[] = [
     message:
       /Invalid environment: HEARTBEAT_INTERVAL_MS must be at most HEARTBEAT_TIMEOUT_MS \(1000\), got "5000"/,
   },
+  {
+    app: 'ResourceManager',
+    variable: 'TCP_INCOMPLETE_MESSAGE_TIMEOUT_MS',
+    value: 'soon',
+    message:
+      /Invalid environment: TCP_INCOMPLETE_MESSAGE_TIMEOUT_MS must be an integer from 100 to 600000, got "soon"/,
+  },
+  {
+    app: 'TaskManager',
+    variable: 'TM_SLOTS',
+    value: '1024',
+    message:
+      /Invalid environment: TCP_MAX_BUFFER_SIZE must be at least 321122 for TM_SLOTS=1024 \(its largest heartbeat\), got "65536"/,
+  },
 ];
 
 interface Outcome {

@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
-import { runApp, TCP_FRAME_LIMITS } from '#cluster';
+import { createCheckedJsonSocket } from 'nestjs-heartbeat';
+import { ResourceManagerPatterns, runApp } from '#cluster';
 import { readResourceManagerConfig } from './resource-manager.config.js';
 import { ResourceManagerModule } from './resource-manager.module.js';
 import { TaskManagerRegistry } from './task-manager-registry.service.js';
@@ -14,7 +15,14 @@ runApp(async () => {
   });
   app.connectMicroservice<MicroserviceOptions>({
     transport: Transport.TCP,
-    options: { host: config.host, port: config.tcpPort, ...TCP_FRAME_LIMITS },
+    options: {
+      host: config.host,
+      port: config.tcpPort,
+      socketClass: createCheckedJsonSocket({
+        limits: config.frameLimits,
+        patterns: Object.values(ResourceManagerPatterns),
+      }),
+    },
   });
   app.enableShutdownHooks();
   await app.startAllMicroservices();

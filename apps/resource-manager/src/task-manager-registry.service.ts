@@ -3,18 +3,22 @@ import { ClientTCP } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
 import {
   describeError,
-  parseSlotReport,
+  parseMessage,
   ProtocolError,
+  sameSecret,
   sendRequest,
-  TCP_FRAME_LIMITS,
+  slotReportSchema,
   RESOURCE_MANAGER_HEARTBEATS,
   TASK_MANAGER_HEARTBEATS,
+  taskManagerHeartbeatSchema,
   TaskManagerPatterns,
   type RegistrationRequest,
   type RegistrationResponse,
+  type ResourceManagerHeartbeat,
   type SlotAllocation,
   type SlotReport,
   type SlotStatus,
+  type TaskManagerHeartbeat,
   type UnregistrationRequest,
 } from '#cluster';
 import {
@@ -22,10 +26,14 @@ import {
   InjectHeartbeatManager,
   OnHeartbeatPayload,
   OnHeartbeatTimeout,
+  OnIncomingHeartbeat,
   OnTargetUnreachable,
+  ProvideHeartbeatPayload,
   type HeartbeatManager,
+  type IncomingHeartbeat,
   closeTcpClient,
 } from 'nestjs-heartbeat';
+import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
 import {
   RESOURCE_MANAGER_IDENTITY,
   type ResourceManagerIdentity,
@@ -38,6 +46,8 @@ interface Registration {
   readonly port: number;
   readonly slotsNumber: number;
   readonly registeredAt: number;
+  /** Issued at registration: only the TaskManager that registered knows it, so others cannot speak for it. */
+  readonly credential: string;
   readonly client: ClientTCP;
   slots: SlotStatus[];
   /** Version of the newest slot report or command answer applied; older reports are ignored. */
@@ -71,8 +81,9 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
 
   constructor(
     @Inject(RESOURCE_MANAGER_IDENTITY) readonly identity: ResourceManagerIdentity,
+    @Inject(RESOURCE_MANAGER_CONFIG) private readonly config: ResourceManagerConfig,
     @InjectHeartbeatManager(TASK_MANAGER_HEARTBEATS)
-    private readonly heartbeats: HeartbeatManager<SlotReport, null>,
+    private readonly heartbeats: HeartbeatManager<TaskManagerHeartbeat, ResourceManagerHeartbeat>,
     private readonly targets: HeartbeatTargetFactory,
   ) {}
 
@@ -81,13 +92,19 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       this.closeConnection(request.taskManagerId, 'registered again', { notify: false });
     }
     const address = `${request.host}:${request.port}`;
-    const client = new ClientTCP({ host: request.host, port: request.port, ...TCP_FRAME_LIMITS });
+    const client = new ClientTCP({
+      host: request.host,
+      port: request.port,
+      ...this.config.frameLimits,
+    });
+    const credential = randomUUID();
     this.registrations.set(request.taskManagerId, {
       id: request.taskManagerId,
       host: request.host,
       port: request.port,
       slotsNumber: request.slots,
       registeredAt: Date.now(),
+      credential,
       client,
       slots: Array.from({ length: request.slots }, (_, index) => ({
         index,
@@ -106,26 +123,45 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     this.logger.log(
       `TaskManager ${request.taskManagerId} registered from ${address} with ${request.slots} slots`,
     );
-    return this.identity;
+    return { ...this.identity, credential };
   }
 
   /** A TaskManager says goodbye: release it now instead of waiting for the timeout. */
-  unregister({ taskManagerId, fencingToken }: UnregistrationRequest): boolean {
-    if (fencingToken !== this.identity.fencingToken || !this.registrations.has(taskManagerId)) {
-      this.logger.warn(
-        `Ignored a goodbye from ${taskManagerId}: not registered with this ResourceManager`,
-      );
+  unregister({ taskManagerId, fencingToken, credential }: UnregistrationRequest): boolean {
+    const refusal = this.refusal(taskManagerId, fencingToken, credential);
+    if (refusal) {
+      this.logger.warn(`Ignored a goodbye from ${taskManagerId}: ${refusal}`);
       return false;
     }
     this.closeConnection(taskManagerId, 'left (goodbye)', { notify: false });
     return true;
   }
 
+  /** Every heartbeat request to a TaskManager says which ResourceManager start asks. */
+  @ProvideHeartbeatPayload(TASK_MANAGER_HEARTBEATS)
+  heartbeatPayload(): ResourceManagerHeartbeat {
+    return { fencingToken: this.identity.fencingToken };
+  }
+
+  /**
+   * Vets every heartbeat before the manager sees it: it must come from a registered TaskManager,
+   * carry this ResourceManager's fencing token and that registration's credential. So a stranger
+   * cannot keep a dead TaskManager alive by sending heartbeats in its name.
+   */
+  @OnIncomingHeartbeat(TASK_MANAGER_HEARTBEATS)
+  vetHeartbeat({ origin, payload }: IncomingHeartbeat): void {
+    const heartbeat = parseMessage(taskManagerHeartbeatSchema, payload, 'heartbeat payload');
+    const refusal = this.refusal(origin, heartbeat.fencingToken, heartbeat.credential);
+    if (refusal) {
+      throw new ProtocolError(refusal);
+    }
+  }
+
   @OnHeartbeatPayload(TASK_MANAGER_HEARTBEATS)
-  onSlotReport(taskManagerId: string, payload: unknown): void {
+  onSlotReport(taskManagerId: string, payload: TaskManagerHeartbeat): void {
     const registration = this.registrations.get(taskManagerId);
     if (registration) {
-      this.applyReport(registration, parseSlotReport(payload));
+      this.applyReport(registration, payload.slotReport);
     }
   }
 
@@ -274,8 +310,27 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     }
     const answer = await sendRequest(registration.client, pattern, data, COMMAND_TIMEOUT_MS);
     if (this.isCurrent(registration)) {
-      this.applyReport(registration, parseSlotReport(answer));
+      this.applyReport(registration, parseMessage(slotReportSchema, answer, 'slot report'));
     }
+  }
+
+  /** Why a message in the name of `taskManagerId` is refused, or undefined if it is its own. */
+  private refusal(
+    taskManagerId: string,
+    fencingToken: string,
+    credential: string,
+  ): string | undefined {
+    const registration = this.registrations.get(taskManagerId);
+    if (!registration) {
+      return `${taskManagerId} is not registered`;
+    }
+    if (!sameSecret(fencingToken, this.identity.fencingToken)) {
+      return 'stale fencing token (not this ResourceManager)';
+    }
+    if (!sameSecret(credential, registration.credential)) {
+      return `wrong credential for ${taskManagerId} (not the TaskManager that registered)`;
+    }
+    return undefined;
   }
 
   private isCurrent(registration: Registration): boolean {

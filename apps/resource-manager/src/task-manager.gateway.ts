@@ -1,11 +1,13 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
-  parseRegistrationRequest,
-  parseUnregistrationRequest,
+  MessageShape,
+  registrationRequestSchema,
   ResourceManagerPatterns,
+  unregistrationRequestSchema,
+  type RegistrationRequest,
   type RegistrationResponse,
-  orRpcError,
+  type UnregistrationRequest,
 } from '#cluster';
 import { TaskManagerRegistry } from './task-manager-registry.service.js';
 
@@ -15,14 +17,18 @@ export class TaskManagerGateway {
   constructor(private readonly registry: TaskManagerRegistry) {}
 
   @MessagePattern(ResourceManagerPatterns.register)
-  register(@Payload() data: unknown): RegistrationResponse {
-    return this.registry.register(orRpcError(() => parseRegistrationRequest(data)));
+  register(
+    @Payload(new MessageShape(registrationRequestSchema, 'registration'))
+    request: RegistrationRequest,
+  ): RegistrationResponse {
+    return this.registry.register(request);
   }
 
   @MessagePattern(ResourceManagerPatterns.unregister)
-  unregister(@Payload() data: unknown): { released: boolean } {
-    return {
-      released: this.registry.unregister(orRpcError(() => parseUnregistrationRequest(data))),
-    };
+  unregister(
+    @Payload(new MessageShape(unregistrationRequestSchema, 'unregistration'))
+    request: UnregistrationRequest,
+  ): { released: boolean } {
+    return { released: this.registry.unregister(request) };
   }
 }

@@ -3,7 +3,8 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { AddressInfo, Server } from 'node:net';
-import { runApp, TCP_FRAME_LIMITS } from '#cluster';
+import { createCheckedJsonSocket } from 'nestjs-heartbeat';
+import { runApp, TaskManagerPatterns } from '#cluster';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
 import { readTaskManagerConfig } from './task-manager.config.js';
 import { TaskManagerModule } from './task-manager.module.js';
@@ -14,7 +15,14 @@ runApp(async () => {
     TaskManagerModule.forConfig(config),
     {
       transport: Transport.TCP,
-      options: { host: config.host, port: config.tcpPort, ...TCP_FRAME_LIMITS },
+      options: {
+        host: config.host,
+        port: config.tcpPort,
+        socketClass: createCheckedJsonSocket({
+          limits: config.frameLimits,
+          patterns: Object.values(TaskManagerPatterns),
+        }),
+      },
       logger: ['log', 'warn', 'error'],
     },
   );

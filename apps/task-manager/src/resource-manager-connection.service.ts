@@ -8,22 +8,28 @@ import {
 import { ClientTCP } from '@nestjs/microservices';
 import {
   describeError,
-  parseRegistrationResponse,
+  parseMessage,
+  ProtocolError,
+  registrationResponseSchema,
+  resourceManagerHeartbeatSchema,
+  sameSecret,
   sendRequest,
-  TCP_FRAME_LIMITS,
   RESOURCE_MANAGER_HEARTBEATS,
   ResourceManagerPatterns,
   TASK_MANAGER_HEARTBEATS,
   type RegistrationResponse,
-  type SlotReport,
+  type ResourceManagerHeartbeat,
+  type TaskManagerHeartbeat,
 } from '#cluster';
 import {
   HeartbeatTargetFactory,
   InjectHeartbeatManager,
   OnHeartbeatTimeout,
+  OnIncomingHeartbeat,
   OnTargetUnreachable,
   ProvideHeartbeatPayload,
   type HeartbeatManager,
+  type IncomingHeartbeat,
   closeTcpClient,
 } from 'nestjs-heartbeat';
 import { SlotTable } from './slot-table.service.js';
@@ -49,13 +55,13 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
   constructor(
     @Inject(TASK_MANAGER_CONFIG) private readonly config: TaskManagerConfig,
     @InjectHeartbeatManager(RESOURCE_MANAGER_HEARTBEATS)
-    private readonly heartbeats: HeartbeatManager<null, SlotReport>,
+    private readonly heartbeats: HeartbeatManager<ResourceManagerHeartbeat, TaskManagerHeartbeat>,
     private readonly targets: HeartbeatTargetFactory,
     private readonly slots: SlotTable,
   ) {
     const { host, port } = config.resourceManager;
     this.rmAddress = `${host}:${port}`;
-    this.client = new ClientTCP({ host, port, ...TCP_FRAME_LIMITS });
+    this.client = new ClientTCP({ host, port, ...config.frameLimits });
   }
 
   /** Starts registering, advertising the configured port, or else the one its endpoint is bound to. */
@@ -64,9 +70,32 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     void this.register(FIRST_RETRY_DELAY_MS);
   }
 
+  /** Every heartbeat carries the slot report, with the fencing token and credential of our registration. */
   @ProvideHeartbeatPayload(RESOURCE_MANAGER_HEARTBEATS)
-  slotReport(): SlotReport {
-    return this.slots.report();
+  heartbeatPayload(): TaskManagerHeartbeat | null {
+    if (!this.registration) {
+      return null;
+    }
+    const { fencingToken, credential } = this.registration;
+    return { fencingToken, credential, slotReport: this.slots.report() };
+  }
+
+  /** Only the ResourceManager we are registered with, with its current fencing token, may ask for heartbeats. */
+  @OnIncomingHeartbeat(RESOURCE_MANAGER_HEARTBEATS)
+  vetHeartbeat({ origin, payload }: IncomingHeartbeat): void {
+    const { fencingToken } = parseMessage(
+      resourceManagerHeartbeatSchema,
+      payload,
+      'heartbeat payload',
+    );
+    if (!this.registration || origin !== this.registration.resourceManagerId) {
+      throw new ProtocolError(
+        `${origin} is not the ResourceManager this TaskManager is registered with`,
+      );
+    }
+    if (!sameSecret(fencingToken, this.registration.fencingToken)) {
+      throw new ProtocolError('stale fencing token');
+    }
   }
 
   @OnHeartbeatTimeout(RESOURCE_MANAGER_HEARTBEATS)
@@ -81,18 +110,20 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
 
   /** The ResourceManager dropped us (it thought us dead): register again if the order is from our ResourceManager. */
   onDisconnectRequest(fencingToken: string, reason: string): boolean {
-    if (!this.registration || fencingToken !== this.registration.fencingToken) {
+    const registration = this.registration;
+    if (!registration || !sameSecret(fencingToken, registration.fencingToken)) {
+      this.logger.warn(`Ignored a disconnect order (${reason}): stale fencing token`);
       return false;
     }
     this.logger.warn(
-      `ResourceManager ${this.registration.resourceManagerId} disconnected us (${reason}); registering again`,
+      `ResourceManager ${registration.resourceManagerId} disconnected us (${reason}); registering again`,
     );
     this.reconnect();
     return true;
   }
 
   isCurrentResourceManager(fencingToken: string): boolean {
-    return this.registration?.fencingToken === fencingToken;
+    return this.registration !== null && sameSecret(fencingToken, this.registration.fencingToken);
   }
 
   /** On SIGTERM/SIGINT: tell the ResourceManager we leave, so it releases us at once. */
@@ -107,7 +138,11 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       await sendRequest(
         this.client,
         ResourceManagerPatterns.unregister,
-        { taskManagerId: this.config.id, fencingToken: registration.fencingToken },
+        {
+          taskManagerId: this.config.id,
+          fencingToken: registration.fencingToken,
+          credential: registration.credential,
+        },
         GOODBYE_TIMEOUT_MS,
       );
       this.logger.log(
@@ -165,7 +200,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       if (this.closing) {
         return; // shutting down: a registration now would never get its goodbye
       }
-      this.onRegistered(parseRegistrationResponse(answer));
+      this.onRegistered(parseMessage(registrationResponseSchema, answer, 'registration response'));
     } catch (error) {
       if (this.closing) {
         return;

@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import {
+  EnvironmentError,
+  largestHeartbeatFrame,
+  readFrameLimits,
   readHeartbeatSettings,
   readHost,
   readId,
   readInteger,
   readPort,
   MAX_SLOTS,
+  type FrameLimits,
   type HeartbeatSettings,
 } from '#cluster';
 
@@ -26,15 +30,16 @@ export interface TaskManagerConfig {
   };
   readonly resourceManager: { readonly host: string; readonly port: number };
   readonly heartbeat: HeartbeatSettings;
+  readonly frameLimits: FrameLimits;
 }
 
 /**
  * Reads TM_ID, TM_HOST, TM_TCP_PORT, TM_SLOTS, TM_ADVERTISED_HOST, TM_ADVERTISED_PORT, RM_HOST,
- * RM_TCP_PORT and the HEARTBEAT_* variables.
+ * RM_TCP_PORT, the HEARTBEAT_* and TCP_* variables.
  */
 export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
   const host = readHost(env, 'TM_HOST', '127.0.0.1');
-  return {
+  const config = {
     id: readId(env, 'TM_ID', () => `taskmanager-${randomUUID().slice(0, 8)}`),
     host,
     tcpPort: readPort(env, 'TM_TCP_PORT', 0),
@@ -48,5 +53,14 @@ export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
       port: readPort(env, 'RM_TCP_PORT', 6123),
     },
     heartbeat: readHeartbeatSettings(env),
+    frameLimits: readFrameLimits(env),
   };
+  // Its heartbeats must fit the frame limit, or they would be cut off and it declared lost.
+  const needed = largestHeartbeatFrame(config.slots);
+  if (needed > config.frameLimits.maxBufferSize) {
+    throw new EnvironmentError(
+      `TCP_MAX_BUFFER_SIZE must be at least ${needed} for TM_SLOTS=${config.slots} (its largest heartbeat), got "${config.frameLimits.maxBufferSize}"`,
+    );
+  }
+  return config;
 }

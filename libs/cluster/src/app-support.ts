@@ -1,12 +1,14 @@
 import { RpcException, type ClientProxy } from '@nestjs/microservices';
+import { timingSafeEqual } from 'node:crypto';
 import { firstValueFrom, timeout } from 'rxjs';
 import { EnvironmentError } from './env.js';
 
-/** Frame limits for every TCP endpoint and client of the sample apps: their messages are small. */
-export const TCP_FRAME_LIMITS = {
-  maxBufferSize: 1_048_576,
-  incompleteMessageTimeout: 10_000,
-} as const;
+/** Whether two secrets (fencing tokens, credentials) are equal, in time independent of where they differ. */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 /** An error as one short phrase: a socket error's code, an error reply's message, or the text. */
 export function describeError(error: unknown): string {

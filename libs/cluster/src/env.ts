@@ -1,3 +1,5 @@
+import { HEARTBEAT_FRAME_LIMITS, type HeartbeatClientLimits } from 'nestjs-heartbeat';
+
 /** Reads and checks environment variables; every error names the variable and the bad value. */
 export class EnvironmentError extends Error {
   override readonly name = 'EnvironmentError';
@@ -70,4 +72,30 @@ export function readHeartbeatSettings(env: Env): HeartbeatSettings {
     fail('HEARTBEAT_RPC_FAILURE_THRESHOLD', 'an integer > 0, or -1 to disable', '0');
   }
   return { interval, timeout, rpcFailureThreshold };
+}
+
+/** Frame limits of the apps' TCP endpoints and clients (Nest's `maxBufferSize` and `incompleteMessageTimeout`). */
+export type FrameLimits = Required<HeartbeatClientLimits>;
+
+/** TCP_MAX_BUFFER_SIZE and TCP_INCOMPLETE_MESSAGE_TIMEOUT_MS, defaulting to the library's heartbeat-sized limits. */
+export function readFrameLimits(env: Env): FrameLimits {
+  const maxBufferSize = readInteger(
+    env,
+    'TCP_MAX_BUFFER_SIZE',
+    HEARTBEAT_FRAME_LIMITS.maxBufferSize,
+    1_024,
+    134_217_728,
+  );
+  return {
+    maxBufferSize,
+    incompleteMessageTimeout: readInteger(
+      env,
+      'TCP_INCOMPLETE_MESSAGE_TIMEOUT_MS',
+      HEARTBEAT_FRAME_LIMITS.incompleteMessageTimeout,
+      100,
+      600_000,
+    ),
+    // Replies queued towards a peer that does not read: a few frames' worth.
+    maxSendBufferSize: Math.max(HEARTBEAT_FRAME_LIMITS.maxSendBufferSize, 4 * maxBufferSize),
+  };
 }

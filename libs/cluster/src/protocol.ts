@@ -1,7 +1,12 @@
 /**
- * The messages between the sample ResourceManager and TaskManagers, besides heartbeats
- * (which the heartbeat library carries). Every message that arrives is checked by `parse*`.
+ * The messages between the sample ResourceManager and TaskManagers, declared as zod schemas: every
+ * message that arrives is checked against its schema (see `MessageShape` and `parseMessage`), and
+ * the TypeScript types are inferred from them. Objects are strict (unknown fields are rejected),
+ * strings and arrays bounded.
  */
+import { HEARTBEAT_RECEIVE_PATTERN } from 'nestjs-heartbeat';
+import { z } from 'zod';
+import { ID_PATTERN } from './env.js';
 
 /** The ResourceManager's sender manager, which monitors TaskManagers. */
 export const TASK_MANAGER_HEARTBEATS = 'taskManagers';
@@ -19,195 +24,157 @@ export const TaskManagerPatterns = {
   disconnect: 'tm.disconnect',
 } as const;
 
-export interface SlotStatus {
-  readonly index: number;
-  readonly free: boolean;
-  readonly allocationId: string | null;
-  readonly jobId: string | null;
-}
-
-/** A TaskManager's heartbeat payload. `version` grows with every change, so late reports can be told apart. */
-export interface SlotReport {
-  readonly version: number;
-  readonly slots: readonly SlotStatus[];
-}
-
-export interface RegistrationRequest {
-  readonly taskManagerId: string;
-  readonly host: string;
-  readonly port: number;
-  readonly slots: number;
-}
-
-export interface RegistrationResponse {
-  readonly resourceManagerId: string;
-  readonly fencingToken: string;
-}
-
-export interface UnregistrationRequest {
-  readonly taskManagerId: string;
-  readonly fencingToken: string;
-}
-
-export interface SlotAllocation {
-  readonly slotIndex: number;
-  readonly allocationId: string;
-  readonly jobId: string;
-}
-
-export interface AllocateSlotsRequest {
-  readonly fencingToken: string;
-  readonly allocations: readonly SlotAllocation[];
-}
-
-export interface ReleaseSlotsRequest {
-  readonly fencingToken: string;
-  readonly jobId: string;
-  /** Free only these allocations of the job (used to undo a failed allocation); all of the job's if absent. */
-  readonly allocationIds?: readonly string[];
-}
-
-export interface DisconnectRequest {
-  readonly fencingToken: string;
-  readonly reason: string;
-}
-
 export const MAX_SLOTS = 1_024;
+export const MAX_TEXT_LENGTH = 128;
+const MAX_HOST_LENGTH = 253;
+const MAX_REASON_LENGTH = 1_000;
+/** Longest rejection reason logged and sent back. */
+const MAX_REJECTION_LENGTH = 300;
 
-/** Thrown by the parsers; the message names the field at fault. */
+const text = (max = MAX_TEXT_LENGTH) => z.string().min(1).max(max);
+const id = () =>
+  z.string().regex(ID_PATTERN, `must be 1 to ${MAX_TEXT_LENGTH} characters of A-Z a-z 0-9 . _ : -`);
+const integer = (min: number, max: number) => z.int().min(min).max(max);
+/** A secret the ResourceManager hands out (fencing token, registration credential). */
+const token = () => text();
+
+export const slotStatusSchema = z.discriminatedUnion('free', [
+  z.strictObject({
+    index: integer(0, MAX_SLOTS - 1),
+    free: z.literal(true),
+    allocationId: z.null(),
+    jobId: z.null(),
+  }),
+  z.strictObject({
+    index: integer(0, MAX_SLOTS - 1),
+    free: z.literal(false),
+    allocationId: text(),
+    jobId: text(),
+  }),
+]);
+export type SlotStatus = z.infer<typeof slotStatusSchema>;
+
+/** A TaskManager's slots. `version` grows with every change, so late reports can be told apart. */
+export const slotReportSchema = z.strictObject({
+  version: integer(0, Number.MAX_SAFE_INTEGER),
+  slots: z.array(slotStatusSchema).max(MAX_SLOTS),
+});
+export type SlotReport = z.infer<typeof slotReportSchema>;
+
+export const registrationRequestSchema = z.strictObject({
+  taskManagerId: id(),
+  host: text(MAX_HOST_LENGTH),
+  port: integer(1, 65_535),
+  slots: integer(1, MAX_SLOTS),
+});
+export type RegistrationRequest = z.infer<typeof registrationRequestSchema>;
+
+export const registrationResponseSchema = z.strictObject({
+  resourceManagerId: id(),
+  fencingToken: token(),
+  /** New for every registration; the TaskManager proves with it that its heartbeats are its own. */
+  credential: token(),
+});
+export type RegistrationResponse = z.infer<typeof registrationResponseSchema>;
+
+export const unregistrationRequestSchema = z.strictObject({
+  taskManagerId: id(),
+  fencingToken: token(),
+  credential: token(),
+});
+export type UnregistrationRequest = z.infer<typeof unregistrationRequestSchema>;
+
+export const slotAllocationSchema = z.strictObject({
+  slotIndex: integer(0, MAX_SLOTS - 1),
+  allocationId: text(),
+  jobId: text(),
+});
+export type SlotAllocation = z.infer<typeof slotAllocationSchema>;
+
+export const allocateSlotsRequestSchema = z.strictObject({
+  fencingToken: token(),
+  allocations: z.array(slotAllocationSchema).min(1).max(MAX_SLOTS),
+});
+export type AllocateSlotsRequest = z.infer<typeof allocateSlotsRequestSchema>;
+
+export const releaseSlotsRequestSchema = z.strictObject({
+  fencingToken: token(),
+  jobId: text(),
+  /** Free only these allocations of the job (used to undo a failed allocation); all of the job's if absent. */
+  allocationIds: z.array(text()).max(MAX_SLOTS).optional(),
+});
+export type ReleaseSlotsRequest = z.infer<typeof releaseSlotsRequestSchema>;
+
+export const disconnectRequestSchema = z.strictObject({
+  fencingToken: token(),
+  reason: text(MAX_REASON_LENGTH),
+});
+export type DisconnectRequest = z.infer<typeof disconnectRequestSchema>;
+
+/** The payload of the ResourceManager's heartbeat requests: which ResourceManager start asks. */
+export const resourceManagerHeartbeatSchema = z.strictObject({ fencingToken: token() });
+export type ResourceManagerHeartbeat = z.infer<typeof resourceManagerHeartbeatSchema>;
+
+/** The payload of a TaskManager's heartbeats: whose registration it is, and its slots. */
+export const taskManagerHeartbeatSchema = z.strictObject({
+  fencingToken: token(),
+  credential: token(),
+  slotReport: slotReportSchema,
+});
+export type TaskManagerHeartbeat = z.infer<typeof taskManagerHeartbeatSchema>;
+
+/** Thrown when a message does not fit its schema; the message names the field at fault. */
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
 }
 
-type Fields = Record<string, unknown>;
+/** "registration.slots: Too big: expected number to be <=1024", or "slot report.slots[2].index: …". */
+export function describeIssue(what: string, issue: z.core.$ZodIssue): string {
+  const path = issue.path
+    .map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`))
+    .join('');
+  // Paths and messages may quote the peer's keys: keep the reason short, it goes into a log line.
+  return `${what}${path}: ${issue.message}`.slice(0, MAX_REJECTION_LENGTH);
+}
 
-function object(value: unknown, what: string): Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ProtocolError(`${what} must be an object`);
+/** Checks `value` against `schema`; throws a `ProtocolError` naming the first field at fault. */
+export function parseMessage<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new ProtocolError(describeIssue(what, parsed.error.issues[0]));
   }
-  return value as Fields;
+  return parsed.data;
 }
 
-function text(fields: Fields, key: string, what: string, max = 128): string {
-  const value = fields[key];
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw new ProtocolError(`${what}.${key} must be a string of 1 to ${max} characters`);
-  }
-  return value;
-}
+const longest = (length: number) => 'x'.repeat(length);
 
-function integer(fields: Fields, key: string, what: string, min: number, max: number): number {
-  const value = fields[key];
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
-    throw new ProtocolError(`${what}.${key} must be an integer from ${min} to ${max}`);
-  }
-  return value as number;
-}
-
-export function parseRegistrationRequest(value: unknown): RegistrationRequest {
-  const what = 'registration';
-  const fields = object(value, what);
-  return {
-    taskManagerId: text(fields, 'taskManagerId', what),
-    host: text(fields, 'host', what, 253),
-    port: integer(fields, 'port', what, 1, 65_535),
-    slots: integer(fields, 'slots', what, 1, MAX_SLOTS),
+/**
+ * Length in characters of the largest heartbeat frame a TaskManager with `slots` slots can send
+ * (every slot allocated, every string at its longest): the frame limits must allow it.
+ */
+export function largestHeartbeatFrame(slots: number): number {
+  const payload: TaskManagerHeartbeat = {
+    fencingToken: longest(MAX_TEXT_LENGTH),
+    credential: longest(MAX_TEXT_LENGTH),
+    slotReport: {
+      version: Number.MAX_SAFE_INTEGER,
+      slots: Array.from({ length: slots }, () => ({
+        index: MAX_SLOTS - 1, // the widest index
+        free: false as const,
+        allocationId: longest(MAX_TEXT_LENGTH),
+        jobId: longest(MAX_TEXT_LENGTH),
+      })),
+    },
   };
-}
-
-export function parseRegistrationResponse(value: unknown): RegistrationResponse {
-  const what = 'registration response';
-  const fields = object(value, what);
-  return {
-    resourceManagerId: text(fields, 'resourceManagerId', what),
-    fencingToken: text(fields, 'fencingToken', what),
+  const packet = {
+    pattern: HEARTBEAT_RECEIVE_PATTERN,
+    data: { manager: TASK_MANAGER_HEARTBEATS, origin: longest(MAX_TEXT_LENGTH), payload },
+    id: longest(36),
   };
-}
-
-export function parseUnregistrationRequest(value: unknown): UnregistrationRequest {
-  const what = 'unregistration';
-  const fields = object(value, what);
-  return {
-    taskManagerId: text(fields, 'taskManagerId', what),
-    fencingToken: text(fields, 'fencingToken', what),
-  };
-}
-
-export function parseAllocateSlotsRequest(value: unknown): AllocateSlotsRequest {
-  const what = 'slot allocation';
-  const fields = object(value, what);
-  const allocations = fields.allocations;
-  if (!Array.isArray(allocations) || allocations.length === 0 || allocations.length > MAX_SLOTS) {
-    throw new ProtocolError(`${what}.allocations must be an array of 1 to ${MAX_SLOTS} items`);
-  }
-  return {
-    fencingToken: text(fields, 'fencingToken', what),
-    allocations: allocations.map((item, i) => {
-      const itemWhat = `${what}.allocations[${i}]`;
-      const entry = object(item, itemWhat);
-      return {
-        slotIndex: integer(entry, 'slotIndex', itemWhat, 0, MAX_SLOTS - 1),
-        allocationId: text(entry, 'allocationId', itemWhat),
-        jobId: text(entry, 'jobId', itemWhat),
-      };
-    }),
-  };
-}
-
-export function parseReleaseSlotsRequest(value: unknown): ReleaseSlotsRequest {
-  const what = 'slot release';
-  const fields = object(value, what);
-  const request = {
-    fencingToken: text(fields, 'fencingToken', what),
-    jobId: text(fields, 'jobId', what),
-  };
-  const allocationIds = fields.allocationIds;
-  if (allocationIds === undefined) {
-    return request;
-  }
-  if (
-    !Array.isArray(allocationIds) ||
-    allocationIds.length > MAX_SLOTS ||
-    allocationIds.some((id) => typeof id !== 'string' || id.length === 0 || id.length > 128)
-  ) {
-    throw new ProtocolError(
-      `${what}.allocationIds must be an array of at most ${MAX_SLOTS} strings of 1 to 128 characters`,
-    );
-  }
-  return { ...request, allocationIds: allocationIds as string[] };
-}
-
-export function parseDisconnectRequest(value: unknown): DisconnectRequest {
-  const what = 'disconnect';
-  const fields = object(value, what);
-  return {
-    fencingToken: text(fields, 'fencingToken', what),
-    reason: text(fields, 'reason', what, 1_000),
-  };
-}
-
-export function parseSlotReport(value: unknown): SlotReport {
-  const what = 'slot report';
-  const fields = object(value, what);
-  const slots = fields.slots;
-  if (!Array.isArray(slots) || slots.length > MAX_SLOTS) {
-    throw new ProtocolError(`${what}.slots must be an array of at most ${MAX_SLOTS} items`);
-  }
-  return {
-    version: integer(fields, 'version', what, 0, Number.MAX_SAFE_INTEGER),
-    slots: slots.map((item, i) => {
-      const itemWhat = `${what}.slots[${i}]`;
-      const slot = object(item, itemWhat);
-      const free = slot.free;
-      if (typeof free !== 'boolean') {
-        throw new ProtocolError(`${itemWhat}.free must be a boolean`);
-      }
-      return {
-        index: integer(slot, 'index', itemWhat, 0, MAX_SLOTS - 1),
-        free,
-        allocationId: free ? null : text(slot, 'allocationId', itemWhat),
-        jobId: free ? null : text(slot, 'jobId', itemWhat),
-      };
-    }),
-  };
+  const json = JSON.stringify(packet);
+  return `${json.length}#`.length + json.length;
 }

@@ -16,6 +16,11 @@ export {
 export { isConnectionFailure } from './nest/transport/connection-failure.js';
 export { closeTcpClient } from './nest/transport/close-tcp-client.js';
 export {
+  createCheckedJsonSocket,
+  HEARTBEAT_FRAME_LIMITS,
+  type CheckedJsonSocketOptions,
+} from './nest/transport/checked-json-socket.js';
+export {
   HEARTBEAT_RECEIVE_PATTERN,
   HEARTBEAT_REQUEST_PATTERN,
   type HeartbeatAck,

@@ -283,9 +283,9 @@ describe('HeartbeatModule options validation', () => {
         ],
         requestTimeout: 10_000,
         clientLimits: {
-          maxBufferSize: 1_048_576,
-          incompleteMessageTimeout: 10_000,
-          maxSendBufferSize: 1_048_576,
+          maxBufferSize: 65_536,
+          incompleteMessageTimeout: 5_000,
+          maxSendBufferSize: 262_144,
         },
         clock: undefined,
         scheduler: undefined,
@@ -304,8 +304,8 @@ describe('HeartbeatModule options validation', () => {
       expect(resolved.requestTimeout).toBe(750);
       expect(resolved.clientLimits).toEqual({
         maxBufferSize: 4_096,
-        incompleteMessageTimeout: 10_000,
-        maxSendBufferSize: 1_048_576,
+        incompleteMessageTimeout: 5_000,
+        maxSendBufferSize: 262_144,
       });
     });
 

@@ -6,6 +6,7 @@ import {
   type HeartbeatConfiguration,
 } from '../core/heartbeat-configuration.js';
 import { isTimerDelay, MAX_TIMER_DELAY_MS, withoutUndefined } from '../core/values.js';
+import { HEARTBEAT_FRAME_LIMITS } from './transport/checked-json-socket.js';
 import { MAX_NAME_LENGTH } from './transport/heartbeat-wire.js';
 import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
 import type {
@@ -40,11 +41,7 @@ export interface ResolvedHeartbeatOptions {
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const CONFIGURATION_KEYS: ReadonlySet<string> = new Set(HEARTBEAT_CONFIGURATION_KEYS);
-const DEFAULT_CLIENT_LIMITS: Required<HeartbeatClientLimits> = {
-  maxBufferSize: 1_048_576,
-  incompleteMessageTimeout: 10_000,
-  maxSendBufferSize: 1_048_576,
-};
+const DEFAULT_CLIENT_LIMITS: Required<HeartbeatClientLimits> = HEARTBEAT_FRAME_LIMITS;
 
 /** Checks the static `managers` map given to `forRoot` / `forRootAsync`. */
 export function declareHeartbeatManagers(

@@ -3,13 +3,13 @@ import type { HeartbeatConfiguration } from '../../core/heartbeat-configuration.
 
 export type HeartbeatRole = 'sender' | 'receiver';
 
-/** Frame limits for the TCP clients the library opens to heartbeat targets. */
+/** Frame limits for the TCP clients the library opens to heartbeat targets (defaults: `HEARTBEAT_FRAME_LIMITS`). */
 export interface HeartbeatClientLimits {
-  /** Largest frame accepted from a peer, in characters. Default 1,048,576. */
+  /** Largest frame accepted from a peer, in characters. Default 65,536. */
   readonly maxBufferSize?: number;
-  /** How long a partly received frame may wait for the rest, in ms. Default 10,000. */
+  /** How long a partly received frame may wait for the rest, in ms. Default 5,000. */
   readonly incompleteMessageTimeout?: number;
-  /** Largest amount of unsent data buffered towards a peer, in bytes. Default 1,048,576. */
+  /** Largest amount of unsent data buffered towards a peer, in bytes. Default 262,144. */
   readonly maxSendBufferSize?: number;
 }
 

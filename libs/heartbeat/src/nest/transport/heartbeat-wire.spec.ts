@@ -36,14 +36,27 @@ describe('heartbeat wire format', () => {
       });
     });
 
-    it('keeps only manager, origin and payload', () => {
+    it('rejects unknown fields, naming them', () => {
       const parsed = parseHeartbeatMessage({
         manager: 'm',
         origin: 'o',
         payload: 1,
         fencingToken: 'abc',
+        junk: true,
       });
-      expect(parsed).toEqual({ ok: true, message: { manager: 'm', origin: 'o', payload: 1 } });
+      expect(parsed).toEqual({
+        ok: false,
+        reason: 'heartbeat message has unknown field(s) "fencingToken", "junk"',
+      });
+    });
+
+    it('keeps the reason short when the unknown fields are huge', () => {
+      const parsed = parseHeartbeatMessage({ manager: 'm', origin: 'o', ['k'.repeat(10_000)]: 1 });
+      expect(parsed).toMatchObject({
+        ok: false,
+        reason: expect.stringMatching(/^heartbeat message has unknown field\(s\) "kkk/),
+      });
+      expect((parsed as { reason: string }).reason.length).toBeLessThanOrEqual(200);
     });
 
     it('accepts names of 1 and of 256 characters', () => {
