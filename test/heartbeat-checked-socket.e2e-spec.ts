@@ -1,5 +1,8 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createCheckedJsonSocket,
   HEARTBEAT_FRAME_LIMITS,
@@ -24,13 +27,17 @@ describe('createCheckedJsonSocket: a heartbeat endpoint that checks every frame'
   const apps = new AppPool();
   let app: RunningApp;
   let warnings: string[];
+  let errors: string[];
 
   beforeEach(async () => {
     warnings = [];
+    errors = [];
     jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => {
       warnings.push(String(message));
     });
-    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'error').mockImplementation((message: unknown) => {
+      errors.push(String(message));
+    });
     app = await apps.start(
       {
         imports: [
@@ -50,6 +57,25 @@ describe('createCheckedJsonSocket: a heartbeat endpoint that checks every frame'
     warnings.filter((line) =>
       line.startsWith(`Closed the connection from 127.0.0.1:${localPort}: `),
     );
+
+  it('takes a peer that resets its connection (a dying peer) quietly, and serves the next one', async () => {
+    const socket = connect(app.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(heartbeatRequest('answered'));
+    await once(socket, 'data');
+    socket.write(heartbeatRequest('cut-short').slice(0, 10));
+    await sleep(100);
+    socket.resetAndDestroy();
+    await once(socket, 'close');
+    await sleep(100);
+
+    const exchange = await exchangeRaw(app.port, [heartbeatRequest('after-reset')], 500);
+    expect(framesOf(exchange.received)).toEqual([
+      { id: 'after-reset', response: { accepted: true }, isDisposed: true },
+    ]);
+    expect(errors).toEqual([]);
+    expect(warnings).toEqual([]);
+  });
 
   it('recommends limits that fit heartbeats', () => {
     expect(HEARTBEAT_FRAME_LIMITS).toEqual({

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { z } from 'zod';
 import { HEARTBEAT_LOGGER_CONTEXT } from '../heartbeat.constants.js';
 import type { HeartbeatClientLimits } from '../interfaces/heartbeat-module-options.interface.js';
+import { isConnectionFailure } from './connection-failure.js';
 import { HEARTBEAT_RECEIVE_PATTERN, HEARTBEAT_REQUEST_PATTERN } from './heartbeat-wire.js';
 
 /**
@@ -132,6 +133,25 @@ export function createCheckedJsonSocket(options: CheckedJsonSocketOptions = {}):
       this.socket.pause();
       const linger = setTimeout(() => this.socket.destroy(), lingerMs);
       this.socket.once('close', () => clearTimeout(linger));
+    }
+
+    /**
+     * `ServerTCP` logs every error of a connection as an `InvalidTcpDataReceptionException` with a
+     * stack. For a heartbeat endpoint a peer that dies and resets its connection is routine (the
+     * heartbeat manager reports what matters), and framing errors are logged once above: only
+     * other errors reach Nest's handler.
+     */
+    override on(event: string, callback: (...args: unknown[]) => void): this {
+      if (event !== 'error') {
+        return super.on(event, callback);
+      }
+      return super.on(event, (error: unknown) => {
+        if (isConnectionFailure(error)) {
+          logger.debug(`Connection from ${this.peer} failed: ${(error as { code?: string }).code}`);
+        } else if (!this.rejected) {
+          callback(error);
+        }
+      });
     }
 
     protected override handleData(data: Buffer | string): void {
