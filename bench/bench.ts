@@ -41,7 +41,7 @@ const sizes = (candidates: number[]) => {
   return [...kept, maxTargets];
 };
 const plan = {
-  overheadSizes: sizes([1, 100, 1_000]),
+  overheadSizes: [...new Set([1, 100, 1_000].map((size) => Math.min(size, maxTargets)))],
   overheadWindowMs: Math.min(windowMs, quick ? 2_000 : 5_000),
   scaleSizes: quick ? [maxTargets] : sizes([1_000, 5_000]),
   /** Targets killed in each way (hung, refusing) in the detection runs. */
@@ -282,6 +282,7 @@ const output = [
     [
       'targets',
       'monitor CPU %',
+      'load CPU %',
       'RSS MB',
       'loop lag p99 ms',
       'lag max ms',
@@ -292,6 +293,7 @@ const output = [
     scale.rows.map((row) => [
       row.targets,
       ms(cpuPercent(row.result.monitor)),
+      ms(row.result.loads.reduce((sum, load) => sum + cpuPercent(load), 0)),
       Math.round(row.result.monitor.rssMb),
       ms(row.result.monitor.loopLagP99Ms),
       ms(row.result.monitor.loopLagMaxMs),

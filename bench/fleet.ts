@@ -109,7 +109,9 @@ export class Fleet {
     this.loadOf.get(id)?.send({ type: 'kill', id, mode });
   }
 
+  /** The monitor first: targets that vanish under a live monitor would make it log resets. */
   async stop(): Promise<void> {
-    await Promise.all([this.monitor, ...this.loads].map((child) => child.stop()));
+    await this.monitor.stop();
+    await Promise.all(this.loads.map((child) => child.stop()));
   }
 }

@@ -31,6 +31,8 @@ import {
   type TargetAddress,
 } from './protocol.js';
 
+const REGISTRATION_BATCH = 500;
+const REGISTRATION_PAUSE_MS = 50;
 const config = JSON.parse(process.argv[2]) as MonitorConfig;
 const counters = { rounds: 0, errors: 0 };
 const window = new MeasurementWindow();
@@ -51,12 +53,21 @@ class LibraryMonitor {
     private readonly factory: HeartbeatTargetFactory,
   ) {}
 
-  watch(targets: TargetAddress[]): void {
-    for (const { id, host, port } of targets) {
-      this.targets.monitorTarget(
-        id,
-        this.factory.createTcpTarget({ host, port, remoteManager: TARGET_MANAGER }),
-      );
+  /**
+   * Targets register over time, as TaskManagers do: 500 every 50 ms, so that 10,000 first
+   * connections are not all opened in one tick (and timed out while they queue).
+   */
+  async watch(targets: TargetAddress[]): Promise<void> {
+    for (let first = 0; first < targets.length; first += REGISTRATION_BATCH) {
+      if (first > 0) {
+        await new Promise((resolve) => setTimeout(resolve, REGISTRATION_PAUSE_MS));
+      }
+      for (const { id, host, port } of targets.slice(first, first + REGISTRATION_BATCH)) {
+        this.targets.monitorTarget(
+          id,
+          this.factory.createTcpTarget({ host, port, remoteManager: TARGET_MANAGER }),
+        );
+      }
     }
   }
 
@@ -186,11 +197,11 @@ async function start(): Promise<{ app: INestApplicationContext; port: number }> 
 const { app, port } = await start();
 report({ type: 'ready', port });
 
-onCommand((command) => {
+onCommand(async (command) => {
   switch (command.type) {
     case 'watch':
       if (config.mode === 'library') {
-        app.get(LibraryMonitor).watch(command.targets);
+        await app.get(LibraryMonitor).watch(command.targets);
       } else if (config.mode === 'terminus') {
         app.get(TerminusPoller).watch(command.targets);
       } else {
