@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { Injectable, Logger } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { EMPTY, map, NEVER, of, throwError, timer, TimeoutError, type Observable } from 'rxjs';
+import { EMPTY, map, NEVER, Observable, of, throwError, timer, TimeoutError } from 'rxjs';
 import { HeartbeatConfigurationError } from '../../core/heartbeat-configuration.js';
 import type { HeartbeatManager } from '../../core/heartbeat-manager.interface.js';
 import { ManualClock } from '../../core/manual-clock.js';
@@ -128,6 +128,46 @@ describe('ClientProxyHeartbeatTarget', () => {
 
     expect(error).toBeInstanceOf(TimeoutError);
     expect(RecipientUnreachableError.matches(error)).toBe(false);
+  });
+
+  it('ends the request once it is settled: by the first reply, an error or the timeout', async () => {
+    // The client drops a request's bookkeeping when its subscription ends; an RPC left
+    // subscribed would hold it (and its timer) for every heartbeat.
+    const teardowns: string[] = [];
+    const source = (
+      name: string,
+      emit: (subscriber: { next(v: unknown): void; error(e: unknown): void }) => void,
+    ) =>
+      new Observable<unknown>((subscriber) => {
+        emit(subscriber);
+        return () => teardowns.push(name);
+      });
+    const replies: Record<string, () => Observable<unknown>> = {
+      'first reply': () => source('first reply', (subscriber) => subscriber.next(ACK)),
+      'error reply': () =>
+        source('error reply', (subscriber) => subscriber.error(errorReply('no'))),
+      silence: () => source('silence', () => undefined),
+    };
+    const outcomes: string[] = [];
+    for (const [name, reply] of Object.entries(replies)) {
+      const target = new ClientProxyHeartbeatTarget(fakeClient(reply).client, {
+        ...OPTIONS,
+        requestTimeout: 20,
+      });
+      outcomes.push(
+        await target.requestHeartbeat('rm-1', null).then(
+          () => `${name}: resolved`,
+          (error: unknown) => `${name}: ${error instanceof TimeoutError ? 'timeout' : 'rejected'}`,
+        ),
+      );
+    }
+
+    expect(outcomes).toEqual([
+      'first reply: resolved',
+      'error reply: rejected',
+      'silence: timeout',
+    ]);
+    expect(teardowns).toEqual(['first reply', 'error reply', 'silence']);
   });
 
   it.each<[string, () => unknown]>([

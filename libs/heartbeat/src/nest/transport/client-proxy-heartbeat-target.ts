@@ -1,5 +1,5 @@
 import type { ClientProxy } from '@nestjs/microservices';
-import { firstValueFrom, timeout } from 'rxjs';
+import { TimeoutError, type Subscription } from 'rxjs';
 import type { HeartbeatTarget } from '../../core/heartbeat-target.interface.js';
 import { RecipientUnreachableError } from '../../core/recipient-unreachable.error.js';
 import { isConnectionFailure } from './connection-failure.js';
@@ -44,21 +44,47 @@ export class ClientProxyHeartbeatTarget<O = unknown> implements HeartbeatTarget<
     }
   }
 
-  private async call(pattern: string, origin: string, payload: O | null): Promise<void> {
+  /**
+   * One RPC: resolves on the first reply (or an empty one), rejects on an error reply, and on
+   * `requestTimeout` with rxjs's `TimeoutError`. Written out rather than with `timeout` and
+   * `firstValueFrom`: this runs for every heartbeat, and the operators cost an interval timer and
+   * several subscribers per call.
+   */
+  private call(pattern: string, origin: string, payload: O | null): Promise<void> {
     const message: HeartbeatMessage<O> = { manager: this.options.remoteManager, origin, payload };
-    try {
-      await firstValueFrom(
-        this.client.send(pattern, message).pipe(timeout(this.options.requestTimeout)),
-        { defaultValue: undefined },
-      );
-    } catch (error) {
-      if (isConnectionFailure(error)) {
-        throw new RecipientUnreachableError(this.options.recipient, describe(error), {
-          cause: error,
-        });
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let subscription: Subscription | undefined;
+      const settle = (failed: boolean, error?: unknown) => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        subscription?.unsubscribe();
+        if (failed) {
+          reject(this.classify(error));
+        } else {
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => settle(true, new TimeoutError()), this.options.requestTimeout);
+      subscription = this.client.send(pattern, message).subscribe({
+        next: () => settle(false),
+        error: (error: unknown) => settle(true, error),
+        complete: () => settle(false),
+      });
+      if (settled) {
+        subscription.unsubscribe(); // the client answered synchronously
       }
-      throw error;
-    }
+    });
+  }
+
+  /** A connection failure becomes RecipientUnreachableError; anything else passes as it is. */
+  private classify(error: unknown): unknown {
+    return isConnectionFailure(error)
+      ? new RecipientUnreachableError(this.options.recipient, describe(error), { cause: error })
+      : error;
   }
 }
 
