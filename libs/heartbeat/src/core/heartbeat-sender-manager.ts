@@ -1,8 +1,15 @@
 import type { Cancellable } from './clock.js';
+import type { HeartbeatMonitor } from './heartbeat-monitor.js';
 import {
   HeartbeatReceiverManager,
   type HeartbeatManagerOptions,
 } from './heartbeat-receiver-manager.js';
+
+/**
+ * Requests go out in slices of this many targets, each slice in a timer task of its own, so that a
+ * large manager's burst does not hold up reading answers and firing timeouts for long.
+ */
+export const REQUESTS_PER_SLICE = 256;
 
 /**
  * The sending side (Flink's `HeartbeatManagerSenderImpl`): a receiver manager that also asks
@@ -14,6 +21,7 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
   O
 > {
   private nextRun: Cancellable | null = null;
+  private nextSlice: Cancellable | null = null;
   private started = false;
 
   /** With `deferStart` the loop begins at `start()`; otherwise on creation, as in Flink. */
@@ -37,6 +45,8 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     super.stop();
     this.nextRun?.cancel();
     this.nextRun = null;
+    this.nextSlice?.cancel();
+    this.nextSlice = null;
   }
 
   private run(): void {
@@ -44,11 +54,27 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     if (this.isStopped) {
       return;
     }
-    for (const monitor of this.monitors.values()) {
-      this.sendHeartbeat(monitor, (target, payload) =>
-        target.requestHeartbeat(this.ownResourceId, payload),
-      );
+    // An overloaded process may not finish a round within the interval: the unfinished round goes
+    // on (so the last targets are asked too) and this one is skipped.
+    if (!this.nextSlice) {
+      this.requestSlice([...this.monitors.values()], 0);
     }
     this.nextRun = this.scheduler.schedule(() => this.run(), this.configuration.interval);
+  }
+
+  private requestSlice(round: readonly HeartbeatMonitor<O>[], start: number): void {
+    this.nextSlice = null;
+    const end = Math.min(round.length, start + REQUESTS_PER_SLICE);
+    for (let index = start; index < end; index += 1) {
+      const monitor = round[index];
+      if (this.monitors.get(monitor.resourceId) === monitor) {
+        this.sendHeartbeat(monitor, (target, payload) =>
+          target.requestHeartbeat(this.ownResourceId, payload),
+        );
+      }
+    }
+    if (end < round.length) {
+      this.nextSlice = this.scheduler.schedule(() => this.requestSlice(round, end), 0);
+    }
   }
 }

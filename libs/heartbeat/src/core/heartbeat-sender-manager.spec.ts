@@ -1,0 +1,106 @@
+import type { HeartbeatListener } from './heartbeat-listener.interface.js';
+import { HeartbeatSenderManager, REQUESTS_PER_SLICE } from './heartbeat-sender-manager.js';
+import type { HeartbeatTarget } from './heartbeat-target.interface.js';
+import { ManualClock } from './manual-clock.js';
+
+const listener: HeartbeatListener<null, null> = {
+  notifyHeartbeatTimeout: () => undefined,
+  notifyTargetUnreachable: () => undefined,
+  reportPayload: () => undefined,
+  retrievePayload: () => null,
+};
+
+/** A sender with `count` targets that record the time of every request they get. */
+function senderWithTargets(count: number) {
+  const clock = new ManualClock();
+  const requested: string[] = [];
+  const manager = new HeartbeatSenderManager<null, null>({
+    ownResourceId: 'rm',
+    listener,
+    clock,
+    scheduler: clock,
+    configuration: { interval: 100, timeout: 1_000, stallThreshold: -1 },
+    deferStart: true,
+  });
+  const ids = Array.from({ length: count }, (_, index) => `tm-${index}`);
+  for (const id of ids) {
+    const target: HeartbeatTarget<null> = {
+      requestHeartbeat: () => {
+        requested.push(id);
+        return Promise.resolve();
+      },
+      receiveHeartbeat: () => Promise.resolve(),
+    };
+    manager.monitorTarget(id, target);
+  }
+  return { clock, manager, requested, ids };
+}
+
+describe('HeartbeatSenderManager: requests in slices', () => {
+  const COUNT = 2 * REQUESTS_PER_SLICE + 10;
+
+  it('asks every target once per round, at the same (fake) time, in slices between which other tasks run', () => {
+    const { clock, manager, requested, ids } = senderWithTargets(COUNT);
+    manager.start();
+    const seenBetweenSlices: number[] = [];
+    clock.schedule(() => seenBetweenSlices.push(requested.length), 0);
+
+    clock.advance(0);
+
+    expect(requested).toEqual(ids);
+    expect(seenBetweenSlices).toEqual([REQUESTS_PER_SLICE]);
+    clock.advance(100);
+    expect(requested).toHaveLength(2 * COUNT);
+    manager.stop();
+  });
+
+  it('does not ask a target unmonitored while its round was under way', () => {
+    const { clock, manager, requested, ids } = senderWithTargets(COUNT);
+    manager.start();
+    const last = ids[ids.length - 1];
+    clock.schedule(() => manager.unmonitorTarget(last), 0);
+
+    clock.advance(0);
+
+    expect(requested).toHaveLength(COUNT - 1);
+    expect(requested).not.toContain(last);
+    manager.stop();
+  });
+
+  it('stops in the middle of a round with no slice left pending', () => {
+    const { clock, manager, requested } = senderWithTargets(COUNT);
+    manager.start();
+    clock.schedule(() => manager.stop(), 0);
+
+    clock.advance(1_000);
+
+    expect(requested).toHaveLength(REQUESTS_PER_SLICE);
+    expect(clock.pendingTasks).toBe(0);
+  });
+
+  it('lets an unfinished round go on and skips the next one, so the last targets are asked too', () => {
+    const { clock, manager, requested, ids } = senderWithTargets(COUNT);
+    // A scheduler that holds slices back, as an overloaded event loop would, past the next run.
+    const slices: Array<() => void> = [];
+    const schedule = clock.schedule.bind(clock);
+    clock.schedule = (task, delay) => {
+      if (delay === 0 && requested.length > 0) {
+        slices.push(task);
+        return { cancel: () => slices.splice(slices.indexOf(task), 1) };
+      }
+      return schedule(task, delay);
+    };
+    manager.start();
+    clock.advance(0);
+    expect(requested).toHaveLength(REQUESTS_PER_SLICE);
+
+    clock.advance(100); // the next run falls due while the round is unfinished
+    expect(requested).toHaveLength(REQUESTS_PER_SLICE);
+    while (slices.length > 0) {
+      slices.shift()!();
+    }
+
+    expect(requested).toEqual(ids);
+    manager.stop();
+  });
+});
