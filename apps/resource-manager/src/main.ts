@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
-import { runApp, TCP_FRAME_LIMITS } from '#cluster';
+import { runApp, serverTlsOptions, TCP_FRAME_LIMITS } from '#cluster';
 import { readResourceManagerConfig } from './resource-manager.config.js';
 import { ResourceManagerModule } from './resource-manager.module.js';
 import { TaskManagerRegistry } from './task-manager-registry.service.js';
@@ -14,14 +14,19 @@ runApp(async () => {
   });
   app.connectMicroservice<MicroserviceOptions>({
     transport: Transport.TCP,
-    options: { host: config.host, port: config.tcpPort, ...TCP_FRAME_LIMITS },
+    options: {
+      host: config.host,
+      port: config.tcpPort,
+      ...TCP_FRAME_LIMITS,
+      tlsOptions: serverTlsOptions(config.tls),
+    },
   });
   app.enableShutdownHooks();
   await app.startAllMicroservices();
   await app.listen(config.httpPort, config.host);
   const { resourceManagerId, fencingToken } = app.get(TaskManagerRegistry).identity;
   new Logger('ResourceManager').log(
-    `ResourceManager ${resourceManagerId} ready: tcp ${config.host}:${config.tcpPort}, ` +
+    `ResourceManager ${resourceManagerId} ready: tcp ${config.host}:${config.tcpPort}${config.tls ? ' (mutual TLS)' : ''}, ` +
       `http http://${config.host}:${config.httpPort}, fencing token ${fencingToken}, ` +
       `heartbeat interval ${config.heartbeat.interval} ms, timeout ${config.heartbeat.timeout} ms`,
   );

@@ -1,4 +1,11 @@
-import { readHeartbeatSettings, readHost, readPort, type HeartbeatSettings } from '#cluster';
+import {
+  readHeartbeatSettings,
+  readHost,
+  readMutualTls,
+  readPort,
+  type HeartbeatSettings,
+  type MutualTls,
+} from '#cluster';
 
 export const RESOURCE_MANAGER_CONFIG = Symbol('RESOURCE_MANAGER_CONFIG');
 
@@ -7,9 +14,11 @@ export interface ResourceManagerConfig {
   readonly tcpPort: number;
   readonly httpPort: number;
   readonly heartbeat: HeartbeatSettings;
+  /** Mutual TLS for its TCP endpoint and clients (TLS_CA, TLS_CERT, TLS_KEY); null: plain TCP. */
+  readonly tls: MutualTls | null;
 }
 
-/** Reads RM_HOST, RM_TCP_PORT, RM_HTTP_PORT and the HEARTBEAT_* variables; throws naming a bad one. */
+/** Reads RM_HOST, RM_TCP_PORT, RM_HTTP_PORT and the HEARTBEAT_* and TLS_* variables; throws naming a bad one. */
 export function readResourceManagerConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): ResourceManagerConfig {
@@ -18,5 +27,6 @@ export function readResourceManagerConfig(
     tcpPort: readPort(env, 'RM_TCP_PORT', 6123),
     httpPort: readPort(env, 'RM_HTTP_PORT', 8081),
     heartbeat: readHeartbeatSettings(env),
+    tls: readMutualTls(env),
   };
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { ClientTCP } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
 import {
+  clientTlsOptions,
   describeError,
   parseSlotReport,
   ProtocolError,
@@ -26,6 +27,7 @@ import {
   type HeartbeatManager,
   closeTcpClient,
 } from 'nestjs-heartbeat';
+import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
 import {
   RESOURCE_MANAGER_IDENTITY,
   type ResourceManagerIdentity,
@@ -71,6 +73,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
 
   constructor(
     @Inject(RESOURCE_MANAGER_IDENTITY) readonly identity: ResourceManagerIdentity,
+    @Inject(RESOURCE_MANAGER_CONFIG) private readonly config: ResourceManagerConfig,
     @InjectHeartbeatManager(TASK_MANAGER_HEARTBEATS)
     private readonly heartbeats: HeartbeatManager<SlotReport, null>,
     private readonly targets: HeartbeatTargetFactory,
@@ -81,7 +84,12 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       this.closeConnection(request.taskManagerId, 'registered again', { notify: false });
     }
     const address = `${request.host}:${request.port}`;
-    const client = new ClientTCP({ host: request.host, port: request.port, ...TCP_FRAME_LIMITS });
+    const client = new ClientTCP({
+      host: request.host,
+      port: request.port,
+      ...TCP_FRAME_LIMITS,
+      tlsOptions: clientTlsOptions(this.config.tls),
+    });
     this.registrations.set(request.taskManagerId, {
       id: request.taskManagerId,
       host: request.host,

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { AddressInfo, Server } from 'node:net';
-import { runApp, TCP_FRAME_LIMITS } from '#cluster';
+import { runApp, serverTlsOptions, TCP_FRAME_LIMITS } from '#cluster';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
 import { readTaskManagerConfig } from './task-manager.config.js';
 import { TaskManagerModule } from './task-manager.module.js';
@@ -14,7 +14,12 @@ runApp(async () => {
     TaskManagerModule.forConfig(config),
     {
       transport: Transport.TCP,
-      options: { host: config.host, port: config.tcpPort, ...TCP_FRAME_LIMITS },
+      options: {
+        host: config.host,
+        port: config.tcpPort,
+        ...TCP_FRAME_LIMITS,
+        tlsOptions: serverTlsOptions(config.tls),
+      },
       logger: ['log', 'warn', 'error'],
     },
   );
@@ -22,7 +27,7 @@ runApp(async () => {
   await app.listen();
   const port = (app.unwrap<Server>().address() as AddressInfo).port;
   new Logger('TaskManager').log(
-    `TaskManager ${config.id} listening on ${config.host}:${port} with ${config.slots} slots; ` +
+    `TaskManager ${config.id} listening on ${config.host}:${port} with ${config.slots} slots${config.tls ? ' (mutual TLS)' : ''}; ` +
       `ResourceManager at ${config.resourceManager.host}:${config.resourceManager.port}`,
   );
   app.get(ResourceManagerConnection).start(port);

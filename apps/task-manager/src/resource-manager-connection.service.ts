@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
 import {
+  clientTlsOptions,
   describeError,
   parseRegistrationResponse,
   sendRequest,
@@ -55,7 +56,12 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
   ) {
     const { host, port } = config.resourceManager;
     this.rmAddress = `${host}:${port}`;
-    this.client = new ClientTCP({ host, port, ...TCP_FRAME_LIMITS });
+    this.client = new ClientTCP({
+      host,
+      port,
+      ...TCP_FRAME_LIMITS,
+      tlsOptions: clientTlsOptions(config.tls),
+    });
   }
 
   /** Starts registering, advertising the port the TaskManager's endpoint is bound to. */

@@ -4,9 +4,11 @@ import {
   readHost,
   readId,
   readInteger,
+  readMutualTls,
   readPort,
   MAX_SLOTS,
   type HeartbeatSettings,
+  type MutualTls,
 } from '#cluster';
 
 export const TASK_MANAGER_CONFIG = Symbol('TASK_MANAGER_CONFIG');
@@ -19,9 +21,11 @@ export interface TaskManagerConfig {
   readonly slots: number;
   readonly resourceManager: { readonly host: string; readonly port: number };
   readonly heartbeat: HeartbeatSettings;
+  /** Mutual TLS for its TCP endpoint and clients (TLS_CA, TLS_CERT, TLS_KEY); null: plain TCP. */
+  readonly tls: MutualTls | null;
 }
 
-/** Reads TM_ID, TM_HOST, TM_TCP_PORT, TM_SLOTS, RM_HOST, RM_TCP_PORT and the HEARTBEAT_* variables. */
+/** Reads TM_ID, TM_HOST, TM_TCP_PORT, TM_SLOTS, RM_HOST, RM_TCP_PORT and the HEARTBEAT_* and TLS_* variables. */
 export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
   return {
     id: readId(env, 'TM_ID', () => `taskmanager-${randomUUID().slice(0, 8)}`),
@@ -33,5 +37,6 @@ export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
       port: readPort(env, 'RM_TCP_PORT', 6123),
     },
     heartbeat: readHeartbeatSettings(env),
+    tls: readMutualTls(env),
   };
 }

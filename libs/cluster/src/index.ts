@@ -1,3 +1,4 @@
 export * from './env.js';
 export * from './protocol.js';
 export * from './app-support.js';
+export * from './tls.js';
