@@ -88,6 +88,12 @@ describe('mutual TLS from TLS_CA, TLS_CERT and TLS_KEY', () => {
     );
   });
 
+  it('rejects a TLS_CA that is not a CA certificate', () => {
+    expect((errorOf({ TLS_CA: files.cert }) as Error).message).toBe(
+      'TLS_CA must hold a CA certificate, got one for "CN=env-peer" that is not a CA',
+    );
+  });
+
   it('rejects a key that is not the certificate’s', () => {
     expect((errorOf({ TLS_KEY: foreignKey }) as Error).message).toMatch(
       /^TLS_KEY must be the PEM private key of the certificate in TLS_CERT: .*key values mismatch/,

@@ -34,8 +34,13 @@ export function readMutualTls(env: Env): MutualTls | null {
     );
   }
   const [ca, cert, key] = paths.map(([name, path]) => readPem(name, path as string));
-  requireCertificate('TLS_CA', ca);
-  requireCertificate('TLS_CERT', cert);
+  const authority = readCertificate('TLS_CA', ca);
+  if (!authority.ca) {
+    throw new EnvironmentError(
+      `TLS_CA must hold a CA certificate, got one for "${authority.subject.replace(/\n/g, ', ')}" that is not a CA`,
+    );
+  }
+  readCertificate('TLS_CERT', cert);
   try {
     createSecureContext({ ca, cert, key });
   } catch (error) {
@@ -46,9 +51,9 @@ export function readMutualTls(env: Env): MutualTls | null {
   return { ca, cert, key };
 }
 
-function requireCertificate(name: string, pem: Buffer): void {
+function readCertificate(name: string, pem: Buffer): X509Certificate {
   try {
-    new X509Certificate(pem);
+    return new X509Certificate(pem);
   } catch (error) {
     throw new EnvironmentError(`${name} must hold a PEM certificate: ${(error as Error).message}`);
   }
