@@ -95,6 +95,11 @@ describe('mutual TLS between the apps (real processes)', () => {
       });
       expect(rogue.registrations()).toEqual([]);
       expect((await rm.taskManagers()).map((view) => view.id)).toEqual(['tm-trusted']);
+      expect(
+        rm.findLine(
+          /WARN \[ResourceManager\] Refused a connection in the TLS handshake \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/,
+        ),
+      ).toBeDefined();
       await rogue.kill();
       await expectTrustedTaskManagerServed();
     },
@@ -114,6 +119,11 @@ describe('mutual TLS between the apps (real processes)', () => {
         description: 'tm-plain to fail to register three times',
       });
       expect(plain.registrations()).toEqual([]);
+      expect(
+        rm.findLine(
+          /WARN \[ResourceManager\] Refused a connection from 127\.0\.0\.1:\d+ in the TLS handshake \(ERR_SSL_WRONG_VERSION_NUMBER\)/,
+        ),
+      ).toBeDefined();
       expect((await rm.taskManagers()).map((view) => view.id)).toEqual(['tm-trusted']);
       await plain.kill();
       await expectTrustedTaskManagerServed();

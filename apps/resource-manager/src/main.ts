@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
-import { runApp, serverTlsOptions, TCP_FRAME_LIMITS } from '#cluster';
+import { logRefusedHandshakes, runApp, serverTlsOptions, TCP_FRAME_LIMITS } from '#cluster';
 import { readResourceManagerConfig } from './resource-manager.config.js';
 import { ResourceManagerModule } from './resource-manager.module.js';
 import { TaskManagerRegistry } from './task-manager-registry.service.js';
@@ -12,7 +12,7 @@ runApp(async () => {
   const app = await NestFactory.create(ResourceManagerModule.forConfig(config), {
     logger: ['log', 'warn', 'error'],
   });
-  app.connectMicroservice<MicroserviceOptions>({
+  const endpoint = app.connectMicroservice<MicroserviceOptions>({
     transport: Transport.TCP,
     options: {
       host: config.host,
@@ -21,6 +21,7 @@ runApp(async () => {
       tlsOptions: serverTlsOptions(config.tls),
     },
   });
+  logRefusedHandshakes(endpoint, new Logger('ResourceManager'), config.tls);
   app.enableShutdownHooks();
   await app.startAllMicroservices();
   await app.listen(config.httpPort, config.host);

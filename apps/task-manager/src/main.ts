@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { AddressInfo, Server } from 'node:net';
-import { runApp, serverTlsOptions, TCP_FRAME_LIMITS } from '#cluster';
+import { logRefusedHandshakes, runApp, serverTlsOptions, TCP_FRAME_LIMITS } from '#cluster';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
 import { readTaskManagerConfig } from './task-manager.config.js';
 import { TaskManagerModule } from './task-manager.module.js';
@@ -23,6 +23,7 @@ runApp(async () => {
       logger: ['log', 'warn', 'error'],
     },
   );
+  logRefusedHandshakes(app, new Logger('TaskManager'), config.tls);
   app.enableShutdownHooks();
   await app.listen();
   const port = (app.unwrap<Server>().address() as AddressInfo).port;

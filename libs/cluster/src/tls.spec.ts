@@ -1,8 +1,10 @@
+import { jest } from '@jest/globals';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestCertificates, type TlsFiles } from '../../../test/fixtures/test-certificates.js';
 import { EnvironmentError } from './env.js';
-import { clientTlsOptions, readMutualTls, serverTlsOptions } from './tls.js';
+import type { TLSSocket } from 'node:tls';
+import { clientTlsOptions, logRefusedHandshakes, readMutualTls, serverTlsOptions } from './tls.js';
 
 describe('mutual TLS from TLS_CA, TLS_CERT and TLS_KEY', () => {
   let certificates: TestCertificates;
@@ -98,5 +100,42 @@ describe('mutual TLS from TLS_CA, TLS_CERT and TLS_KEY', () => {
     expect((errorOf({ TLS_KEY: foreignKey }) as Error).message).toMatch(
       /^TLS_KEY must be the PEM private key of the certificate in TLS_CERT: .*key values mismatch/,
     );
+  });
+
+  describe('logRefusedHandshakes', () => {
+    type Listener = (error: Error, socket: TLSSocket) => void;
+    const endpoint = () => {
+      const listeners: Listener[] = [];
+      return {
+        listeners,
+        on: (_event: 'tlsClientError', listener: Listener) => listeners.push(listener),
+      };
+    };
+
+    it('listens only when TLS is on', () => {
+      const server = endpoint();
+      logRefusedHandshakes(server, { warn: jest.fn() }, null);
+      expect(server.listeners).toEqual([]);
+    });
+
+    it('logs the peer and the reason: the certificate check, or else the error code', () => {
+      const server = endpoint();
+      const warn = jest.fn();
+      logRefusedHandshakes(server, { warn }, readMutualTls(env()));
+      const [listener] = server.listeners;
+      const plainTcp = Object.assign(new Error('wrong version number'), {
+        code: 'ERR_SSL_WRONG_VERSION_NUMBER',
+      });
+      listener(plainTcp, { remoteAddress: '127.0.0.1', remotePort: 4242 } as TLSSocket);
+      listener(new Error('socket hang up'), {
+        authorizationError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      } as unknown as TLSSocket);
+      expect(warn.mock.calls).toEqual([
+        [
+          'Refused a connection from 127.0.0.1:4242 in the TLS handshake (ERR_SSL_WRONG_VERSION_NUMBER)',
+        ],
+        ['Refused a connection in the TLS handshake (UNABLE_TO_VERIFY_LEAF_SIGNATURE)'],
+      ]);
+    });
   });
 });

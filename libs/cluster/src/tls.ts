@@ -1,6 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type ConnectionOptions, type TlsOptions } from 'node:tls';
+import {
+  createSecureContext,
+  type ConnectionOptions,
+  type TLSSocket,
+  type TlsOptions,
+} from 'node:tls';
+import { describeError } from './app-support.js';
 import { EnvironmentError } from './env.js';
 
 /** PEM contents for mutual TLS: the CA that every peer's certificate must come from, and our own. */
@@ -76,4 +82,28 @@ export function serverTlsOptions(tls: MutualTls | null): TlsOptions | undefined 
 /** Client side: present our certificate, and accept only a server certificate from the CA. */
 export function clientTlsOptions(tls: MutualTls | null): ConnectionOptions | undefined {
   return tls ? { ...tls, rejectUnauthorized: true } : undefined;
+}
+
+/**
+ * Logs every connection the TLS endpoint refuses in the handshake (no certificate, one from another
+ * CA, plain TCP): Node drops them without a word, and an operator should see who was turned away.
+ */
+export function logRefusedHandshakes(
+  endpoint: {
+    on(event: 'tlsClientError', listener: (error: Error, socket: TLSSocket) => void): void;
+  },
+  logger: { warn(message: string): void },
+  tls: MutualTls | null,
+): void {
+  if (tls) {
+    endpoint.on('tlsClientError', (error, socket) => {
+      // A rejected certificate is reported as a reset connection, its reason kept on the socket;
+      // and once the socket is destroyed, its address is gone.
+      const reason = socket.authorizationError
+        ? String(socket.authorizationError)
+        : describeError(error);
+      const from = socket.remoteAddress ? ` from ${socket.remoteAddress}:${socket.remotePort}` : '';
+      logger.warn(`Refused a connection${from} in the TLS handshake (${reason})`);
+    });
+  }
 }
