@@ -256,7 +256,7 @@ function describeExit({ code, signal }: ExitStatus): string {
 }
 
 /** Variables the apps read: never inherited from the shell running the tests. */
-const APP_VARIABLE = /^(RM_|TM_|HEARTBEAT_)/;
+const APP_VARIABLE = /^(RM_|TM_|HEARTBEAT_|TLS_)/;
 
 /** One child process running a built app, with every line it printed (stdout and stderr). */
 export class AppProcess {

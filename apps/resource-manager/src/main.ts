@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { createCheckedJsonSocket } from 'nestjs-heartbeat';
-import { ResourceManagerPatterns, runApp } from '#cluster';
+import { logRefusedHandshakes, ResourceManagerPatterns, runApp, serverTlsOptions } from '#cluster';
 import { readResourceManagerConfig } from './resource-manager.config.js';
 import { ResourceManagerModule } from './resource-manager.module.js';
 import { TaskManagerRegistry } from './task-manager-registry.service.js';
@@ -13,7 +13,7 @@ runApp(async () => {
   const app = await NestFactory.create(ResourceManagerModule.forConfig(config), {
     logger: ['log', 'warn', 'error'],
   });
-  app.connectMicroservice<MicroserviceOptions>({
+  const endpoint = app.connectMicroservice<MicroserviceOptions>({
     transport: Transport.TCP,
     options: {
       host: config.host,
@@ -22,14 +22,16 @@ runApp(async () => {
         limits: config.frameLimits,
         patterns: Object.values(ResourceManagerPatterns),
       }),
+      tlsOptions: serverTlsOptions(config.tls),
     },
   });
+  logRefusedHandshakes(endpoint, new Logger('ResourceManager'), config.tls);
   app.enableShutdownHooks();
   await app.startAllMicroservices();
   await app.listen(config.httpPort, config.host);
   const { resourceManagerId, fencingToken } = app.get(TaskManagerRegistry).identity;
   new Logger('ResourceManager').log(
-    `ResourceManager ${resourceManagerId} ready: tcp ${config.host}:${config.tcpPort}, ` +
+    `ResourceManager ${resourceManagerId} ready: tcp ${config.host}:${config.tcpPort}${config.tls ? ' (mutual TLS)' : ''}, ` +
       `http http://${config.host}:${config.httpPort}, fencing token ${fencingToken}, ` +
       `heartbeat interval ${config.heartbeat.interval} ms, timeout ${config.heartbeat.timeout} ms`,
   );

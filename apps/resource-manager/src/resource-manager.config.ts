@@ -2,9 +2,11 @@ import {
   readFrameLimits,
   readHeartbeatSettings,
   readHost,
+  readMutualTls,
   readPort,
   type FrameLimits,
   type HeartbeatSettings,
+  type MutualTls,
 } from '#cluster';
 
 export const RESOURCE_MANAGER_CONFIG = Symbol('RESOURCE_MANAGER_CONFIG');
@@ -15,9 +17,11 @@ export interface ResourceManagerConfig {
   readonly httpPort: number;
   readonly heartbeat: HeartbeatSettings;
   readonly frameLimits: FrameLimits;
+  /** Mutual TLS for its TCP endpoint and clients (TLS_CA, TLS_CERT, TLS_KEY); null: plain TCP. */
+  readonly tls: MutualTls | null;
 }
 
-/** Reads RM_HOST, RM_TCP_PORT, RM_HTTP_PORT, the HEARTBEAT_* and TCP_* variables; throws naming a bad one. */
+/** Reads RM_HOST, RM_TCP_PORT, RM_HTTP_PORT, the HEARTBEAT_*, TCP_* and TLS_* variables; throws naming a bad one. */
 export function readResourceManagerConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): ResourceManagerConfig {
@@ -27,5 +31,6 @@ export function readResourceManagerConfig(
     httpPort: readPort(env, 'RM_HTTP_PORT', 8081),
     heartbeat: readHeartbeatSettings(env),
     frameLimits: readFrameLimits(env),
+    tls: readMutualTls(env),
   };
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { ClientTCP } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
 import {
+  clientTlsOptions,
   describeError,
   parseMessage,
   ProtocolError,
@@ -96,6 +97,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       host: request.host,
       port: request.port,
       ...this.config.frameLimits,
+      tlsOptions: clientTlsOptions(this.config.tls),
     });
     const credential = randomUUID();
     this.registrations.set(request.taskManagerId, {

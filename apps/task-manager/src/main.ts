@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { AddressInfo, Server } from 'node:net';
 import { createCheckedJsonSocket } from 'nestjs-heartbeat';
-import { runApp, TaskManagerPatterns } from '#cluster';
+import { logRefusedHandshakes, runApp, serverTlsOptions, TaskManagerPatterns } from '#cluster';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
 import { readTaskManagerConfig } from './task-manager.config.js';
 import { TaskManagerModule } from './task-manager.module.js';
@@ -22,15 +22,17 @@ runApp(async () => {
           limits: config.frameLimits,
           patterns: Object.values(TaskManagerPatterns),
         }),
+        tlsOptions: serverTlsOptions(config.tls),
       },
       logger: ['log', 'warn', 'error'],
     },
   );
+  logRefusedHandshakes(app, new Logger('TaskManager'), config.tls);
   app.enableShutdownHooks();
   await app.listen();
   const port = (app.unwrap<Server>().address() as AddressInfo).port;
   new Logger('TaskManager').log(
-    `TaskManager ${config.id} listening on ${config.host}:${port} with ${config.slots} slots; ` +
+    `TaskManager ${config.id} listening on ${config.host}:${port} with ${config.slots} slots${config.tls ? ' (mutual TLS)' : ''}; ` +
       `ResourceManager at ${config.resourceManager.host}:${config.resourceManager.port}`,
   );
   app.get(ResourceManagerConnection).start(port);

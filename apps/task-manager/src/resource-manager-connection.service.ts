@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
 import {
+  clientTlsOptions,
   describeError,
   parseMessage,
   ProtocolError,
@@ -61,7 +62,12 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
   ) {
     const { host, port } = config.resourceManager;
     this.rmAddress = `${host}:${port}`;
-    this.client = new ClientTCP({ host, port, ...config.frameLimits });
+    this.client = new ClientTCP({
+      host,
+      port,
+      ...config.frameLimits,
+      tlsOptions: clientTlsOptions(config.tls),
+    });
   }
 
   /** Starts registering, advertising the configured port, or else the one its endpoint is bound to. */

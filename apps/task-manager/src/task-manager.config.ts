@@ -7,10 +7,12 @@ import {
   readHost,
   readId,
   readInteger,
+  readMutualTls,
   readPort,
   MAX_SLOTS,
   type FrameLimits,
   type HeartbeatSettings,
+  type MutualTls,
 } from '#cluster';
 
 export const TASK_MANAGER_CONFIG = Symbol('TASK_MANAGER_CONFIG');
@@ -31,11 +33,13 @@ export interface TaskManagerConfig {
   readonly resourceManager: { readonly host: string; readonly port: number };
   readonly heartbeat: HeartbeatSettings;
   readonly frameLimits: FrameLimits;
+  /** Mutual TLS for its TCP endpoint and clients (TLS_CA, TLS_CERT, TLS_KEY); null: plain TCP. */
+  readonly tls: MutualTls | null;
 }
 
 /**
  * Reads TM_ID, TM_HOST, TM_TCP_PORT, TM_SLOTS, TM_ADVERTISED_HOST, TM_ADVERTISED_PORT, RM_HOST,
- * RM_TCP_PORT, the HEARTBEAT_* and TCP_* variables.
+ * RM_TCP_PORT, the HEARTBEAT_*, TCP_* and TLS_* variables.
  */
 export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
   const host = readHost(env, 'TM_HOST', '127.0.0.1');
@@ -54,6 +58,7 @@ export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
     },
     heartbeat: readHeartbeatSettings(env),
     frameLimits: readFrameLimits(env),
+    tls: readMutualTls(env),
   };
   // Its heartbeats must fit the frame limit, or they would be cut off and it declared lost.
   const needed = largestHeartbeatFrame(config.slots);

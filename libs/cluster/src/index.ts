@@ -2,3 +2,4 @@ export * from './env.js';
 export * from './protocol.js';
 export * from './app-support.js';
 export * from './message-shape.js';
+export * from './tls.js';

@@ -479,6 +479,25 @@ describe('HeartbeatTargetFactory', () => {
       expect(make).toThrow(message);
     });
 
+    it('checks tlsOptions when the target is made, naming the target', async () => {
+      await start();
+      let error: unknown;
+      try {
+        factory.createTcpTarget({
+          host: '10.0.0.7',
+          port: 6123,
+          remoteManager: 'rm',
+          tlsOptions: { ca: 'not a certificate' },
+        });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(HeartbeatConfigurationError);
+      expect((error as Error).message).toMatch(
+        /^Invalid tlsOptions for heartbeat target 10\.0\.0\.7:6123: /,
+      );
+    });
+
     it('accepts ports 1 and 65535', async () => {
       await start();
       jest.spyOn(ClientTCP.prototype, 'close').mockImplementation(async () => undefined);

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
 import type { ConnectionOptions } from 'node:tls';
 import { closeTcpClient } from './close-tcp-client.js';
+import { resolveTargetTlsOptions } from './target-tls-options.js';
 import { HeartbeatConfigurationError } from '../../core/heartbeat-configuration.js';
 import type { HeartbeatTarget } from '../../core/heartbeat-target.interface.js';
 import { HEARTBEAT_RESOLVED_OPTIONS } from '../heartbeat.constants.js';
@@ -20,6 +21,12 @@ export interface TcpHeartbeatTargetOptions {
   readonly port: number;
   /** Name of the manager on the far side that takes these heartbeats. */
   readonly remoteManager: string;
+  /**
+   * Node TLS connection options (`ca`, `cert`, `key`, `servername`, ...): when given, the target
+   * connects over TLS, verifying the server's certificate (unless `rejectUnauthorized: false`) and
+   * presenting `cert` for mutual TLS. Checked when the target is made: a CA, certificate or key that
+   * cannot be used fails `createTcpTarget` with a `HeartbeatConfigurationError`.
+   */
   readonly tlsOptions?: ConnectionOptions;
   /** Overrides the module's `requestTimeout` for this target. */
   readonly requestTimeout?: number;
@@ -46,7 +53,12 @@ export class HeartbeatTargetFactory {
       );
     }
     const settings = this.targetSettings(remoteManager, requestTimeout);
-    const client = new ClientTCP({ host, port, tlsOptions, ...this.options.clientLimits });
+    const client = new ClientTCP({
+      host,
+      port,
+      tlsOptions: resolveTargetTlsOptions(tlsOptions, `${host}:${port}`),
+      ...this.options.clientLimits,
+    });
     return new ClientProxyHeartbeatTarget<O>(withHardClose(client), {
       ...settings,
       closeClientOnDispose: true,
