@@ -19,6 +19,13 @@ interface Case {
 const cases: Case[] = [
   {
     app: 'ResourceManager',
+    variable: 'HEARTBEAT_STALL_THRESHOLD_MS',
+    value: '0',
+    message:
+      /Invalid environment: HEARTBEAT_STALL_THRESHOLD_MS must be an integer > 0, or -1 to disable, got "0"/,
+  },
+  {
+    app: 'ResourceManager',
     variable: 'RM_TCP_PORT',
     value: 'abc',
     message: /Invalid environment: RM_TCP_PORT must be an integer from 0 to 65535, got "abc"/,

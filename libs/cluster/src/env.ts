@@ -59,6 +59,8 @@ export interface HeartbeatSettings {
   readonly interval: number;
   readonly timeout: number;
   readonly rpcFailureThreshold: number;
+  /** The library's stall guard; its default (timeout / 4, within 100 to 2,000 ms) when absent. */
+  readonly stallThreshold?: number;
 }
 
 export function readHeartbeatSettings(env: Env): HeartbeatSettings {
@@ -71,7 +73,16 @@ export function readHeartbeatSettings(env: Env): HeartbeatSettings {
   if (rpcFailureThreshold === 0) {
     fail('HEARTBEAT_RPC_FAILURE_THRESHOLD', 'an integer > 0, or -1 to disable', '0');
   }
-  return { interval, timeout, rpcFailureThreshold };
+  const stallThreshold = readInteger(env, 'HEARTBEAT_STALL_THRESHOLD_MS', 0, -1, 2_147_483_647);
+  if (stallThreshold === 0 && raw(env, 'HEARTBEAT_STALL_THRESHOLD_MS') !== undefined) {
+    fail('HEARTBEAT_STALL_THRESHOLD_MS', 'an integer > 0, or -1 to disable', '0');
+  }
+  return {
+    interval,
+    timeout,
+    rpcFailureThreshold,
+    ...(stallThreshold === 0 ? {} : { stallThreshold }),
+  };
 }
 
 /** Frame limits of the apps' TCP endpoints and clients (Nest's `maxBufferSize` and `incompleteMessageTimeout`). */
