@@ -36,6 +36,7 @@ import {
   type HostedTarget,
   type HostReady,
 } from './soak-protocol.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 export interface SoakSettings {
   readonly targets: number;
@@ -117,18 +118,6 @@ class LossListener {
   unreachable(id: string): void {
     this.onLoss(id, 'unreachable');
   }
-}
-
-/** A small seeded generator (mulberry32): the same seed gives the same kills. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));

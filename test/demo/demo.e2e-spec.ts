@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { isAlive } from '../fixtures/e2e-utils.js';
 
 // Runs the built demo (`npm test` builds first) as `npm start` would, then stops it like Ctrl-C.
 const demoScript = fileURLToPath(new URL('../../dist/scripts/demo.js', import.meta.url));
@@ -13,15 +14,6 @@ async function freePort(): Promise<number> {
   server.close();
   await once(server, 'close');
   return port;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('the demo (npm start)', () => {

@@ -9,6 +9,7 @@ import {
   type SoakResult,
 } from '../../scripts/soak/soak.js';
 import { DIST_DIR, within } from '../cluster/cluster-harness.js';
+import { isAlive } from '../fixtures/e2e-utils.js';
 
 const SOAK_SCRIPT = join(DIST_DIR, 'scripts/soak/soak.js');
 const SETTINGS = {
@@ -22,15 +23,6 @@ const SETTINGS = {
 };
 /** Start-up, warm-up, restarts and shutdown come on top of the soak's duration. */
 const RUN_BUDGET_MS = SETTINGS.duration * 1_000 + 90_000;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('soak: 100 targets at a 100 ms interval, with crashes and hangs (real processes)', () => {
   let soak: ChildProcessByStdio<null, Readable, Readable> | undefined;

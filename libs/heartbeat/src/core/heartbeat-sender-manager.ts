@@ -9,7 +9,7 @@ import {
  * Requests go out in slices of this many targets, each slice in a timer task of its own, so that a
  * large manager's burst does not hold up reading answers and firing timeouts for long.
  */
-export const REQUESTS_PER_SLICE = 256;
+export const REQUESTS_PER_SLICE = 128;
 
 /**
  * The sending side (Flink's `HeartbeatManagerSenderImpl`): a receiver manager that also asks
@@ -22,6 +22,7 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
 > {
   private nextRun: Cancellable | null = null;
   private nextSlice: Cancellable | null = null;
+  private roundOverdue = false;
   private started = false;
 
   /** With `deferStart` the loop begins at `start()`; otherwise on creation, as in Flink. */
@@ -47,6 +48,7 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     this.nextRun = null;
     this.nextSlice?.cancel();
     this.nextSlice = null;
+    this.roundOverdue = false;
   }
 
   private run(): void {
@@ -55,8 +57,10 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
       return;
     }
     // An overloaded process may not finish a round within the interval: the unfinished round goes
-    // on (so the last targets are asked too) and this one is skipped.
-    if (!this.nextSlice) {
+    // on (so the last targets are asked too) and the next one starts as soon as it ends.
+    if (this.nextSlice) {
+      this.roundOverdue = true;
+    } else {
       this.requestSlice([...this.monitors.values()], 0);
     }
     this.nextRun = this.scheduler.schedule(() => this.run(), this.configuration.interval);
@@ -75,6 +79,10 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     }
     if (end < round.length) {
       this.nextSlice = this.scheduler.schedule(() => this.requestSlice(round, end), 0);
+    } else if (this.roundOverdue) {
+      this.roundOverdue = false;
+      const next = [...this.monitors.values()];
+      this.nextSlice = this.scheduler.schedule(() => this.requestSlice(next, 0), 0);
     }
   }
 }
