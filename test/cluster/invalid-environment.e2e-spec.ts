@@ -20,9 +20,9 @@ const cases: Case[] = [
   {
     app: 'ResourceManager',
     variable: 'HEARTBEAT_STALL_THRESHOLD_MS',
-    value: '0',
+    value: '20',
     message:
-      /Invalid environment: HEARTBEAT_STALL_THRESHOLD_MS must be an integer > 0, or -1 to disable, got "0"/,
+      /Invalid environment: HEARTBEAT_STALL_THRESHOLD_MS must be an integer from 50 to 2147483647, or -1 to disable, got "20"/,
   },
   {
     app: 'ResourceManager',

@@ -74,8 +74,13 @@ export function readHeartbeatSettings(env: Env): HeartbeatSettings {
     fail('HEARTBEAT_RPC_FAILURE_THRESHOLD', 'an integer > 0, or -1 to disable', '0');
   }
   const stallThreshold = readInteger(env, 'HEARTBEAT_STALL_THRESHOLD_MS', 0, -1, 2_147_483_647);
-  if (stallThreshold === 0 && raw(env, 'HEARTBEAT_STALL_THRESHOLD_MS') !== undefined) {
-    fail('HEARTBEAT_STALL_THRESHOLD_MS', 'an integer > 0, or -1 to disable', '0');
+  const stallGiven = raw(env, 'HEARTBEAT_STALL_THRESHOLD_MS');
+  if (stallGiven !== undefined && stallThreshold !== -1 && stallThreshold < 50) {
+    fail(
+      'HEARTBEAT_STALL_THRESHOLD_MS',
+      'an integer from 50 to 2147483647, or -1 to disable',
+      stallGiven,
+    );
   }
   return {
     interval,

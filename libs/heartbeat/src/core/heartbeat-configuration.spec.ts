@@ -216,18 +216,19 @@ describe('resolveHeartbeatConfiguration', () => {
     });
 
     it('keeps a value given, and -1 to switch the guard off', () => {
-      expect(resolveHeartbeatConfiguration({ stallThreshold: 40 }).stallThreshold).toBe(40);
+      expect(resolveHeartbeatConfiguration({ stallThreshold: 50 }).stallThreshold).toBe(50);
       expect(resolveHeartbeatConfiguration({ stallThreshold: -1 }).stallThreshold).toBe(-1);
     });
 
     it.each([
       ['0', 0, 'got 0'],
-      ['fractional', 1.5, 'got 1.5'],
+      ['below 50 ms', 49, 'got 49'],
+      ['fractional', 50.5, 'got 50.5'],
       ['-2', -2, 'got -2'],
       ['string', '100', 'got "100"'],
     ])('rejects a %s stallThreshold, naming the value', (_label, stallThreshold, named) => {
       const error = problemWith(untyped({ stallThreshold }));
-      expect(error.message).toContain('stallThreshold must be an integer number of ms > 0');
+      expect(error.message).toContain('stallThreshold must be an integer number of ms from 50 to');
       expect(error.message).toContain(named);
     });
 

@@ -9,9 +9,10 @@ export interface HeartbeatConfiguration {
   /** `heartbeat.rpc-failure-threshold`: consecutive unreachable RPCs that mark a target unreachable; -1 disables. */
   readonly rpcFailureThreshold: number;
   /**
-   * Not in Flink: how long this process's own timers may be held up (a blocked event loop, a GC
-   * pause) before the manager treats it as a stall of its own and gives the timeouts that fell due
-   * in it a fresh window; -1 disables. Default: a quarter of the timeout, within 100 to 2,000 ms.
+   * Not in Flink: how late this process's own timers may run (a blocked event loop, a GC pause)
+   * before the manager treats it as a stall of its own and gives the timeouts falling due in or
+   * just after it a fresh window; at least 50, or -1 to disable. Default: a quarter of the timeout,
+   * within 100 to 2,000 ms.
    */
   readonly stallThreshold: number;
 }
@@ -25,6 +26,9 @@ export const HEARTBEAT_CONFIGURATION_KEYS = Object.freeze([
 ] as const satisfies readonly (keyof HeartbeatConfiguration)[]);
 
 const FLINK_DEFAULTS = { interval: 10_000, timeout: 50_000, rpcFailureThreshold: 2 } as const;
+
+/** Below this, ordinary event-loop jitter would count as stalls (and the guard tick too often). */
+const MIN_STALL_THRESHOLD = 50;
 
 /** A stall long enough to matter is well under the timeout, yet longer than ordinary GC pauses. */
 function defaultStallThreshold(timeout: number): number {
@@ -79,9 +83,12 @@ export function resolveHeartbeatConfiguration(
     );
   }
   const stall = merged.stallThreshold;
-  if (!(stall === -1 || (isTimerDelay(stall) && Number.isInteger(stall)))) {
+  if (!(
+    stall === -1 ||
+    (isTimerDelay(stall) && Number.isInteger(stall) && stall >= MIN_STALL_THRESHOLD)
+  )) {
     problems.push(
-      `stallThreshold must be an integer number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, or -1 to disable, got ${describeValue(stall)}`,
+      `stallThreshold must be an integer number of ms from ${MIN_STALL_THRESHOLD} to ${MAX_TIMER_DELAY_MS}, or -1 to disable, got ${describeValue(stall)}`,
     );
   }
   if (problems.length > 0) {

@@ -16,7 +16,6 @@ function newMonitor(rpcFailureThreshold = 2) {
     scheduler: clock,
     timeout: 200,
     rpcFailureThreshold,
-    stalledSince: () => false,
     onTimeout: (id) => timeouts.push(id),
     onUnreachable: (id) => unreachable.push(id),
   });

@@ -13,8 +13,11 @@ export interface HeartbeatMonitorContext {
   readonly scheduler: Scheduler;
   readonly timeout: number;
   readonly rpcFailureThreshold: number;
-  /** Whether this process itself stalled after `since` (see `StallGuard`). */
-  stalledSince(since: number): boolean;
+  /**
+   * Whether this process itself stalled so near `deadline` that heartbeats due before it may still
+   * be unread (see `StallGuard`); never, if absent.
+   */
+  stalledNear?(deadline: number): boolean;
   onTimeout(resourceId: string): void;
   onUnreachable(resourceId: string): void;
 }
@@ -77,10 +80,10 @@ export class HeartbeatMonitor<O = unknown> {
       return;
     }
     this.timeoutTask?.cancel();
-    const armedAt = this.context.clock.now();
+    const deadline = this.context.clock.now() + this.context.timeout;
     this.timeoutTask = this.context.scheduler.schedule(() => {
       this.timeoutTask = null;
-      if (this.context.stalledSince(armedAt)) {
+      if (this.context.stalledNear?.(deadline)) {
         // Our own pause kept heartbeats from being read: silence seen through it proves nothing.
         this.armTimeout();
       } else if (this.leaveRunning(HeartbeatMonitorState.Timeout)) {

@@ -56,8 +56,8 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       threshold: stallThreshold,
       describeStall: (gap) =>
         `Heartbeat manager ${this.ownResourceId}: this process stalled, no timer ran for ${gap} ms ` +
-        `(stall threshold ${stallThreshold} ms); heartbeat timeouts that fell due in the stall ` +
-        `get a fresh ${timeout} ms window instead of being declared`,
+        `(stall threshold ${stallThreshold} ms); heartbeat timeouts falling due in or just after ` +
+        `the stall get a fresh ${timeout} ms window instead of being declared`,
     });
   }
 
@@ -80,7 +80,10 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       scheduler: this.scheduler,
       timeout: this.configuration.timeout,
       rpcFailureThreshold: this.configuration.rpcFailureThreshold,
-      stalledSince: (since) => this.stallGuard.stalledSince(since),
+      // A stall that ended less than an interval before the deadline still counts: a sender
+      // asks again only when it resumes, and the answers take a round trip.
+      stalledNear: (deadline) =>
+        this.stallGuard.stalledAfter(deadline - this.configuration.interval),
       onTimeout: (id) =>
         safely(
           this.logger,

@@ -78,6 +78,41 @@ describe('HeartbeatSenderManager: requests in slices', () => {
     expect(clock.pendingTasks).toBe(0);
   });
 
+  it('schedules nothing more when a listener stops the manager in the middle of a slice', () => {
+    const clock = new ManualClock();
+    let asked = 0;
+    const manager: HeartbeatSenderManager<null, null> = new HeartbeatSenderManager<null, null>({
+      ownResourceId: 'rm',
+      listener: {
+        ...listener,
+        retrievePayload: () => {
+          asked += 1;
+          if (asked === 3) {
+            manager.stop();
+          }
+          return null;
+        },
+      },
+      clock,
+      scheduler: clock,
+      configuration: { interval: 100, timeout: 1_000, stallThreshold: -1 },
+      deferStart: true,
+    });
+    const target: HeartbeatTarget<null> = {
+      requestHeartbeat: () => Promise.resolve(),
+      receiveHeartbeat: () => Promise.resolve(),
+    };
+    for (let index = 0; index < COUNT; index += 1) {
+      manager.monitorTarget(`tm-${index}`, target);
+    }
+    manager.start();
+
+    clock.advance(0);
+
+    expect(asked).toBe(3);
+    expect(clock.pendingTasks).toBe(0);
+  });
+
   it('lets an unfinished round go on and starts the overdue one as soon as it ends', () => {
     const { clock, manager, requested, ids } = senderWithTargets(COUNT);
     // A scheduler that holds slices back, as an overloaded event loop would, past the next run.

@@ -13,8 +13,10 @@ export const REQUESTS_PER_SLICE = 128;
 
 /**
  * The sending side (Flink's `HeartbeatManagerSenderImpl`): a receiver manager that also asks
- * every monitored target for a heartbeat, once right away and then `interval` after each run
- * (fixed delay). Sending a request does not reset a target's timeout; only its answers do.
+ * every monitored target for a heartbeat, once right away and then `interval` after the start of
+ * each round (a round's requests go out in slices). Under overload an unfinished round delays the
+ * next one, which then starts as soon as it ends. Sending a request does not reset a target's
+ * timeout; only its answers do.
  */
 export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatReceiverManager<
   I,
@@ -63,7 +65,10 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     } else {
       this.requestSlice([...this.monitors.values()], 0);
     }
-    this.nextRun = this.scheduler.schedule(() => this.run(), this.configuration.interval);
+    if (!this.isStopped) {
+      // (a listener may have stopped the manager during the slice)
+      this.nextRun = this.scheduler.schedule(() => this.run(), this.configuration.interval);
+    }
   }
 
   private requestSlice(round: readonly HeartbeatMonitor<O>[], start: number): void {
@@ -76,6 +81,9 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
           target.requestHeartbeat(this.ownResourceId, payload),
         );
       }
+    }
+    if (this.isStopped) {
+      return; // stopped by a listener during the slice
     }
     if (end < round.length) {
       this.nextSlice = this.scheduler.schedule(() => this.requestSlice(round, end), 0);

@@ -140,12 +140,25 @@ describe('stall guard in the managers', () => {
     manager.stop();
   });
 
+  it('does not delay the verdict on a hung target when the stall ended well before its deadline', () => {
+    const { clock, manager, timeouts, warnings, t0 } = receiverRig();
+    manager.monitorTarget('hung', answeringTarget);
+    clock.advance(100);
+    clock.stall(400); // a stall early in the window: heartbeats it held up were read at 500
+
+    clock.advance(2 * TIMEOUT);
+
+    expect(warnings).toHaveLength(1);
+    expect(timeouts).toEqual([{ id: 'hung', at: t0 + TIMEOUT }]);
+    manager.stop();
+  });
+
   it('does not count a pause shorter than the threshold as a stall', () => {
     const { clock, manager, timeouts, warnings } = receiverRig();
     manager.monitorTarget('dead', answeringTarget);
-    clock.advance(TIMEOUT - 50);
+    clock.advance(TIMEOUT - 100); // the guard ticks every half threshold: this is a tick
 
-    clock.stall(STALL_THRESHOLD - 60); // late by less than the threshold, counting from the last tick
+    clock.stall(STALL_THRESHOLD - 10); // across the deadline, but shorter than the threshold
 
     expect(warnings).toEqual([]);
     expect(timeouts.map(({ id }) => id)).toEqual(['dead']);
@@ -224,7 +237,7 @@ describe('stall guard in the managers', () => {
 });
 
 describe('StallGuard', () => {
-  it('reports a stall after a given time only once the stall is over that time', () => {
+  it('counts a stall when its tick runs at least the threshold late, and reports when it ended', () => {
     const clock = new ManualClock(0);
     const warnings: string[] = [];
     const guard = new StallGuard({
@@ -237,11 +250,14 @@ describe('StallGuard', () => {
     guard.start();
     expect(guard.isRunning).toBe(true);
     clock.advance(500);
-    expect(guard.stalledSince(0)).toBe(false);
+    expect(guard.stalledAfter(0)).toBe(false);
+
+    clock.stall(120); // its tick runs 70 ms late: less than the threshold
+    expect(guard.stalledAfter(0)).toBe(false);
 
     clock.stall(400);
-    expect(guard.stalledSince(500)).toBe(true);
-    expect(guard.stalledSince(clock.now())).toBe(false);
+    expect(guard.stalledAfter(500)).toBe(true);
+    expect(guard.stalledAfter(clock.now())).toBe(false);
     expect(warnings).toEqual(['stalled 400']);
 
     guard.stop();

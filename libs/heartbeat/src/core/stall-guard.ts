@@ -5,7 +5,7 @@ export interface StallGuardOptions {
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   readonly logger: HeartbeatLogger;
-  /** A gap of at least this many ms in which no timer could run is a stall; -1 disables the guard. */
+  /** Timers running at least this many ms late mean a stall; -1 disables the guard. */
   readonly threshold: number;
   /** Names the owner and the consequence in the one warning logged per stall. */
   describeStall(gapMs: number): string;
@@ -14,9 +14,8 @@ export interface StallGuardOptions {
 /**
  * Watches this process's own scheduling delay. A blocked event loop (long synchronous work, a GC
  * pause, a frozen VM) holds back the timeout timers and the heartbeats that did arrive alike, so on
- * resume every target would look silent. A tick every half threshold notes when timers last ran; a
- * longer gap means the process itself stalled, and a timeout window that a stall overlapped is no
- * evidence that a target died.
+ * resume every target would look silent. A tick every half threshold notes when timers last ran;
+ * a tick at least `threshold` ms late means the process itself stalled.
  */
 export class StallGuard {
   private lastSeenRunning = 0;
@@ -44,31 +43,32 @@ export class StallGuard {
   }
 
   /**
-   * Whether the process stalled after `since` (epoch ms), counting a stall that is ending just now:
-   * after a stall the overdue timers run before the guard's own tick, in due order.
+   * Whether a stall of the process ended after `time` (epoch ms), counting one that is ending just
+   * now: after a stall the overdue timers run in due order, some before the guard's own tick.
    */
-  stalledSince(since: number): boolean {
+  stalledAfter(time: number): boolean {
     if (this.tick) {
       this.observe();
     }
-    return this.lastStallEnd > since;
+    return this.lastStallEnd > time;
   }
 
   private scheduleTick(): void {
-    this.tick = this.options.scheduler.schedule(
-      () => {
-        this.observe();
-        this.scheduleTick();
-      },
-      Math.max(1, Math.floor(this.options.threshold / 2)),
-    );
+    this.tick = this.options.scheduler.schedule(() => {
+      this.observe();
+      this.scheduleTick();
+    }, this.tickPeriod);
+  }
+
+  private get tickPeriod(): number {
+    return Math.max(1, Math.floor(this.options.threshold / 2));
   }
 
   private observe(): void {
     const now = this.options.clock.now();
     const gap = now - this.lastSeenRunning;
     this.lastSeenRunning = now;
-    if (gap >= this.options.threshold) {
+    if (gap - this.tickPeriod >= this.options.threshold) {
       this.lastStallEnd = now;
       this.options.logger.warn(this.options.describeStall(gap));
     }
