@@ -1,6 +1,7 @@
 /**
- * Nest's TCP framing, `<length>#<json>` with the length in UTF-16 code units, for the lean
- * load processes that simulate targets without Nest (see the README's "Wire format").
+ * Nest's TCP framing, `<length>#<json>` with the length in UTF-16 code units (see the README's
+ * "Wire format"), for peers written without Nest: the benchmark's load processes and the tests'
+ * raw clients.
  */
 export function encodeFrame(message: unknown): string {
   const json = JSON.stringify(message);
