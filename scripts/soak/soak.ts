@@ -311,6 +311,8 @@ export async function runSoak(settings: SoakSettings): Promise<SoakResult> {
       await sleep(killAt - Date.now());
       const killedAt = Date.now();
       const ids = host.targets.map((target) => target.id);
+      // Each kill counts only its own detections (a host restarts with the same target ids).
+      detections.clear();
       ids.forEach((id) => expected.set(id, killedAt));
       if (mode === 'hang (SIGSTOP)') {
         host.hang();
