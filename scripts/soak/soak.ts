@@ -37,6 +37,7 @@ import {
   type HostReady,
 } from './soak-protocol.js';
 import { seededRandom } from '../support/seeded-random.js';
+import { KillDetections, type LossReason } from './kill-detections.js';
 
 export interface SoakSettings {
   readonly targets: number;
@@ -101,8 +102,6 @@ const HOST_READY_TIMEOUT_MS = 30_000;
 /** Beyond the heartbeat timeout, how long a killed target may take to be declared lost. */
 const DETECTION_GRACE_MS = 5_000;
 const WARM_UP_MS = 5_000;
-
-type LossReason = 'timeout' | 'unreachable';
 
 /** Hands every loss the monitor's sender manager declares to `onLoss`. */
 @Injectable()
@@ -262,19 +261,14 @@ export async function runSoak(settings: SoakSettings): Promise<SoakResult> {
     };
 
     // Losses: expected ones (targets of a killed host) are timed; any other is a false alarm.
-    const expected = new Map<string, number>();
-    const detections = new Map<string, { reason: LossReason; latency: number }>();
+    const detections = new KillDetections();
     const falseAlarms: SoakResult['falseAlarms'] = [];
     app.get(LossListener).onLoss = (id, reason) => {
       manager.unmonitorTarget(id);
-      const killedAt = expected.get(id);
-      if (killedAt === undefined) {
+      if (!detections.record(id, reason, Date.now())) {
         falseAlarms.push({ id, reason, atMs: Date.now() - began });
         log(`FALSE ALARM: ${id} declared lost (${reason})`);
-        return;
       }
-      expected.delete(id);
-      detections.set(id, { reason, latency: Date.now() - killedAt });
     };
 
     for (let index = 1; index <= settings.hosts; index++) {
@@ -311,7 +305,7 @@ export async function runSoak(settings: SoakSettings): Promise<SoakResult> {
       await sleep(killAt - Date.now());
       const killedAt = Date.now();
       const ids = host.targets.map((target) => target.id);
-      ids.forEach((id) => expected.set(id, killedAt));
+      detections.begin(ids, killedAt);
       if (mode === 'hang (SIGSTOP)') {
         host.hang();
       } else {
@@ -319,15 +313,11 @@ export async function runSoak(settings: SoakSettings): Promise<SoakResult> {
       }
       log(`host ${host.index}: ${mode}; its ${ids.length} targets must be declared lost`);
       const deadline = killedAt + settings.timeout + DETECTION_GRACE_MS;
-      while (ids.some((id) => expected.has(id)) && Date.now() < deadline) {
+      while (detections.awaiting(ids) && Date.now() < deadline) {
         await sleep(20);
       }
-      const missed = ids.filter((id) => expected.has(id));
-      missed.forEach((id) => {
-        expected.delete(id);
-        manager.unmonitorTarget(id);
-      });
-      const found = ids.flatMap((id) => detections.get(id) ?? []);
+      const { found, missed } = detections.end(ids);
+      missed.forEach((id) => manager.unmonitorTarget(id));
       await host.kill(); // a hung host is killed only now, so that its targets had to time out
       kills.push({
         host: host.index,

@@ -371,11 +371,17 @@ export class ResourceManagerProcess extends AppProcess {
     super(name, RESOURCE_MANAGER_MAIN, env);
   }
 
-  /** Waits for "ResourceManager <id> ready" and returns the fencing token it printed. */
+  /**
+   * Waits for "ResourceManager <id> ready" and returns the fencing token it printed; remembers the
+   * id for `resourceManagerIdOf`.
+   */
   async ready(timeoutMs = 15_000): Promise<string> {
-    const [, token] = await waitForLine(this, /ResourceManager \S+ ready: .*fencing token (\S+),/, {
-      timeoutMs,
-    });
+    const [, id, token] = await waitForLine(
+      this,
+      /ResourceManager (\S+) ready: .*fencing token (\S+),/,
+      { timeoutMs },
+    );
+    resourceManagerIds.set(token, id);
     return token;
   }
 
@@ -539,9 +545,16 @@ export class Cluster {
   }
 }
 
-/** The ResourceManager's heartbeat id for a start, derived from that start's fencing token. */
+/** Heartbeat ids of the ResourceManager starts seen ready, by fencing token. */
+const resourceManagerIds = new Map<string, string>();
+
+/** The ResourceManager's heartbeat id for the start with that fencing token (as its ready line said). */
 export function resourceManagerIdOf(fencingToken: string): string {
-  return `resource-manager-${fencingToken.slice(0, 8)}`;
+  const id = resourceManagerIds.get(fencingToken);
+  if (id === undefined) {
+    throw new Error(`No ResourceManager with fencing token ${fencingToken} was seen ready`);
+  }
+  return id;
 }
 
 export function escapeRegExp(text: string): string {

@@ -282,6 +282,18 @@ describe('hostile input against a live cluster (real processes)', () => {
           outcome: 'error reply',
           log: /Rejected heartbeat receive: .*heartbeat payload: /,
         },
+        {
+          name: "a registration taking over tm-a's id without its credential",
+          chunks: [
+            request('rm.register-task-manager', {
+              ...goodRegistration,
+              taskManagerId: 'tm-a',
+              credential: 'guessed',
+            }),
+          ],
+          outcome: 'error reply',
+          log: /Refused the registration of TaskManager tm-a from 127\.0\.0\.1:1: tm-a is registered from .* lacks that registration's credential/,
+        },
       ];
       await attack(rm, rm.tcpPort, cases);
 
@@ -370,15 +382,23 @@ describe('hostile input against a live cluster (real processes)', () => {
         },
         {
           name: 'a heartbeat request with a stale fencing token',
-          chunks: [heartbeatRequest(rmId, { fencingToken: 'an-old-token' })],
+          chunks: [heartbeatRequest(rmId, { fencingToken: 'an-old-token', credential: 'c' })],
           outcome: 'error reply',
           log: /Rejected heartbeat request: .*stale fencing token/,
         },
         {
           name: 'a heartbeat request from another ResourceManager',
-          chunks: [heartbeatRequest('resource-manager-impostor', { fencingToken })],
+          chunks: [
+            heartbeatRequest('resource-manager-impostor', { fencingToken, credential: 'c' }),
+          ],
           outcome: 'error reply',
           log: /Rejected heartbeat request: .*resource-manager-impostor is not the ResourceManager/,
+        },
+        {
+          name: 'a heartbeat request with the fencing token (anyone may learn it) but a guessed credential',
+          chunks: [heartbeatRequest(rmId, { fencingToken, credential: 'guessed' })],
+          outcome: 'error reply',
+          log: /Rejected heartbeat request: .*wrong credential/,
         },
         {
           name: 'a heartbeat request without a fencing token',
@@ -391,19 +411,42 @@ describe('hostile input against a live cluster (real processes)', () => {
           chunks: [
             request('tm.allocate-slots', {
               fencingToken: 'an-old-token',
+              credential: 'c',
               allocations: [{ slotIndex: 0, allocationId: 'a', jobId: 'j' }],
             }),
           ],
           outcome: 'error reply',
-          log: /Rejected a command: Stale fencing token/,
+          log: /Rejected a command: stale fencing token/,
+        },
+        {
+          name: 'a slot release with the fencing token but a guessed credential',
+          chunks: [
+            request('tm.release-slots', { fencingToken, credential: 'guessed', jobId: 'j' }),
+          ],
+          outcome: 'error reply',
+          log: /Rejected a command: wrong credential/,
         },
         {
           name: 'a slot allocation of the wrong shape',
-          chunks: [request('tm.allocate-slots', { fencingToken, allocations: 'all' })],
+          chunks: [
+            request('tm.allocate-slots', { fencingToken, credential: 'c', allocations: 'all' }),
+          ],
           outcome: 'error reply',
           log: /Rejected a message: slot allocation\.allocations: /,
         },
       ]);
+
+      // A disconnect order with the fencing token but a guessed credential is ignored.
+      const disconnect = await exchangeRaw(
+        port,
+        [request('tm.disconnect', { fencingToken, credential: 'guessed', reason: 'go away' })],
+        WAIT_MS,
+        1,
+      );
+      expect(framesOf(disconnect.received)[0]).toMatchObject({ response: { accepted: false } });
+      await waitForLine(tmA, /Ignored a disconnect order \(go away\): wrong credential/, {
+        timeoutMs: 5_000,
+      });
 
       await sleep(4 * FAST_HEARTBEATS.interval);
       const after = (await views())['tm-a'];

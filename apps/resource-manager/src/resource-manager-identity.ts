@@ -12,7 +12,10 @@ export interface ResourceManagerIdentity {
   readonly fencingToken: string;
 }
 
+/** The id comes from its own random value: it says nothing about the fencing token. */
 export function newResourceManagerIdentity(): ResourceManagerIdentity {
-  const fencingToken = randomUUID();
-  return { resourceManagerId: `resource-manager-${fencingToken.slice(0, 8)}`, fencingToken };
+  return {
+    resourceManagerId: `resource-manager-${randomUUID().slice(0, 8)}`,
+    fencingToken: randomUUID(),
+  };
 }

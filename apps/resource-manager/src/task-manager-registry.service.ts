@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import {
   clientTlsOptions,
   describeError,
+  largestHeartbeatFrame,
   parseMessage,
   ProtocolError,
   sameSecret,
@@ -66,6 +67,11 @@ export interface TaskManagerView {
 
 export class SlotRequestError extends Error {}
 
+/** A registration the ResourceManager turns down; the TaskManager gets the message as its error reply. */
+export class RegistrationRefused extends Error {
+  override readonly name = 'RegistrationRefused';
+}
+
 const COMMAND_TIMEOUT_MS = 2_000;
 
 /**
@@ -88,11 +94,23 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     private readonly targets: HeartbeatTargetFactory,
   ) {}
 
+  /**
+   * Registers a TaskManager; throws a `RegistrationRefused` naming the reason if it may not. A live
+   * registration is replaced only by a request presenting its credential: anyone else (a restarted
+   * TaskManager too) waits until the old one is dropped for its silence.
+   */
   register(request: RegistrationRequest): RegistrationResponse {
+    const address = `${request.host}:${request.port}`;
+    const refusal = this.registrationRefusal(request);
+    if (refusal) {
+      this.logger.warn(
+        `Refused the registration of TaskManager ${request.taskManagerId} from ${address}: ${refusal}`,
+      );
+      throw new RegistrationRefused(refusal);
+    }
     if (this.registrations.has(request.taskManagerId)) {
       this.closeConnection(request.taskManagerId, 'registered again', { notify: false });
     }
-    const address = `${request.host}:${request.port}`;
     const client = new ClientTCP({
       host: request.host,
       port: request.port,
@@ -139,10 +157,11 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     return true;
   }
 
-  /** Every heartbeat request to a TaskManager says which ResourceManager start asks. */
+  /** Every heartbeat request to a TaskManager says which ResourceManager start asks, and proves it. */
   @ProvideHeartbeatPayload(TASK_MANAGER_HEARTBEATS)
-  heartbeatPayload(): ResourceManagerHeartbeat {
-    return { fencingToken: this.identity.fencingToken };
+  heartbeatPayload(taskManagerId: string): ResourceManagerHeartbeat | null {
+    const registration = this.registrations.get(taskManagerId);
+    return registration ? this.proofFor(registration) : null;
   }
 
   /**
@@ -222,7 +241,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       const outcomes = await Promise.allSettled(
         [...shares].map(([registration, allocations]) =>
           this.command(registration, TaskManagerPatterns.allocateSlots, {
-            fencingToken: this.identity.fencingToken,
+            ...this.proofFor(registration),
             allocations,
           }),
         ),
@@ -254,7 +273,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       const outcomes = await Promise.allSettled(
         holders.map((registration) =>
           this.command(registration, TaskManagerPatterns.releaseSlots, {
-            fencingToken: this.identity.fencingToken,
+            ...this.proofFor(registration),
             jobId,
           }),
         ),
@@ -296,7 +315,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     await Promise.allSettled(
       shares.map(([registration, allocations]) =>
         this.command(registration, TaskManagerPatterns.releaseSlots, {
-          fencingToken: this.identity.fencingToken,
+          ...this.proofFor(registration),
           jobId,
           allocationIds: allocations.map(({ allocationId }) => allocationId),
         }),
@@ -314,6 +333,30 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     if (this.isCurrent(registration)) {
       this.applyReport(registration, parseMessage(slotReportSchema, answer, 'slot report'));
     }
+  }
+
+  /** What every message to a registered TaskManager carries: who we are, and its credential. */
+  private proofFor(registration: Registration): ResourceManagerHeartbeat {
+    return { fencingToken: this.identity.fencingToken, credential: registration.credential };
+  }
+
+  /** Why a registration is refused, or undefined if it may go ahead. */
+  private registrationRefusal(request: RegistrationRequest): string | undefined {
+    const needed = largestHeartbeatFrame(request.slots);
+    if (needed > this.config.frameLimits.maxBufferSize) {
+      return (
+        `its heartbeats with ${request.slots} slots need frames of up to ${needed} characters, ` +
+        `more than this ResourceManager's TCP_MAX_BUFFER_SIZE ${this.config.frameLimits.maxBufferSize}`
+      );
+    }
+    const live = this.registrations.get(request.taskManagerId);
+    if (live && !sameSecret(request.credential ?? '', live.credential)) {
+      return (
+        `${request.taskManagerId} is registered from ${live.host}:${live.port} and the request lacks ` +
+        `that registration's credential; retry once the old one is dropped (heartbeat timeout)`
+      );
+    }
+    return undefined;
   }
 
   /** Why a message in the name of `taskManagerId` is refused, or undefined if it is its own. */
@@ -387,7 +430,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     sendRequest(
       client,
       TaskManagerPatterns.disconnect,
-      { fencingToken: this.identity.fencingToken, reason },
+      { ...this.proofFor(registration), reason },
       COMMAND_TIMEOUT_MS,
     )
       .catch(() => undefined)

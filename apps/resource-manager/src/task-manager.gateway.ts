@@ -2,6 +2,7 @@ import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
   MessageShape,
+  orRpcError,
   registrationRequestSchema,
   ResourceManagerPatterns,
   unregistrationRequestSchema,
@@ -21,7 +22,7 @@ export class TaskManagerGateway {
     @Payload(new MessageShape(registrationRequestSchema, 'registration'))
     request: RegistrationRequest,
   ): RegistrationResponse {
-    return this.registry.register(request);
+    return orRpcError(() => this.registry.register(request));
   }
 
   @MessagePattern(ResourceManagerPatterns.unregister)

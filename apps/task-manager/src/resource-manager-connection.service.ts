@@ -49,6 +49,11 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
   private readonly client: ClientTCP;
   private readonly rmAddress: string;
   private registration: RegistrationResponse | null = null;
+  /**
+   * The credential of our last registration, presented when registering again: while the
+   * ResourceManager still holds that registration, only its credential may replace it.
+   */
+  private lastCredential: string | undefined;
   private advertisedPort = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private closing = false;
@@ -86,21 +91,18 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     return { fencingToken, credential, slotReport: this.slots.report() };
   }
 
-  /** Only the ResourceManager we are registered with, with its current fencing token, may ask for heartbeats. */
+  /** Only the ResourceManager we are registered with, proving it with our credential, may ask for heartbeats. */
   @OnIncomingHeartbeat(RESOURCE_MANAGER_HEARTBEATS)
   vetHeartbeat({ origin, payload }: IncomingHeartbeat): void {
-    const { fencingToken } = parseMessage(
-      resourceManagerHeartbeatSchema,
-      payload,
-      'heartbeat payload',
-    );
+    const proof = parseMessage(resourceManagerHeartbeatSchema, payload, 'heartbeat payload');
     if (!this.registration || origin !== this.registration.resourceManagerId) {
       throw new ProtocolError(
         `${origin} is not the ResourceManager this TaskManager is registered with`,
       );
     }
-    if (!sameSecret(fencingToken, this.registration.fencingToken)) {
-      throw new ProtocolError('stale fencing token');
+    const refusal = this.refusal(proof);
+    if (refusal) {
+      throw new ProtocolError(refusal);
     }
   }
 
@@ -115,21 +117,34 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
   }
 
   /** The ResourceManager dropped us (it thought us dead): register again if the order is from our ResourceManager. */
-  onDisconnectRequest(fencingToken: string, reason: string): boolean {
-    const registration = this.registration;
-    if (!registration || !sameSecret(fencingToken, registration.fencingToken)) {
-      this.logger.warn(`Ignored a disconnect order (${reason}): stale fencing token`);
+  onDisconnectRequest(proof: ResourceManagerHeartbeat, reason: string): boolean {
+    const refusal = this.refusal(proof);
+    if (refusal) {
+      this.logger.warn(`Ignored a disconnect order (${reason}): ${refusal}`);
       return false;
     }
     this.logger.warn(
-      `ResourceManager ${registration.resourceManagerId} disconnected us (${reason}); registering again`,
+      `ResourceManager ${this.registration?.resourceManagerId} disconnected us (${reason}); registering again`,
     );
+    // The ResourceManager has dropped that registration: its credential is of no more use.
+    this.lastCredential = undefined;
     this.reconnect();
     return true;
   }
 
-  isCurrentResourceManager(fencingToken: string): boolean {
-    return this.registration !== null && sameSecret(fencingToken, this.registration.fencingToken);
+  /**
+   * Why a message claiming to be from our ResourceManager is refused, or undefined if it is: it must
+   * carry its current fencing token and our registration's credential (anyone may register with the
+   * ResourceManager and learn its fencing token; only it knows our credential).
+   */
+  refusal({ fencingToken, credential }: ResourceManagerHeartbeat): string | undefined {
+    if (!this.registration || !sameSecret(fencingToken, this.registration.fencingToken)) {
+      return 'stale fencing token (not the ResourceManager this TaskManager is registered with)';
+    }
+    if (!sameSecret(credential, this.registration.credential)) {
+      return 'wrong credential (not the ResourceManager this TaskManager is registered with)';
+    }
+    return undefined;
   }
 
   /** On SIGTERM/SIGINT: tell the ResourceManager we leave, so it releases us at once. */
@@ -200,6 +215,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
           host: this.config.advertised.host,
           port: this.advertisedPort,
           slots: this.config.slots,
+          credential: this.lastCredential,
         },
         this.config.heartbeat.interval,
       );
@@ -225,6 +241,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
 
   private onRegistered(response: RegistrationResponse): void {
     this.registration = response;
+    this.lastCredential = response.credential;
     this.heartbeats.monitorTarget(
       response.resourceManagerId,
       this.targets.fromClient(this.client, TASK_MANAGER_HEARTBEATS, {

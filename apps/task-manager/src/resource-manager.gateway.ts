@@ -10,6 +10,7 @@ import {
   type AllocateSlotsRequest,
   type DisconnectRequest,
   type ReleaseSlotsRequest,
+  type ResourceManagerHeartbeat,
   type SlotReport,
 } from '#cluster';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
@@ -30,7 +31,7 @@ export class ResourceManagerGateway {
     @Payload(new MessageShape(allocateSlotsRequestSchema, 'slot allocation'))
     request: AllocateSlotsRequest,
   ): SlotReport {
-    this.requireCurrentResourceManager(request.fencingToken);
+    this.requireCurrentResourceManager(request);
     return orRpcError(() => this.slots.allocate(request.allocations));
   }
 
@@ -39,7 +40,7 @@ export class ResourceManagerGateway {
     @Payload(new MessageShape(releaseSlotsRequestSchema, 'slot release'))
     request: ReleaseSlotsRequest,
   ): SlotReport {
-    this.requireCurrentResourceManager(request.fencingToken);
+    this.requireCurrentResourceManager(request);
     return this.slots.release(request.jobId, request.allocationIds);
   }
 
@@ -47,15 +48,14 @@ export class ResourceManagerGateway {
   disconnect(
     @Payload(new MessageShape(disconnectRequestSchema, 'disconnect')) request: DisconnectRequest,
   ): { accepted: boolean } {
-    return { accepted: this.connection.onDisconnectRequest(request.fencingToken, request.reason) };
+    return { accepted: this.connection.onDisconnectRequest(request, request.reason) };
   }
 
-  private requireCurrentResourceManager(fencingToken: string): void {
-    if (!this.connection.isCurrentResourceManager(fencingToken)) {
-      const reason =
-        'Stale fencing token: not the ResourceManager this TaskManager is registered with';
-      this.logger.warn(`Rejected a command: ${reason}`);
-      throw new RpcException(reason);
+  private requireCurrentResourceManager(proof: ResourceManagerHeartbeat): void {
+    const refusal = this.connection.refusal(proof);
+    if (refusal) {
+      this.logger.warn(`Rejected a command: ${refusal}`);
+      throw new RpcException(refusal);
     }
   }
 }

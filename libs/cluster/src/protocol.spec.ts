@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { RpcException } from '@nestjs/microservices';
 import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { EnvironmentError, readFrameLimits } from './env.js';
 import { MessageShape } from './message-shape.js';
 import {
@@ -33,6 +34,9 @@ const usedSlot = (index: number): SlotStatus => ({
   allocationId: 'a-1',
   jobId: 'job-1',
 });
+
+/** The longest id made of `seed`'s characters (all allowed by the id pattern, none escaped in JSON). */
+const widest = (seed: string) => seed.repeat(128).slice(0, 128);
 
 /** The ProtocolError message `parseMessage` throws, or undefined if the value fits. */
 function rejection(schema: Parameters<typeof parseMessage>[0], value: unknown, what = 'msg') {
@@ -167,38 +171,76 @@ describe('message schemas', () => {
       expect(rejection(taskManagerHeartbeatSchema, heartbeat.slotReport)).toMatch(/^msg/);
     });
 
-    it("the ResourceManager's heartbeat requests carry its fencing token", () => {
-      expect(parseMessage(resourceManagerHeartbeatSchema, { fencingToken: 't' }, 'hb')).toEqual({
-        fencingToken: 't',
-      });
+    it("the ResourceManager's heartbeat requests carry its fencing token and the registration's credential", () => {
+      const proof = { fencingToken: 't', credential: 'c' };
+      expect(parseMessage(resourceManagerHeartbeatSchema, proof, 'hb')).toEqual(proof);
       expect(rejection(resourceManagerHeartbeatSchema, null)).toMatch(/^msg: /);
-      expect(rejection(resourceManagerHeartbeatSchema, { fencingToken: 7 })).toMatch(
+      expect(rejection(resourceManagerHeartbeatSchema, { ...proof, fencingToken: 7 })).toMatch(
         /^msg\.fencingToken: /,
+      );
+      expect(rejection(resourceManagerHeartbeatSchema, { fencingToken: 't' })).toMatch(
+        /^msg\.credential: /,
       );
     });
   });
 
   describe('commands', () => {
+    const proof = { fencingToken: 't', credential: 'c' };
+
     it('bounds allocations, release lists and reasons', () => {
       const allocation = { slotIndex: 0, allocationId: 'a', jobId: 'j' };
-      expect(rejection(allocateSlotsRequestSchema, { fencingToken: 't', allocations: [] })).toMatch(
+      expect(rejection(allocateSlotsRequestSchema, { ...proof, allocations: [] })).toMatch(
         /^msg\.allocations: /,
       );
       expect(
         rejection(allocateSlotsRequestSchema, {
-          fencingToken: 't',
+          ...proof,
           allocations: [{ ...allocation, slotIndex: -1 }],
         }),
       ).toMatch(/^msg\.allocations\[0\]\.slotIndex: /);
       expect(
-        rejection(releaseSlotsRequestSchema, { fencingToken: 't', jobId: 'j', allocationIds: [1] }),
+        rejection(releaseSlotsRequestSchema, { ...proof, jobId: 'j', allocationIds: [1] }),
       ).toMatch(/^msg\.allocationIds\[0\]: /);
+      expect(parseMessage(releaseSlotsRequestSchema, { ...proof, jobId: 'j' }, 'release')).toEqual({
+        ...proof,
+        jobId: 'j',
+      });
+      expect(rejection(disconnectRequestSchema, { ...proof, reason: 'r'.repeat(1_001) })).toMatch(
+        /^msg\.reason: /,
+      );
+    });
+
+    it.each([
+      [
+        'an allocation',
+        allocateSlotsRequestSchema,
+        { allocations: [{ slotIndex: 0, allocationId: 'a', jobId: 'j' }] },
+      ],
+      ['a release', releaseSlotsRequestSchema, { jobId: 'j' }],
+      ['a disconnect', disconnectRequestSchema, { reason: 'r' }],
+    ])("%s must carry the registration's credential", (_case, schema, body) => {
+      expect(rejection(schema, { ...proof, ...body })).toBeUndefined();
+      expect(rejection(schema, { fencingToken: 't', ...body })).toMatch(/^msg\.credential: /);
+    });
+
+    it.each([
+      ['quotes', '"'.repeat(128)],
+      ['control characters', '\u0001'.repeat(128)],
+      ['a slash', 'job/1'],
+    ])('takes allocation and job ids only of the id pattern, not %s', (_case, bad) => {
+      const allocation = { slotIndex: 0, allocationId: 'a', jobId: 'j' };
       expect(
-        parseMessage(releaseSlotsRequestSchema, { fencingToken: 't', jobId: 'j' }, 'release'),
-      ).toEqual({ fencingToken: 't', jobId: 'j' });
+        rejection(allocateSlotsRequestSchema, {
+          ...proof,
+          allocations: [{ ...allocation, jobId: bad }],
+        }),
+      ).toMatch(/^msg\.allocations\[0\]\.jobId: must be 1 to 128 characters/);
       expect(
-        rejection(disconnectRequestSchema, { fencingToken: 't', reason: 'r'.repeat(1_001) }),
-      ).toMatch(/^msg\.reason: /);
+        rejection(slotReportSchema, { version: 1, slots: [{ ...usedSlot(0), allocationId: bad }] }),
+      ).toMatch(/^msg\.slots\[0\]\.allocationId: /);
+      expect(rejection(releaseSlotsRequestSchema, { ...proof, jobId: bad })).toMatch(
+        /^msg\.jobId: /,
+      );
     });
   });
 });
@@ -257,5 +299,34 @@ describe('frame limits', () => {
     // Each slot adds the same amount; 200 slots fit the default 64 KiB frame, 1024 do not.
     expect(largestHeartbeatFrame(200)).toBeLessThanOrEqual(65_536);
     expect(largestHeartbeatFrame(MAX_SLOTS)).toBeGreaterThan(65_536);
+  });
+
+  it('bounds every heartbeat the schemas let through, whatever characters its ids use', () => {
+    const slots = 3;
+    const payload = parseMessage(
+      taskManagerHeartbeatSchema,
+      {
+        fencingToken: widest('aZ9._:-'),
+        credential: widest('-:._9Za'),
+        slotReport: {
+          version: Number.MAX_SAFE_INTEGER,
+          slots: Array.from({ length: slots }, (_, index) => ({
+            index,
+            free: false,
+            allocationId: widest(':._-'),
+            jobId: widest('-_.:'),
+          })),
+        },
+      },
+      'heartbeat',
+    );
+    const json = JSON.stringify({
+      pattern: 'heartbeat.receive',
+      data: { manager: 'taskManagers', origin: widest('tm.'), payload },
+      id: randomUUID(),
+    });
+    expect(`${json.length}#`.length + json.length).toBeLessThanOrEqual(
+      largestHeartbeatFrame(slots),
+    );
   });
 });

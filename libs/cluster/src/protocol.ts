@@ -35,8 +35,12 @@ const text = (max = MAX_TEXT_LENGTH) => z.string().min(1).max(max);
 const id = () =>
   z.string().regex(ID_PATTERN, `must be 1 to ${MAX_TEXT_LENGTH} characters of A-Z a-z 0-9 . _ : -`);
 const integer = (min: number, max: number) => z.int().min(min).max(max);
-/** A secret the ResourceManager hands out (fencing token, registration credential). */
-const token = () => text();
+/**
+ * What the ResourceManager hands out: its fencing token (which start it is; logged and shown, not a
+ * secret) and a registration's credential (the secret both sides prove themselves with). Ids, so
+ * that JSON never escapes them and `largestHeartbeatFrame` holds.
+ */
+const token = () => id();
 
 export const slotStatusSchema = z.discriminatedUnion('free', [
   z.strictObject({
@@ -48,8 +52,8 @@ export const slotStatusSchema = z.discriminatedUnion('free', [
   z.strictObject({
     index: integer(0, MAX_SLOTS - 1),
     free: z.literal(false),
-    allocationId: text(),
-    jobId: text(),
+    allocationId: id(),
+    jobId: id(),
   }),
 ]);
 export type SlotStatus = z.infer<typeof slotStatusSchema>;
@@ -66,6 +70,8 @@ export const registrationRequestSchema = z.strictObject({
   host: text(MAX_HOST_LENGTH),
   port: integer(1, 65_535),
   slots: integer(1, MAX_SLOTS),
+  /** The credential of its previous registration, if it has one: needed to replace a live registration. */
+  credential: token().optional(),
 });
 export type RegistrationRequest = z.infer<typeof registrationRequestSchema>;
 
@@ -86,33 +92,40 @@ export type UnregistrationRequest = z.infer<typeof unregistrationRequestSchema>;
 
 export const slotAllocationSchema = z.strictObject({
   slotIndex: integer(0, MAX_SLOTS - 1),
-  allocationId: text(),
-  jobId: text(),
+  allocationId: id(),
+  jobId: id(),
 });
 export type SlotAllocation = z.infer<typeof slotAllocationSchema>;
 
+/**
+ * Every message from the ResourceManager to a TaskManager (heartbeat requests, commands) says which
+ * ResourceManager start sends it, and proves with the registration's credential that it is the one
+ * the TaskManager registered with: the fencing token alone is no proof, anyone may register and learn it.
+ */
+const fromResourceManager = { fencingToken: token(), credential: token() };
+
 export const allocateSlotsRequestSchema = z.strictObject({
-  fencingToken: token(),
+  ...fromResourceManager,
   allocations: z.array(slotAllocationSchema).min(1).max(MAX_SLOTS),
 });
 export type AllocateSlotsRequest = z.infer<typeof allocateSlotsRequestSchema>;
 
 export const releaseSlotsRequestSchema = z.strictObject({
-  fencingToken: token(),
-  jobId: text(),
+  ...fromResourceManager,
+  jobId: id(),
   /** Free only these allocations of the job (used to undo a failed allocation); all of the job's if absent. */
-  allocationIds: z.array(text()).max(MAX_SLOTS).optional(),
+  allocationIds: z.array(id()).max(MAX_SLOTS).optional(),
 });
 export type ReleaseSlotsRequest = z.infer<typeof releaseSlotsRequestSchema>;
 
 export const disconnectRequestSchema = z.strictObject({
-  fencingToken: token(),
+  ...fromResourceManager,
   reason: text(MAX_REASON_LENGTH),
 });
 export type DisconnectRequest = z.infer<typeof disconnectRequestSchema>;
 
-/** The payload of the ResourceManager's heartbeat requests: which ResourceManager start asks. */
-export const resourceManagerHeartbeatSchema = z.strictObject({ fencingToken: token() });
+/** The payload of the ResourceManager's heartbeat requests. */
+export const resourceManagerHeartbeatSchema = z.strictObject(fromResourceManager);
 export type ResourceManagerHeartbeat = z.infer<typeof resourceManagerHeartbeatSchema>;
 
 /** The payload of a TaskManager's heartbeats: whose registration it is, and its slots. */
@@ -154,7 +167,8 @@ const longest = (length: number) => 'x'.repeat(length);
 
 /**
  * Length in characters of the largest heartbeat frame a TaskManager with `slots` slots can send
- * (every slot allocated, every string at its longest): the frame limits must allow it.
+ * (every slot allocated, every string at its longest; all of them ids, which JSON never escapes):
+ * the frame limits of both the TaskManager and the ResourceManager must allow it.
  */
 export function largestHeartbeatFrame(slots: number): number {
   const payload: TaskManagerHeartbeat = {

@@ -1,0 +1,145 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import { ClientTCP, RpcException } from '@nestjs/microservices';
+import { of } from 'rxjs';
+import {
+  ProtocolError,
+  ResourceManagerPatterns,
+  type RegistrationRequest,
+  type RegistrationResponse,
+} from '#cluster';
+import type { HeartbeatManager, HeartbeatTargetFactory } from 'nestjs-heartbeat';
+import { ResourceManagerConnection } from './resource-manager-connection.service.js';
+import { ResourceManagerGateway } from './resource-manager.gateway.js';
+import { SlotTable } from './slot-table.service.js';
+import { readTaskManagerConfig } from './task-manager.config.js';
+
+const RM_ID = 'resource-manager-test';
+const FENCING_TOKEN = 'fencing-token-1';
+const allocation = { slotIndex: 0, allocationId: 'allocation-1', jobId: 'job-1' };
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('ResourceManagerConnection and its gateway', () => {
+  let connection: ResourceManagerConnection;
+  let gateway: ResourceManagerGateway;
+  let warn: jest.SpiedFunction<Logger['warn']>;
+  /** The registration requests sent, and the credentials handed out in answer. */
+  let requests: RegistrationRequest[];
+  let issued: string[];
+
+  beforeEach(async () => {
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    requests = [];
+    issued = [];
+    jest.spyOn(ClientTCP.prototype, 'send').mockImplementation((pattern, data) => {
+      if (pattern !== ResourceManagerPatterns.register) {
+        throw new Error(`unexpected ${String(pattern)}`);
+      }
+      requests.push(data as RegistrationRequest);
+      issued.push(`credential-${issued.length + 1}`);
+      const answer: RegistrationResponse = {
+        resourceManagerId: RM_ID,
+        fencingToken: FENCING_TOKEN,
+        credential: issued.at(-1) as string,
+      };
+      return of(answer) as never;
+    });
+    const config = readTaskManagerConfig({ TM_ID: 'tm-a' });
+    const slots = new SlotTable(config);
+    const heartbeats = { monitorTarget: jest.fn(), unmonitorTarget: jest.fn() };
+    connection = new ResourceManagerConnection(
+      config,
+      heartbeats as unknown as HeartbeatManager,
+      { fromClient: () => ({}) } as unknown as HeartbeatTargetFactory,
+      slots,
+    );
+    gateway = new ResourceManagerGateway(connection, slots);
+    connection.start(40_000);
+    await settle();
+  });
+
+  afterEach(() => {
+    connection.onApplicationShutdown();
+    jest.restoreAllMocks();
+  });
+
+  const heartbeatRequest = (payload: unknown) => () =>
+    connection.vetHeartbeat({
+      manager: 'resourceManager',
+      kind: 'request',
+      origin: RM_ID,
+      payload,
+    });
+
+  it("accepts heartbeat requests only with the fencing token and its registration's credential", () => {
+    expect(issued).toEqual(['credential-1']);
+    expect(
+      heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'credential-1' }),
+    ).not.toThrow();
+    expect(heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'guessed' })).toThrow(
+      new ProtocolError(
+        'wrong credential (not the ResourceManager this TaskManager is registered with)',
+      ),
+    );
+    expect(heartbeatRequest({ fencingToken: 'old', credential: 'credential-1' })).toThrow(
+      /^stale fencing token/,
+    );
+    expect(heartbeatRequest({ fencingToken: FENCING_TOKEN })).toThrow(
+      /^heartbeat payload\.credential: /,
+    );
+  });
+
+  it('rejects commands that know the fencing token but not the credential, with a logged reason', () => {
+    const fencingToken = FENCING_TOKEN;
+    expect(() =>
+      gateway.allocate({ fencingToken, credential: 'guessed', allocations: [allocation] }),
+    ).toThrow(RpcException);
+    expect(() => gateway.release({ fencingToken, credential: 'guessed', jobId: 'job-1' })).toThrow(
+      RpcException,
+    );
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(/^Rejected a command: wrong credential/),
+    );
+    expect(gateway.disconnect({ fencingToken, credential: 'guessed', reason: 'go away' })).toEqual({
+      accepted: false,
+    });
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(/^Ignored a disconnect order \(go away\): wrong credential/),
+    );
+    expect(
+      gateway.allocate({ fencingToken, credential: 'credential-1', allocations: [allocation] }),
+    ).toMatchObject({
+      slots: [
+        { index: 0, free: false, jobId: 'job-1' },
+        { index: 1, free: true },
+      ],
+    });
+    expect(requests).toHaveLength(1); // nobody made it register again
+  });
+
+  it('presents its last credential when it registers again after losing the ResourceManager', async () => {
+    expect(requests[0].credential).toBeUndefined();
+    connection.onResourceManagerTimeout(RM_ID);
+    await settle();
+    expect(requests.map((request) => request.credential)).toEqual([undefined, 'credential-1']);
+    expect(heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'credential-1' })).toThrow(
+      /^wrong credential/,
+    );
+    expect(
+      heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'credential-2' }),
+    ).not.toThrow();
+  });
+
+  it('registers afresh without a credential when the ResourceManager has dropped it', async () => {
+    expect(
+      gateway.disconnect({
+        fencingToken: FENCING_TOKEN,
+        credential: 'credential-1',
+        reason: 'timeout',
+      }),
+    ).toEqual({ accepted: true });
+    await settle();
+    expect(requests.map((request) => request.credential)).toEqual([undefined, undefined]);
+  });
+});
