@@ -139,10 +139,30 @@ describe('TaskManagerRegistry', () => {
     const second = registry.register({ ...tmA, port: 40_002, credential: first.credential });
     expect(second.credential).not.toBe(first.credential);
     expect(registry.find('tm-a')?.address).toBe('127.0.0.1:40002');
-    // The old credential is spent.
+    // The credential it was replaced with spends the one before it.
+    const third = registry.register({ ...tmA, port: 40_002, credential: second.credential });
     expect(refusalOf(registry, { ...tmA, credential: first.credential })).toBeInstanceOf(
       RegistrationRefused,
     );
+    expect(registry.find('tm-a')?.address).toBe('127.0.0.1:40002');
+    expect(third.credential).not.toBe(second.credential);
+  });
+
+  it('takes a retry with the credential it was replaced with, when our answer to it was lost', () => {
+    const first = registry.register(tmA);
+    // The TaskManager re-registers with its credential; our answer (a new credential) is lost.
+    registry.register({ ...tmA, credential: first.credential });
+
+    const retried = registry.register({ ...tmA, port: 40_004, credential: first.credential });
+
+    expect(registry.find('tm-a')?.address).toBe('127.0.0.1:40004');
+    expect(
+      registry.unregister({
+        taskManagerId: 'tm-a',
+        fencingToken: FENCING_TOKEN,
+        credential: retried.credential,
+      }),
+    ).toBe(true);
   });
 
   it('takes a registration without credential once the old one is gone (a restarted TaskManager)', () => {

@@ -50,6 +50,12 @@ interface Registration {
   readonly registeredAt: number;
   /** Issued at registration: only the TaskManager that registered knows it, so others cannot speak for it. */
   readonly credential: string;
+  /**
+   * The credential presented to replace the registration before this one, if any. It stays good
+   * for this registration: if our answer (with the new credential) was lost, the TaskManager
+   * retries with the old one and must not be locked out until this registration times out.
+   */
+  readonly replacedWith: string | null;
   readonly client: ClientTCP;
   slots: SlotStatus[];
   /** Version of the newest slot report or command answer applied; older reports are ignored. */
@@ -108,7 +114,8 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       );
       throw new RegistrationRefused(refusal);
     }
-    if (this.registrations.has(request.taskManagerId)) {
+    const replacing = this.registrations.has(request.taskManagerId);
+    if (replacing) {
       this.closeConnection(request.taskManagerId, 'registered again', { notify: false });
     }
     const client = new ClientTCP({
@@ -125,6 +132,7 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       slotsNumber: request.slots,
       registeredAt: Date.now(),
       credential,
+      replacedWith: replacing ? (request.credential ?? null) : null,
       client,
       slots: Array.from({ length: request.slots }, (_, index) => ({
         index,
@@ -350,7 +358,12 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       );
     }
     const live = this.registrations.get(request.taskManagerId);
-    if (live && !sameSecret(request.credential ?? '', live.credential)) {
+    const presented = request.credential ?? '';
+    if (
+      live &&
+      !sameSecret(presented, live.credential) &&
+      !(live.replacedWith !== null && sameSecret(presented, live.replacedWith))
+    ) {
       return (
         `${request.taskManagerId} is registered from ${live.host}:${live.port} and the request lacks ` +
         `that registration's credential; retry once the old one is dropped (heartbeat timeout)`

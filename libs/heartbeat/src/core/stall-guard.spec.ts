@@ -264,4 +264,25 @@ describe('StallGuard', () => {
     expect(guard.isRunning).toBe(false);
     expect(clock.pendingTasks).toBe(0);
   });
+
+  it('measures a late tick from the tick before it, also when a timeout asked in between', () => {
+    const clock = new ManualClock(0);
+    const warnings: string[] = [];
+    const guard = new StallGuard({
+      clock,
+      scheduler: clock,
+      logger: { warn: (message) => warnings.push(message), error: () => undefined },
+      threshold: 100,
+      describeStall: (gap) => `stalled ${gap}`,
+    });
+    guard.start(); // ticks every 50 ms: the first at 50
+    clock.schedule(() => guard.stalledAfter(0), 40); // a monitor's timer, just before a stall
+
+    clock.advance(40);
+    clock.stall(125); // the tick due at 50 runs at 165: 115 ms late
+
+    expect(guard.stalledAfter(100)).toBe(true);
+    expect(warnings).toEqual(['stalled 165']);
+    guard.stop();
+  });
 });

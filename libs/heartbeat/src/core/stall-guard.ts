@@ -48,14 +48,14 @@ export class StallGuard {
    */
   stalledAfter(time: number): boolean {
     if (this.tick) {
-      this.observe();
+      this.observe(false);
     }
     return this.lastStallEnd > time;
   }
 
   private scheduleTick(): void {
     this.tick = this.options.scheduler.schedule(() => {
-      this.observe();
+      this.observe(true);
       this.scheduleTick();
     }, this.tickPeriod);
   }
@@ -64,11 +64,15 @@ export class StallGuard {
     return Math.max(1, Math.floor(this.options.threshold / 2));
   }
 
-  private observe(): void {
+  /** Between ticks only a stall moves the mark: the pending tick's lateness is measured from it. */
+  private observe(byTick: boolean): void {
     const now = this.options.clock.now();
     const gap = now - this.lastSeenRunning;
-    this.lastSeenRunning = now;
-    if (gap - this.tickPeriod >= this.options.threshold) {
+    const stalled = gap - this.tickPeriod >= this.options.threshold;
+    if (byTick || stalled) {
+      this.lastSeenRunning = now;
+    }
+    if (stalled) {
       this.lastStallEnd = now;
       this.options.logger.warn(this.options.describeStall(gap));
     }
