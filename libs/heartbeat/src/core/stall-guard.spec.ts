@@ -236,17 +236,23 @@ describe('stall guard in the managers', () => {
   );
 });
 
+/** A guard with a 100 ms threshold (a tick every 50 ms) on fake time from 0, recording its warnings. */
+function guardRig() {
+  const clock = new ManualClock(0);
+  const warnings: string[] = [];
+  const guard = new StallGuard({
+    clock,
+    scheduler: clock,
+    logger: { warn: (message) => warnings.push(message), error: () => undefined },
+    threshold: 100,
+    describeStall: (gap) => `stalled ${gap}`,
+  });
+  return { clock, guard, warnings };
+}
+
 describe('StallGuard', () => {
   it('counts a stall when its tick runs at least the threshold late, and reports when it ended', () => {
-    const clock = new ManualClock(0);
-    const warnings: string[] = [];
-    const guard = new StallGuard({
-      clock,
-      scheduler: clock,
-      logger: { warn: (message) => warnings.push(message), error: () => undefined },
-      threshold: 100,
-      describeStall: (gap) => `stalled ${gap}`,
-    });
+    const { clock, guard, warnings } = guardRig();
     guard.start();
     expect(guard.isRunning).toBe(true);
     clock.advance(500);
@@ -266,15 +272,7 @@ describe('StallGuard', () => {
   });
 
   it('measures a late tick from the tick before it, also when a timeout asked in between', () => {
-    const clock = new ManualClock(0);
-    const warnings: string[] = [];
-    const guard = new StallGuard({
-      clock,
-      scheduler: clock,
-      logger: { warn: (message) => warnings.push(message), error: () => undefined },
-      threshold: 100,
-      describeStall: (gap) => `stalled ${gap}`,
-    });
+    const { clock, guard, warnings } = guardRig();
     guard.start(); // ticks every 50 ms: the first at 50
     clock.schedule(() => guard.stalledAfter(0), 40); // a monitor's timer, just before a stall
 
