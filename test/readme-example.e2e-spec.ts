@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
-import { runQuickStart } from '../examples/quick-start.js';
+import { runQuickStart } from '../src/examples/quick-start.js';
 
-describe('the README example (examples/quick-start.ts)', () => {
+describe('the README example (src/examples/quick-start.ts)', () => {
   it('logs growing worker payloads, then the stop, then exactly one timeout', async () => {
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     let events: string[];

@@ -5,8 +5,8 @@ const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.ur
 describe('README', () => {
   const readme = read('README.md');
 
-  it('shows examples/quick-start.ts verbatim, so the documented example is the tested one', () => {
-    const example = read('examples/quick-start.ts');
+  it('shows src/examples/quick-start.ts verbatim, so the documented example is the tested one', () => {
+    const example = read('src/examples/quick-start.ts');
     expect(readme).toContain('```ts\n' + example + '```');
   });
 

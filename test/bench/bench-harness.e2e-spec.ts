@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 // Runs the built benchmark (`npm test` builds first) at a tiny size: only that the harness works
 // and prints its JSON summary last, never its figures, which depend on the machine.
-const benchScript = fileURLToPath(new URL('../../dist/bench/bench.js', import.meta.url));
+const benchScript = fileURLToPath(new URL('../../dist/src/bench/bench.js', import.meta.url));
 const TINY_RUN = ['--quick', '--targets', '4', '--window-ms', '300'];
 const TINY_TIMING = ['--interval-ms', '200', '--timeout-ms', '1000'];
 

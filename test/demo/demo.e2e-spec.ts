@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { isAlive } from '../fixtures/e2e-utils.js';
 
 // Runs the built demo (`npm test` builds first) as `npm start` would, then stops it like Ctrl-C.
-const demoScript = fileURLToPath(new URL('../../dist/scripts/demo.js', import.meta.url));
+const demoScript = fileURLToPath(new URL('../../dist/src/demo.js', import.meta.url));
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');

@@ -3,15 +3,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import {
-  HEAP_TOLERANCE_BYTES,
-  resourceTolerance,
-  type SoakResult,
-} from '../../scripts/soak/soak.js';
+import { HEAP_TOLERANCE_BYTES, resourceTolerance, type SoakResult } from '../../src/soak/soak.js';
 import { DIST_DIR, within } from '../cluster/cluster-harness.js';
 import { isAlive } from '../fixtures/e2e-utils.js';
 
-const SOAK_SCRIPT = join(DIST_DIR, 'scripts/soak/soak.js');
+const SOAK_SCRIPT = join(DIST_DIR, 'src/soak/soak.js');
 const SETTINGS = {
   targets: 100,
   hosts: 5,

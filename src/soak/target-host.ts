@@ -1,5 +1,5 @@
 /**
- * A child process of the soak test (scripts/soak/soak.ts): hosts SOAK_TARGETS heartbeat receivers,
+ * A child process of the soak test (src/soak/soak.ts): hosts SOAK_TARGETS heartbeat receivers,
  * each a Nest TCP microservice of its own on 127.0.0.1 with a HeartbeatModule receiver manager
  * `monitor`, answering the soak's monitor at SOAK_MONITOR_PORT. It reports their ids and ports
  * (`HostReady`) over the IPC channel, and exits when that channel

@@ -7,7 +7,7 @@
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { MeasurementWindow } from './process-metrics.js';
-import { encodeFrame, FrameReader } from '../scripts/support/nest-tcp-frames.js';
+import { encodeFrame, FrameReader } from '../support/nest-tcp-frames.js';
 import {
   ANSWER_PATTERNS,
   MONITOR_MANAGER,

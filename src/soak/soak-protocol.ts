@@ -1,4 +1,4 @@
-/** What the soak's monitor (scripts/soak/soak.ts) and its target hosts (target-host.ts) share. */
+/** What the soak's monitor (src/soak/soak.ts) and its target hosts (target-host.ts) share. */
 
 /** The monitor's sender manager, which the targets answer. */
 export const MONITOR_MANAGER = 'targets';

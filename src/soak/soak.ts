@@ -7,7 +7,7 @@
  * checks that no live target was ever declared lost, and compares the heap (after a forced GC) and
  * the active handles and timers with those measured after the warm-up.
  *
- *   node --expose-gc dist/scripts/soak/soak.js [--targets 100] [--hosts 5] [--interval 100]
+ *   node --expose-gc dist/src/soak/soak.js [--targets 100] [--hosts 5] [--interval 100]
  *     [--timeout 3000] [--duration 60] [--kills 3] [--seed 1]
  *
  * Prints its progress, a table of the figures, and last a line `SOAK-RESULT <json>` (SoakResult);

@@ -4,11 +4,15 @@
  * ResourceManager's view every few seconds, kills one TaskManager and restarts it to show loss
  * detection and re-registration, and stops every process it started on Ctrl-C.
  *
- *   node dist/scripts/demo.js [--duration <seconds>]     (stops by itself after <seconds>)
+ *   node dist/src/demo.js [--duration <seconds>]     (stops by itself after <seconds>)
+ *   npm start -- --duration <seconds>                 (npm keeps options before the -- for itself)
+ *
+ * Any other argument is an error (exit code 2); see demo-args.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { DEMO_USAGE, DemoUsageError, parseDemoArgs, type DemoArgs } from './demo-args.js';
 
 const dist = fileURLToPath(new URL('../apps/', import.meta.url));
 const rmTcpPort = process.env.RM_TCP_PORT ?? '6123';
@@ -159,20 +163,25 @@ function at(delayMs: number, action: () => void): void {
   timers.push(setTimeout(action, delayMs));
 }
 
-function parseDuration(args: string[]): number | undefined {
-  const index = args.indexOf('--duration');
-  if (index === -1) {
-    return undefined;
-  }
-  const seconds = Number(args[index + 1]);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    console.error('--duration needs a number of seconds > 0');
+/** The command line, or exit: 0 after printing the usage for --help, 2 with the reason for a bad one. */
+function readArgs(): DemoArgs {
+  try {
+    const args = parseDemoArgs(process.argv.slice(2), process.env);
+    if (args.help) {
+      console.log(DEMO_USAGE);
+      process.exit(0);
+    }
+    return args;
+  } catch (error) {
+    if (!(error instanceof DemoUsageError)) {
+      throw error;
+    }
+    console.error(`demo: ${error.message}\n${DEMO_USAGE}`);
     process.exit(2);
   }
-  return seconds * 1_000;
 }
 
-const duration = parseDuration(process.argv.slice(2));
+const { durationMs: duration, notes } = readArgs();
 // Last resort if the demo itself fails: its detached children must not outlive it.
 process.on('exit', () => {
   for (const child of [resourceManager, ...taskManagers].map((member) => member.process)) {
@@ -184,6 +193,10 @@ process.on('exit', () => {
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
+notes.forEach((note) => say(`[demo] ${note}`));
+if (duration !== undefined) {
+  say(`[demo] stopping by itself after ${duration / 1_000} s`);
+}
 say(
   `[demo] heartbeat interval ${heartbeatEnv.HEARTBEAT_INTERVAL_MS} ms, timeout ${heartbeatEnv.HEARTBEAT_TIMEOUT_MS} ms`,
 );
