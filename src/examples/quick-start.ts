@@ -1,9 +1,8 @@
 import 'reflect-metadata';
-import { Injectable, Module, type INestMicroservice } from '@nestjs/common';
+import { Injectable, Module, type INestMicroservice, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport } from '@nestjs/microservices';
 import type { AddressInfo, Server } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import {
   HeartbeatModule,
   HeartbeatTargetFactory,
@@ -103,7 +102,7 @@ class SupervisorModule {}
 })
 class WorkerModule {}
 
-async function listen(module: object): Promise<{ app: INestMicroservice; port: number }> {
+async function listen(module: Type): Promise<{ app: INestMicroservice; port: number }> {
   const app = await NestFactory.createMicroservice(module, {
     transport: Transport.TCP,
     options: { host: '127.0.0.1', port: 0 },
@@ -132,8 +131,4 @@ export async function runQuickStart(): Promise<string[]> {
     await supervisor.app.close();
   }
   return events;
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runQuickStart();
 }

@@ -1,0 +1,203 @@
+/**
+ * The library as its users get it: `npm pack`s libs/heartbeat, installs the tarball into a fresh copy
+ * of each outside app in test/consumers (Nest 11 CommonJS, Nest 11 ESM, Nest 12 ESM; each with the
+ * package.json and tsconfig its generator makes, and no overrides), compiles the README's quick
+ * start there with the app's own TypeScript, and runs it: payloads arrive, the stopped worker times
+ * out once, and the process exits by itself. Needs the npm registry (as `npm ci` does).
+ */
+import { execFile, spawn } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+const libraryDir = join(repoRoot, 'libs/heartbeat');
+const fixturesDir = join(repoRoot, 'test/consumers');
+const INSTALL_TIMEOUT_MS = 240_000;
+const RUN_TIMEOUT_MS = 30_000;
+
+/** The child npm must not inherit the settings of the npm that runs this test (workspace, prefix…). */
+const cleanEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)),
+) as NodeJS.ProcessEnv;
+
+const npm = (cwd: string, args: string[], timeout = INSTALL_TIMEOUT_MS) =>
+  run('npm', args, { cwd, env: cleanEnv, timeout, maxBuffer: 16 * 1024 * 1024 });
+
+/** The README's quick start: the first TypeScript block of its "Quick start" section, as written. */
+function readmeQuickStart(): string {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Quick start\n'));
+  const match = /```ts\n([\s\S]*?)```/.exec(section);
+  if (!match) {
+    throw new Error('README.md has no ```ts block under "## Quick start"');
+  }
+  return match[1];
+}
+
+/** Every installed copy of a package under `dir`, however deeply nested. */
+function installedCopies(dir: string, name: string): string[] {
+  const copies: string[] = [];
+  const visit = (modules: string) => {
+    if (!existsSync(modules)) {
+      return;
+    }
+    if (existsSync(join(modules, name, 'package.json'))) {
+      copies.push(join(modules, name));
+    }
+    for (const entry of readdirSync(modules)) {
+      const scoped = entry.startsWith('@')
+        ? readdirSync(join(modules, entry)).map((child) => join(entry, child))
+        : [entry];
+      for (const pkg of scoped) {
+        visit(join(modules, pkg, 'node_modules'));
+      }
+    }
+  };
+  visit(join(dir, 'node_modules'));
+  return copies;
+}
+
+interface Finished {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `node main` and waits for it to exit by itself: a timer or socket left behind would keep it alive. */
+function runToExit(cwd: string, main: string): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main], { cwd, env: cleanEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const killer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+interface Consumer {
+  readonly fixture: string;
+  readonly nestMajor: number;
+  readonly format: 'commonjs' | 'esm';
+}
+
+const CONSUMERS: readonly Consumer[] = [
+  { fixture: 'nest11-cjs', nestMajor: 11, format: 'commonjs' },
+  { fixture: 'nest11-esm', nestMajor: 11, format: 'esm' },
+  { fixture: 'nest12-esm', nestMajor: 12, format: 'esm' },
+];
+
+describe('the packed library in outside apps', () => {
+  let workDir: string;
+  let tarball: string;
+
+  beforeAll(async () => {
+    workDir = mkdtempSync(join(tmpdir(), 'nestjs-heartbeat-consumers-'));
+    const { stdout } = await npm(libraryDir, ['pack', '--json', '--pack-destination', workDir]);
+    const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as [{ filename: string }];
+    tarball = join(workDir, packed.filename);
+  }, INSTALL_TIMEOUT_MS);
+
+  afterAll(() => {
+    if (workDir) {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+
+  describe.each(CONSUMERS)(
+    '$fixture (Nest $nestMajor, $format)',
+    ({ fixture, nestMajor, format }) => {
+      let appDir: string;
+      let main: string;
+
+      beforeAll(async () => {
+        appDir = join(workDir, fixture);
+        cpSync(join(fixturesDir, fixture), appDir, { recursive: true });
+        writeFileSync(join(appDir, 'src/quick-start.ts'), readmeQuickStart());
+        await npm(appDir, ['install', '--no-audit', '--no-fund', tarball]);
+        main = (JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')) as { main: string })
+          .main;
+      }, INSTALL_TIMEOUT_MS);
+
+      it('installs one copy of Nest, the one the app chose, and the library with none of its own', () => {
+        const cores = installedCopies(appDir, '@nestjs/core');
+        expect(cores).toEqual([join(appDir, 'node_modules/@nestjs/core')]);
+        const core = JSON.parse(readFileSync(join(cores[0], 'package.json'), 'utf8')) as {
+          version: string;
+        };
+        expect(Number(core.version.split('.')[0])).toBe(nestMajor);
+        for (const peer of [
+          '@nestjs/common',
+          '@nestjs/microservices',
+          'rxjs',
+          'reflect-metadata',
+        ]) {
+          expect(installedCopies(appDir, peer)).toHaveLength(1);
+        }
+        expect(existsSync(join(appDir, 'node_modules/nestjs-heartbeat/node_modules/@nestjs'))).toBe(
+          false,
+        );
+      });
+
+      it(`resolves the library's ${format} build`, async () => {
+        const resolve =
+          format === 'commonjs'
+            ? ['-p', "require.resolve('nestjs-heartbeat')"]
+            : ['--input-type=module', '-e', "console.log(import.meta.resolve('nestjs-heartbeat'))"];
+        const { stdout } = await run(process.execPath, resolve, { cwd: appDir, env: cleanEnv });
+        expect(stdout.trim()).toMatch(
+          format === 'commonjs'
+            ? /node_modules\/nestjs-heartbeat\/dist\/cjs\/index\.js$/
+            : /node_modules\/nestjs-heartbeat\/dist\/esm\/index\.js$/,
+        );
+      });
+
+      it("compiles the README's quick start with the app's own tsc, and runs it to a clean exit", async () => {
+        await run(
+          process.execPath,
+          ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'],
+          {
+            cwd: appDir,
+            env: cleanEnv,
+            timeout: 120_000,
+          },
+        ).catch((error: { stdout?: string; message: string }) => {
+          throw new Error(`tsc failed in ${fixture}:\n${error.stdout ?? error.message}`);
+        });
+        const compiled = readFileSync(join(appDir, main), 'utf8');
+        expect(compiled.includes('require(')).toBe(format === 'commonjs');
+
+        const { code, signal, stdout, stderr } = await runToExit(appDir, main);
+        expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+        const lines = stdout.trim().split('\n');
+        const stop = lines.indexOf('worker-1 stops');
+        const payloads = lines
+          .slice(0, stop)
+          .map((line) => /^supervisor: worker-1 has done (\d+) jobs$/.exec(line)?.[1]);
+        expect(payloads.length).toBeGreaterThanOrEqual(3);
+        expect(payloads.every((count) => count !== undefined)).toBe(true);
+        expect(payloads.map(Number)).toEqual([...payloads.map(Number)].sort((a, b) => a - b));
+        expect(lines.filter((line) => line === 'supervisor: worker-1 timed out')).toHaveLength(1);
+        expect(lines.at(-1)).toBe('supervisor: worker-1 timed out');
+      }, 180_000);
+    },
+  );
+});

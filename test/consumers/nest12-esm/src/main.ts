@@ -1,0 +1,4 @@
+// The test copies the README's quick start to src/quick-start.ts, unchanged.
+import { runQuickStart } from './quick-start.js';
+
+await runQuickStart();
