@@ -1,5 +1,5 @@
 /**
- * The library as its users get it: `npm pack`s libs/heartbeat, installs the tarball into a fresh copy
+ * The library as its users get it: `npm pack`s libs/heartbeat (built by `npm run build`), installs the tarball into a fresh copy
  * of each outside app in test/consumers (Nest 11 CommonJS, Nest 11 ESM, Nest 12 ESM; each with the
  * package.json and tsconfig its generator makes, and no overrides), compiles the README's quick
  * start there with the app's own TypeScript, and runs it: payloads arrive, the stopped worker times
@@ -110,8 +110,20 @@ describe('the packed library in outside apps', () => {
   let tarball: string;
 
   beforeAll(async () => {
+    if (!existsSync(join(libraryDir, 'dist/esm/index.js'))) {
+      throw new Error(
+        'libs/heartbeat/dist is missing: run `npm run build` first (`npm test` does)',
+      );
+    }
     workDir = mkdtempSync(join(tmpdir(), 'nestjs-heartbeat-consumers-'));
-    const { stdout } = await npm(libraryDir, ['pack', '--json', '--pack-destination', workDir]);
+    // The suite's build (`pretest`) made dist/; packing must not rebuild it under the other tests.
+    const { stdout } = await npm(libraryDir, [
+      'pack',
+      '--ignore-scripts',
+      '--json',
+      '--pack-destination',
+      workDir,
+    ]);
     const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as [{ filename: string }];
     tarball = join(workDir, packed.filename);
   }, INSTALL_TIMEOUT_MS);
