@@ -206,7 +206,8 @@ describe('the packed library in outside apps', () => {
           .map((line) => /^supervisor: worker-1 has done (\d+) jobs$/.exec(line)?.[1]);
         expect(payloads.length).toBeGreaterThanOrEqual(3);
         expect(payloads.every((count) => count !== undefined)).toBe(true);
-        expect(payloads.map(Number)).toEqual([...payloads.map(Number)].sort((a, b) => a - b));
+        const jobsDone = payloads.map(Number);
+        expect(jobsDone.every((count, i) => i === 0 || count > jobsDone[i - 1])).toBe(true);
         expect(lines.filter((line) => line === 'supervisor: worker-1 timed out')).toHaveLength(1);
         expect(lines.at(-1)).toBe('supervisor: worker-1 timed out');
       }, 180_000);
