@@ -26,6 +26,10 @@ describe("the demo's arguments (npm start)", () => {
     expect(usageError(['--durration', '5'])).toBe('unknown option "--durration"');
     expect(usageError(['-d', '5'])).toBe('unknown option "-d"');
     expect(usageError(['5'])).toBe('unexpected argument "5"; for a duration: --duration 5');
+    // `npm start --durration 5`: npm keeps --durration, the demo gets the 5.
+    expect(usageError(['5'], { npm_lifecycle_event: 'start', npm_config_durration: 'true' })).toBe(
+      'unexpected argument "5"; for a duration: npm start -- --duration 5',
+    );
     expect(usageError(['--duration', '5', 'extra', 'more'])).toBe(
       'unexpected arguments "extra" "more"',
     );
@@ -57,9 +61,9 @@ describe("the demo's arguments (npm start)", () => {
     });
 
     it('honours `npm start --duration=5`: no argument and npm_config_duration=5', () => {
-      const args = parseDemoArgs([], { npm_config_duration: '5' });
-      expect(args.durationMs).toBe(5_000);
-      expect(args.notes[0]).toContain('npm start -- --duration 5');
+      const args = parseDemoArgs([], { npm_config_duration: '7' });
+      expect(args.durationMs).toBe(7_000);
+      expect(args.notes[0]).toContain('run `npm start -- --duration 7`');
     });
 
     it('explains `npm start --duration` and `npm start --duration abc`', () => {

@@ -24,15 +24,17 @@ export class DemoUsageError extends Error {
   override name = 'DemoUsageError';
 }
 
-const FORGOTTEN_DASHES =
-  'npm keeps options before a "--" for itself, so `npm start --duration 5` does not pass ' +
-  '--duration to the demo: run `npm start -- --duration 5`';
+/** Why `npm start --duration <seconds>` did not reach the demo, and what to run instead. */
+const forgottenDashes = (seconds = '5') =>
+  `npm keeps options before a "--" for itself, so \`npm start --duration ${seconds}\` does not pass ` +
+  `--duration to the demo: run \`npm start -- --duration ${seconds}\``;
 
 /**
  * Parses the demo's arguments (`process.argv.slice(2)`). `env` is consulted for what npm makes of
  * a forgotten `--`: `npm start --duration 5` runs the demo with the argument `5` and
  * `npm_config_duration=true`, `npm start --duration=5` with no argument and `npm_config_duration=5`.
- * Both are honoured, with a note; what cannot be read as a duration is an error saying so.
+ * Both are honoured, with a note; what cannot be read as a duration is an error saying so. (Also
+ * `npm_lifecycle_event`, to word a hint for `npm start`.)
  */
 export function parseDemoArgs(
   argv: readonly string[],
@@ -77,20 +79,20 @@ export function parseDemoArgs(
       duration = positionals.pop();
     } else if (fromNpm === 'true') {
       const got = positionals.length > 0 ? `, got ${positionals.join(' ')}` : '';
-      throw new DemoUsageError(`--duration needs a number of seconds${got}; ${FORGOTTEN_DASHES}`);
+      throw new DemoUsageError(`--duration needs a number of seconds${got}; ${forgottenDashes()}`);
     } else {
       // `npm start --duration=5`
       duration = fromNpm;
     }
     notes.push(
-      `took --duration ${duration} from npm's own options (npm_config_duration); ${FORGOTTEN_DASHES}`,
+      `took --duration ${duration} from npm's own options (npm_config_duration); ${forgottenDashes(duration)}`,
     );
   }
   if (positionals.length > 0) {
     throw new DemoUsageError(
       `unexpected argument${positionals.length > 1 ? 's' : ''} ${positionals.map((p) => JSON.stringify(p)).join(' ')}` +
         (positionals.length === 1 && isNumber(positionals[0])
-          ? `; for a duration: --duration ${positionals[0]}`
+          ? `; for a duration: ${env.npm_lifecycle_event === 'start' ? 'npm start -- ' : ''}--duration ${positionals[0]}`
           : ''),
     );
   }

@@ -27,6 +27,7 @@ const SUMMARY_EVERY_MS = 5_000;
 const KILL_AT_MS = 12_000;
 const RESTART_AT_MS = 22_000;
 const STOP_GRACE_MS = 3_000;
+const UNSHOWN_KEPT = 20;
 
 interface Member {
   readonly name: string;
@@ -72,10 +73,14 @@ function start(member: Member): void {
   });
   member.process = child;
   say(`[demo] started ${member.name} (pid ${child.pid})`);
+  // The last error output not shown, to explain an exit with an error (a stack trace, say).
+  const unshown: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       if (INTERESTING.test(line)) {
         say(`[${member.name}] ${line.replace(NEST_PREFIX, '')}`);
+      } else if (stream === child.stderr && unshown.push(line) > UNSHOWN_KEPT) {
+        unshown.shift();
       }
       if (
         member === resourceManager &&
@@ -87,9 +92,13 @@ function start(member: Member): void {
       }
     });
   }
-  child.on('exit', (code, signal) => {
+  // 'close', not 'exit': the process has exited and its output has been read to the end.
+  child.on('close', (code, signal) => {
     if (!stopping) {
       say(`[demo] ${member.name} exited (${signal ?? `code ${code}`})`);
+      if (code !== 0 && code !== null && unshown.length > 0) {
+        say(`[demo] its last error output:\n${unshown.map((line) => `  ${line}`).join('\n')}`);
+      }
       if (member === resourceManager) {
         say('[demo] the ResourceManager is gone; stopping the demo');
         void stop(1);
@@ -110,6 +119,9 @@ async function printSummary(): Promise<void> {
   try {
     const response = await fetch(`${httpAddress}/taskmanagers`);
     const { taskmanagers } = (await response.json()) as { taskmanagers: TaskManagerView[] };
+    if (stopping) {
+      return; // an answer that arrived after Ctrl-C would show TaskManagers leaving as gone
+    }
     const rows = taskmanagers
       .toSorted((a, b) => a.id.localeCompare(b.id))
       .map(

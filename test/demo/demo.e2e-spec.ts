@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive } from '../fixtures/e2e-utils.js';
 
@@ -16,11 +19,51 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** The environment of the shell running the tests, without what npm put there for its own run. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key));
+  return { ...Object.fromEntries(inherited), ...extra };
+}
+
+async function demoEnv(): Promise<Record<string, string>> {
+  const [tcpPort, httpPort] = [await freePort(), await freePort()];
+  return { RM_TCP_PORT: String(tcpPort), RM_HTTP_PORT: String(httpPort) };
+}
+
+/** Runs the command to its end (at most `timeoutMs`), with both output streams in one text. */
+async function run(
+  command: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number },
+): Promise<{ code: number | null; output: string }> {
+  // Its own process group, so that a test that fails can still stop npm, its shell and the demo.
+  const child = spawn(command, args, {
+    env: options.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const timer = setTimeout(() => process.kill(-child.pid!, 'SIGINT'), options.timeoutMs);
+  try {
+    const [code] = await exited;
+    return { code, output };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const startedPids = (output: string) =>
+  [...output.matchAll(/started \S+ \(pid (\d+)\)/g)].map((match) => Number(match[1]));
+
 describe('the demo (npm start)', () => {
   it('runs a ResourceManager and three TaskManagers, summarises them, and leaves no process behind on Ctrl-C', async () => {
-    const [tcpPort, httpPort] = [await freePort(), await freePort()];
+    const env = await demoEnv();
     const demo = spawn(process.execPath, [demoScript], {
-      env: { ...process.env, RM_TCP_PORT: String(tcpPort), RM_HTTP_PORT: String(httpPort) },
+      env: cleanEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -32,7 +75,7 @@ describe('the demo (npm start)', () => {
       while (!/sees 3 TaskManager\(s\)/.test(output) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      expect(output).toContain(`http://127.0.0.1:${httpPort}/taskmanagers`);
+      expect(output).toContain(`http://127.0.0.1:${env.RM_HTTP_PORT}/taskmanagers`);
       for (const id of ['taskmanager-1', 'taskmanager-2', 'taskmanager-3']) {
         expect(output).toMatch(
           new RegExp(`TaskManager ${id} registered from 127\\.0\\.0\\.1:\\d+`),
@@ -43,13 +86,113 @@ describe('the demo (npm start)', () => {
       demo.kill('SIGINT');
       await exited;
     }
-    const pids = [...output.matchAll(/started \S+ \(pid (\d+)\)/g)].map((match) =>
-      Number(match[1]),
-    );
+    const pids = startedPids(output);
     // Four at start; a fifth if the demo got to restarting the TaskManager it kills.
     expect(pids.length).toBeGreaterThanOrEqual(4);
     expect(pids.filter(isAlive)).toEqual([]);
     expect(output).toContain('all processes stopped');
     expect(demo.exitCode).toBe(0);
   }, 60_000);
+
+  it('refuses an unknown or malformed argument with exit code 2 and the usage, starting nothing', async () => {
+    const env = cleanEnv(await demoEnv());
+    for (const [args, reason] of [
+      [['--durration', '5'], 'demo: unknown option "--durration"'],
+      [['--duration', 'five'], 'demo: --duration needs a number of seconds from more than 0'],
+      [['--duration'], 'demo: --duration needs a number of seconds'],
+      [['5'], 'demo: unexpected argument "5"; for a duration: --duration 5'],
+    ] as const) {
+      const { code, output } = await run(process.execPath, [demoScript, ...args], {
+        env,
+        timeoutMs: 10_000,
+      });
+      expect({ args, code }).toEqual({ args, code: 2 });
+      expect(output).toContain(reason);
+      expect(output).toContain('usage: npm start -- [--duration <seconds>]');
+      expect(startedPids(output)).toEqual([]);
+    }
+  }, 60_000);
+
+  it('stops with exit code 1 and the error output of a ResourceManager that fails to start', async () => {
+    const env = await demoEnv();
+    const occupied = createServer().listen(Number(env.RM_TCP_PORT), '127.0.0.1');
+    await once(occupied, 'listening');
+    try {
+      const { code, output } = await run(process.execPath, [demoScript], {
+        env: cleanEnv(env),
+        timeoutMs: 20_000,
+      });
+      expect(code).toBe(1);
+      expect(output).toContain('[demo] resource-manager exited (code 1)');
+      // Beyond the one line the demo shows anyway, what was printed after it: the stack trace.
+      expect(output).toMatch(/EADDRINUSE[^]*\[demo\] its last error output:\n( {2}.*\n)*? {4,}at /);
+      expect(output).toContain('all processes stopped');
+    } finally {
+      occupied.close();
+    }
+  }, 30_000);
+
+  describe('with the real npm', () => {
+    // A package whose start script runs the built demo, like the repository's (without its build).
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'demo-npm-start-'));
+      const start = `echo built && node ${JSON.stringify(demoScript)}`;
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: 'demo-npm-start', private: true, scripts: { start } }),
+      );
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    const npmStart = async (args: string[]) =>
+      run('npm', ['start', ...args], {
+        env: cleanEnv({ ...(await demoEnv()), npm_config_update_notifier: 'false' }),
+        cwd: dir,
+        timeoutMs: 30_000,
+      });
+
+    it.each([
+      ['-- --duration 2', false],
+      ['--duration 2', true],
+      ['--duration=2', true],
+    ])(
+      '`npm start %s` stops the demo by itself after 2 s (noting a forgotten --: %s)',
+      async (args, forgotten) => {
+        const started = Date.now();
+        const { code, output } = await npmStart(args.split(' '));
+        expect(code).toBe(0);
+        expect(output).toContain('[demo] stopping by itself after 2 s');
+        expect(output).toContain('all processes stopped');
+        expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+        const note = 'took --duration 2 from npm';
+        if (forgotten) {
+          expect(output).toContain(note);
+          expect(output).toContain('run `npm start -- --duration 2`');
+        } else {
+          expect(output).not.toContain(note);
+        }
+        const pids = startedPids(output);
+        expect(pids.length).toBeGreaterThanOrEqual(1);
+        expect(pids.filter(isAlive)).toEqual([]);
+      },
+      40_000,
+    );
+
+    it('`npm start --duration`, `npm start --duration abc` and `npm start --durration 5` fail with exit code 2 and say how', async () => {
+      for (const [args, reason] of [
+        [['--duration'], 'demo: --duration needs a number of seconds; npm keeps'],
+        [['--duration', 'abc'], 'demo: --duration needs a number of seconds, got abc; npm keeps'],
+        [
+          ['--durration', '5'],
+          'demo: unexpected argument "5"; for a duration: npm start -- --duration 5',
+        ],
+      ] as const) {
+        const { code, output } = await npmStart([...args]);
+        expect({ args, code }).toEqual({ args, code: 2 });
+        expect(output).toContain(reason);
+        expect(startedPids(output)).toEqual([]);
+      }
+    }, 40_000);
+  });
 });

@@ -1,6 +1,5 @@
 import {
   BadRequestException,
-  Body,
   ConflictException,
   Controller,
   Get,
@@ -10,9 +9,13 @@ import {
   Post,
 } from '@nestjs/common';
 import { ID_PATTERN, MAX_SLOTS } from '#cluster';
+import { JsonBody } from './json-body.js';
 import { SlotRequestError, TaskManagerRegistry } from './task-manager-registry.service.js';
 
-/** The ResourceManager's HTTP API: what it knows of the cluster, and slot requests. */
+/**
+ * The ResourceManager's HTTP API: what it knows of the cluster, and slot requests. Endpoints taking
+ * a body read it with `@JsonBody()`: anything but a JSON object sent as application/json is refused.
+ */
 @Controller()
 export class ClusterController {
   constructor(private readonly registry: TaskManagerRegistry) {}
@@ -38,8 +41,8 @@ export class ClusterController {
 
   @Post('slots/allocate')
   @HttpCode(200)
-  async allocate(@Body() body: unknown) {
-    const { jobId, count } = (body ?? {}) as { jobId?: unknown; count?: unknown };
+  async allocate(@JsonBody() body: Record<string, unknown>) {
+    const { jobId, count } = body;
     const job = requireJobId(jobId);
     if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > MAX_SLOTS) {
       throw new BadRequestException(`count must be an integer from 1 to ${MAX_SLOTS}`);
@@ -49,8 +52,8 @@ export class ClusterController {
 
   @Post('slots/release')
   @HttpCode(200)
-  async release(@Body() body: unknown) {
-    const job = requireJobId((body as { jobId?: unknown } | undefined)?.jobId);
+  async release(@JsonBody() body: Record<string, unknown>) {
+    const job = requireJobId(body.jobId);
     return { released: await asConflict(this.registry.release(job)) };
   }
 }
