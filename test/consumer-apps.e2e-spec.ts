@@ -1,6 +1,6 @@
 /**
  * The library as its users get it: `npm pack`s libs/heartbeat (built by `npm run build`), installs the tarball into a fresh copy
- * of each outside app in test/consumers (Nest 11 CommonJS, Nest 11 ESM, Nest 12 ESM; each with the
+ * of each outside app in test/consumers (Nest 11 and Nest 12, CommonJS and ESM; each with the
  * package.json and tsconfig its generator makes, and no overrides), compiles the README's quick
  * start there with the app's own TypeScript, and runs it: payloads arrive, the stopped worker times
  * out once, and the process exits by itself. Needs the npm registry (as `npm ci` does).
@@ -103,6 +103,9 @@ const CONSUMERS: readonly Consumer[] = [
   { fixture: 'nest11-cjs', nestMajor: 11, format: 'commonjs' },
   { fixture: 'nest11-esm', nestMajor: 11, format: 'esm' },
   { fixture: 'nest12-esm', nestMajor: 12, format: 'esm' },
+  // What `nest new` makes for Nest 12: module nodenext without "type": "module", so CommonJS
+  // output that loads Nest 12 (ES modules only) with require().
+  { fixture: 'nest12-cjs', nestMajor: 12, format: 'commonjs' },
 ];
 
 describe('the packed library in outside apps', () => {
