@@ -16,9 +16,9 @@ import {
   HeartbeatTargetFactory,
   InjectHeartbeatManager,
   OnHeartbeatPayload,
-  OnHeartbeatTimeout,
-  OnTargetUnreachable,
+  OnTargetLost,
   type HeartbeatManager,
+  type TargetLossReason,
 } from 'nestjs-heartbeat';
 import { MeasurementWindow } from './process-metrics.js';
 import {
@@ -76,17 +76,8 @@ class LibraryMonitor {
     counters.rounds += 1;
   }
 
-  @OnHeartbeatTimeout(MONITOR_MANAGER)
-  onTimeout(id: string): void {
-    this.lost(id, 'timeout');
-  }
-
-  @OnTargetUnreachable(MONITOR_MANAGER)
-  onUnreachable(id: string): void {
-    this.lost(id, 'unreachable');
-  }
-
-  private lost(id: string, kind: 'timeout' | 'unreachable'): void {
+  @OnTargetLost(MONITOR_MANAGER)
+  onLost(id: string, kind: TargetLossReason): void {
     const at = Date.now();
     report({ type: 'lost', id, kind, at, lastHeartbeat: this.targets.getLastHeartbeatFrom(id) });
     this.targets.unmonitorTarget(id);

@@ -25,8 +25,7 @@ import {
   getHeartbeatManagerToken,
   HeartbeatModule,
   HeartbeatTargetFactory,
-  OnHeartbeatTimeout,
-  OnTargetUnreachable,
+  OnTargetLost,
   type HeartbeatManager,
 } from 'nestjs-heartbeat';
 import {
@@ -108,14 +107,9 @@ const WARM_UP_MS = 5_000;
 class LossListener {
   onLoss: (id: string, reason: LossReason) => void = () => undefined;
 
-  @OnHeartbeatTimeout(MONITOR_MANAGER)
-  timedOut(id: string): void {
-    this.onLoss(id, 'timeout');
-  }
-
-  @OnTargetUnreachable(MONITOR_MANAGER)
-  unreachable(id: string): void {
-    this.onLoss(id, 'unreachable');
+  @OnTargetLost(MONITOR_MANAGER)
+  lost(id: string, reason: LossReason): void {
+    this.onLoss(id, reason);
   }
 }
 

@@ -22,7 +22,14 @@ const cases: Case[] = [
     variable: 'HEARTBEAT_STALL_THRESHOLD_MS',
     value: '20',
     message:
-      /Invalid environment: HEARTBEAT_STALL_THRESHOLD_MS must be an integer from 50 to 2147483647, or -1 to disable, got "20"/,
+      /Invalid environment: HEARTBEAT_STALL_THRESHOLD_MS must be an integer number of ms from 50 to 2147483647, or -1 to disable, got "20"/,
+  },
+  {
+    app: 'TaskManager',
+    variable: 'HEARTBEAT_RPC_FAILURE_THRESHOLD',
+    value: '0',
+    message:
+      /Invalid environment: HEARTBEAT_RPC_FAILURE_THRESHOLD must be an integer > 0, or -1 to disable, got "0"/,
   },
   {
     app: 'ResourceManager',

@@ -50,6 +50,14 @@ function refusalOf(registry: TaskManagerRegistry, request: RegistrationRequest):
   }
 }
 
+/** A heartbeat from tm-a as the ingress hands it to the vetting handler. */
+const incoming = (payload: unknown) => ({
+  manager: 'taskManagers',
+  kind: 'receive' as const,
+  origin: 'tm-a',
+  payload,
+});
+
 describe('TaskManagerRegistry', () => {
   let registry: TaskManagerRegistry;
   let warn: jest.SpiedFunction<Logger['warn']>;
@@ -198,5 +206,48 @@ describe('TaskManagerRegistry', () => {
     } finally {
       roomy.onApplicationShutdown();
     }
+  });
+
+  it('parses a heartbeat once, when vetting it: the slot report handler gets the parsed form', () => {
+    const { credential } = registry.register(tmA);
+    const slotReport: SlotReport = {
+      version: 3,
+      slots: [
+        { index: 0, free: false, allocationId: 'allocation-1', jobId: 'job-1' },
+        { index: 1, free: true, allocationId: null, jobId: null },
+      ],
+    };
+
+    const verdict = registry.vetHeartbeat(
+      incoming({ fencingToken: FENCING_TOKEN, credential, slotReport }),
+    );
+    expect(verdict).toEqual({ payload: { fencingToken: FENCING_TOKEN, credential, slotReport } });
+    registry.onSlotReport('tm-a', verdict.payload);
+    expect(registry.find('tm-a')?.slots).toEqual(slotReport.slots);
+    expect(registry.find('tm-a')?.freeSlots).toBe(1);
+
+    expect(() =>
+      registry.vetHeartbeat(
+        incoming({ fencingToken: FENCING_TOKEN, credential, slotReport, extra: 1 }),
+      ),
+    ).toThrow(/^heartbeat payload: /);
+    expect(() =>
+      registry.vetHeartbeat(
+        incoming({ fencingToken: FENCING_TOKEN, credential: 'guessed', slotReport }),
+      ),
+    ).toThrow(/^wrong credential for tm-a/);
+  });
+
+  it.each([
+    ['timeout', 'heartbeat timeout'],
+    ['unreachable', 'unreachable'],
+  ] as const)('releases a TaskManager lost by %s, naming the reason', (reason, logged) => {
+    registry.register(tmA);
+    registry.onTaskManagerLost('tm-a', reason);
+
+    expect(registry.list()).toEqual([]);
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(new RegExp(`^TaskManager tm-a lost: ${logged}, `)),
+    );
   });
 });

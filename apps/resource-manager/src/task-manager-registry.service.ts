@@ -27,12 +27,12 @@ import {
   HeartbeatTargetFactory,
   InjectHeartbeatManager,
   OnHeartbeatPayload,
-  OnHeartbeatTimeout,
   OnIncomingHeartbeat,
-  OnTargetUnreachable,
+  OnTargetLost,
   ProvideHeartbeatPayload,
   type HeartbeatManager,
   type IncomingHeartbeat,
+  type TargetLossReason,
   closeTcpClient,
 } from 'nestjs-heartbeat';
 import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
@@ -175,18 +175,21 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
   /**
    * Vets every heartbeat before the manager sees it: it must come from a registered TaskManager,
    * carry this ResourceManager's fencing token and that registration's credential. So a stranger
-   * cannot keep a dead TaskManager alive by sending heartbeats in its name.
+   * cannot keep a dead TaskManager alive by sending heartbeats in its name. The payload is parsed
+   * here, once: the parsed form is what `onSlotReport` gets.
    */
-  @OnIncomingHeartbeat(TASK_MANAGER_HEARTBEATS)
-  vetHeartbeat({ origin, payload }: IncomingHeartbeat): void {
+  @OnIncomingHeartbeat<unknown, TaskManagerHeartbeat>(TASK_MANAGER_HEARTBEATS)
+  vetHeartbeat({ origin, payload }: IncomingHeartbeat): { payload: TaskManagerHeartbeat } {
     const heartbeat = parseMessage(taskManagerHeartbeatSchema, payload, 'heartbeat payload');
     const refusal = this.refusal(origin, heartbeat.fencingToken, heartbeat.credential);
     if (refusal) {
       throw new ProtocolError(refusal);
     }
+    return { payload: heartbeat };
   }
 
-  @OnHeartbeatPayload(TASK_MANAGER_HEARTBEATS)
+  /** The payload as `vetHeartbeat` parsed it. */
+  @OnHeartbeatPayload<TaskManagerHeartbeat>(TASK_MANAGER_HEARTBEATS)
   onSlotReport(taskManagerId: string, payload: TaskManagerHeartbeat): void {
     const registration = this.registrations.get(taskManagerId);
     if (registration) {
@@ -194,14 +197,11 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
     }
   }
 
-  @OnHeartbeatTimeout(TASK_MANAGER_HEARTBEATS)
-  onHeartbeatTimeout(taskManagerId: string): void {
-    this.closeConnection(taskManagerId, 'heartbeat timeout', { notify: true });
-  }
-
-  @OnTargetUnreachable(TASK_MANAGER_HEARTBEATS)
-  onUnreachable(taskManagerId: string): void {
-    this.closeConnection(taskManagerId, 'unreachable', { notify: true });
+  @OnTargetLost(TASK_MANAGER_HEARTBEATS)
+  onTaskManagerLost(taskManagerId: string, reason: TargetLossReason): void {
+    this.closeConnection(taskManagerId, reason === 'timeout' ? 'heartbeat timeout' : reason, {
+      notify: true,
+    });
   }
 
   list(): TaskManagerView[] {

@@ -74,9 +74,11 @@ describe('ResourceManagerConnection and its gateway', () => {
 
   it("accepts heartbeat requests only with the fencing token and its registration's credential", () => {
     expect(issued).toEqual(['credential-1']);
-    expect(
-      heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'credential-1' }),
-    ).not.toThrow();
+    expect(heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'credential-1' })()).toEqual(
+      {
+        payload: { fencingToken: FENCING_TOKEN, credential: 'credential-1' },
+      },
+    );
     expect(heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'guessed' })).toThrow(
       new ProtocolError(
         'wrong credential (not the ResourceManager this TaskManager is registered with)',
@@ -120,7 +122,7 @@ describe('ResourceManagerConnection and its gateway', () => {
 
   it('presents its last credential when it registers again after losing the ResourceManager', async () => {
     expect(requests[0].credential).toBeUndefined();
-    connection.onResourceManagerTimeout(RM_ID);
+    connection.onResourceManagerLost(RM_ID, 'timeout');
     await settle();
     expect(requests.map((request) => request.credential)).toEqual([undefined, 'credential-1']);
     expect(heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'credential-1' })).toThrow(
@@ -129,6 +131,19 @@ describe('ResourceManagerConnection and its gateway', () => {
     expect(
       heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'credential-2' }),
     ).not.toThrow();
+  });
+
+  it('ignores the loss of a ResourceManager it is no longer registered with', async () => {
+    connection.onResourceManagerLost('resource-manager-stale', 'unreachable');
+    await settle();
+    expect(requests).toHaveLength(1);
+
+    connection.onResourceManagerLost(RM_ID, 'unreachable');
+    await settle();
+    expect(requests).toHaveLength(2);
+    expect(warn).toHaveBeenCalledWith(
+      `ResourceManager ${RM_ID} lost: unreachable; registering again`,
+    );
   });
 
   it('registers afresh without a credential when the ResourceManager has dropped it', async () => {

@@ -25,12 +25,12 @@ import {
 import {
   HeartbeatTargetFactory,
   InjectHeartbeatManager,
-  OnHeartbeatTimeout,
   OnIncomingHeartbeat,
-  OnTargetUnreachable,
+  OnTargetLost,
   ProvideHeartbeatPayload,
   type HeartbeatManager,
   type IncomingHeartbeat,
+  type TargetLossReason,
   closeTcpClient,
 } from 'nestjs-heartbeat';
 import { SlotTable } from './slot-table.service.js';
@@ -91,9 +91,12 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     return { fencingToken, credential, slotReport: this.slots.report() };
   }
 
-  /** Only the ResourceManager we are registered with, proving it with our credential, may ask for heartbeats. */
-  @OnIncomingHeartbeat(RESOURCE_MANAGER_HEARTBEATS)
-  vetHeartbeat({ origin, payload }: IncomingHeartbeat): void {
+  /**
+   * Only the ResourceManager we are registered with, proving it with our credential, may ask for
+   * heartbeats. The payload, parsed here once, goes on in its parsed form.
+   */
+  @OnIncomingHeartbeat<unknown, ResourceManagerHeartbeat>(RESOURCE_MANAGER_HEARTBEATS)
+  vetHeartbeat({ origin, payload }: IncomingHeartbeat): { payload: ResourceManagerHeartbeat } {
     const proof = parseMessage(resourceManagerHeartbeatSchema, payload, 'heartbeat payload');
     if (!this.registration || origin !== this.registration.resourceManagerId) {
       throw new ProtocolError(
@@ -104,16 +107,19 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     if (refusal) {
       throw new ProtocolError(refusal);
     }
+    return { payload: proof };
   }
 
-  @OnHeartbeatTimeout(RESOURCE_MANAGER_HEARTBEATS)
-  onResourceManagerTimeout(resourceManagerId: string): void {
-    this.onResourceManagerLost(resourceManagerId, 'heartbeat timeout');
-  }
-
-  @OnTargetUnreachable(RESOURCE_MANAGER_HEARTBEATS)
-  onResourceManagerUnreachable(resourceManagerId: string): void {
-    this.onResourceManagerLost(resourceManagerId, 'unreachable');
+  /** The ResourceManager timed out or is unreachable: register again (unless it is a stale one). */
+  @OnTargetLost(RESOURCE_MANAGER_HEARTBEATS)
+  onResourceManagerLost(resourceManagerId: string, reason: TargetLossReason): void {
+    // A loss of a ResourceManager we have already left is stale: ignore it.
+    if (this.registration?.resourceManagerId !== resourceManagerId) {
+      return;
+    }
+    const why = reason === 'timeout' ? 'heartbeat timeout' : reason;
+    this.logger.warn(`ResourceManager ${resourceManagerId} lost: ${why}; registering again`);
+    this.reconnect();
   }
 
   /** The ResourceManager dropped us (it thought us dead): register again if the order is from our ResourceManager. */
@@ -178,15 +184,6 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     this.closing = true;
     this.cancelRetry();
     closeTcpClient(this.client);
-  }
-
-  private onResourceManagerLost(resourceManagerId: string, reason: string): void {
-    // A timeout from a ResourceManager we have already left is stale: ignore it.
-    if (this.registration?.resourceManagerId !== resourceManagerId) {
-      return;
-    }
-    this.logger.warn(`ResourceManager ${resourceManagerId} lost: ${reason}; registering again`);
-    this.reconnect();
   }
 
   private reconnect(): void {

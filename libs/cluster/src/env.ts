@@ -1,4 +1,10 @@
-import { HEARTBEAT_FRAME_LIMITS, type HeartbeatClientLimits } from 'nestjs-heartbeat';
+import {
+  HEARTBEAT_FRAME_LIMITS,
+  HeartbeatConfigurationError,
+  resolveHeartbeatConfiguration,
+  type HeartbeatClientLimits,
+  type HeartbeatConfiguration,
+} from 'nestjs-heartbeat';
 
 /** Reads and checks environment variables; every error names the variable and the bad value. */
 export class EnvironmentError extends Error {
@@ -54,40 +60,61 @@ export function readId(env: Env, name: string, fallback: () => string): string {
     : fail(name, `1 to 128 characters of A-Z a-z 0-9 . _ : -`, value);
 }
 
-/** The heartbeat settings both apps share, with Flink's defaults. */
-export interface HeartbeatSettings {
-  readonly interval: number;
-  readonly timeout: number;
-  readonly rpcFailureThreshold: number;
-  /** The library's stall guard; its default (timeout / 4, within 100 to 2,000 ms) when absent. */
-  readonly stallThreshold?: number;
-}
+/** The heartbeat settings both apps share: the library's configuration, resolved. */
+export type HeartbeatSettings = HeartbeatConfiguration;
 
+/** The variable of each heartbeat setting. */
+export const HEARTBEAT_VARIABLES = Object.freeze({
+  interval: 'HEARTBEAT_INTERVAL_MS',
+  timeout: 'HEARTBEAT_TIMEOUT_MS',
+  rpcFailureThreshold: 'HEARTBEAT_RPC_FAILURE_THRESHOLD',
+  stallThreshold: 'HEARTBEAT_STALL_THRESHOLD_MS',
+} as const satisfies Record<keyof HeartbeatConfiguration, string>);
+
+type HeartbeatSetting = keyof typeof HEARTBEAT_VARIABLES;
+
+const isHeartbeatSetting = (setting: string): setting is HeartbeatSetting =>
+  Object.hasOwn(HEARTBEAT_VARIABLES, setting);
+
+/**
+ * HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS, HEARTBEAT_RPC_FAILURE_THRESHOLD and
+ * HEARTBEAT_STALL_THRESHOLD_MS, integers, resolved and checked by the library itself (Flink's
+ * defaults for what is not set): the library's errors are reported under the variables' names.
+ */
 export function readHeartbeatSettings(env: Env): HeartbeatSettings {
-  const interval = readInteger(env, 'HEARTBEAT_INTERVAL_MS', 10_000, 1, 2_147_483_647);
-  const timeout = readInteger(env, 'HEARTBEAT_TIMEOUT_MS', 50_000, 1, 2_147_483_647);
-  const rpcFailureThreshold = readInteger(env, 'HEARTBEAT_RPC_FAILURE_THRESHOLD', 2, -1, 1_000_000);
-  if (interval > timeout) {
-    fail('HEARTBEAT_INTERVAL_MS', `at most HEARTBEAT_TIMEOUT_MS (${timeout})`, String(interval));
+  const given = new Map<HeartbeatSetting, string>();
+  const overrides: { -readonly [K in HeartbeatSetting]?: number } = {};
+  for (const [setting, variable] of Object.entries(HEARTBEAT_VARIABLES) as [
+    HeartbeatSetting,
+    string,
+  ][]) {
+    const value = raw(env, variable);
+    if (value !== undefined) {
+      given.set(setting, value);
+      overrides[setting] = /^-?\d+$/.test(value)
+        ? Number(value)
+        : fail(variable, 'an integer', value);
+    }
   }
-  if (rpcFailureThreshold === 0) {
-    fail('HEARTBEAT_RPC_FAILURE_THRESHOLD', 'an integer > 0, or -1 to disable', '0');
-  }
-  const stallThreshold = readInteger(env, 'HEARTBEAT_STALL_THRESHOLD_MS', 0, -1, 2_147_483_647);
-  const stallGiven = raw(env, 'HEARTBEAT_STALL_THRESHOLD_MS');
-  if (stallGiven !== undefined && stallThreshold !== -1 && stallThreshold < 50) {
-    fail(
-      'HEARTBEAT_STALL_THRESHOLD_MS',
-      'an integer from 50 to 2147483647, or -1 to disable',
-      stallGiven,
+  try {
+    return resolveHeartbeatConfiguration(overrides);
+  } catch (error) {
+    if (!(error instanceof HeartbeatConfigurationError)) {
+      throw error;
+    }
+    const nameOf = (setting: string) =>
+      isHeartbeatSetting(setting) ? HEARTBEAT_VARIABLES[setting] : setting;
+    throw new EnvironmentError(
+      error.problems
+        .map(({ setting, rule, value, atMost }) => {
+          const text = isHeartbeatSetting(setting) ? given.get(setting) : undefined;
+          const must = atMost ? `at most ${nameOf(atMost.setting)} (${atMost.value})` : rule;
+          const got = text === undefined ? `${String(value)} (its default)` : `"${text}"`;
+          return `${nameOf(setting)} must be ${must}, got ${got}`;
+        })
+        .join('; '),
     );
   }
-  return {
-    interval,
-    timeout,
-    rpcFailureThreshold,
-    ...(stallThreshold === 0 ? {} : { stallThreshold }),
-  };
 }
 
 /** Frame limits of the apps' TCP endpoints and clients (Nest's `maxBufferSize` and `incompleteMessageTimeout`). */

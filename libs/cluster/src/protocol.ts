@@ -4,7 +4,7 @@
  * the TypeScript types are inferred from them. Objects are strict (unknown fields are rejected),
  * strings and arrays bounded.
  */
-import { HEARTBEAT_RECEIVE_PATTERN } from 'nestjs-heartbeat';
+import { heartbeatFrameLength } from 'nestjs-heartbeat';
 import { z } from 'zod';
 import { ID_PATTERN } from './env.js';
 
@@ -184,11 +184,9 @@ export function largestHeartbeatFrame(slots: number): number {
       })),
     },
   };
-  const packet = {
-    pattern: HEARTBEAT_RECEIVE_PATTERN,
-    data: { manager: TASK_MANAGER_HEARTBEATS, origin: longest(MAX_TEXT_LENGTH), payload },
-    id: longest(36),
-  };
-  const json = JSON.stringify(packet);
-  return `${json.length}#`.length + json.length;
+  return heartbeatFrameLength({
+    manager: TASK_MANAGER_HEARTBEATS,
+    origin: longest(MAX_TEXT_LENGTH),
+    payload,
+  });
 }

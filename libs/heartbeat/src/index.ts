@@ -1,5 +1,27 @@
+// The public surface, named one by one: anything not exported here is internal. Each export is
+// documented at its declaration and listed in the README ("Everything exported"); tests check both.
+
 // Framework-free core (Flink's types)
-export * from './core/index.js';
+export {
+  HeartbeatConfigurationError,
+  HeartbeatReceiverManager,
+  HeartbeatSenderManager,
+  HeartbeatServices,
+  ManualClock,
+  RecipientUnreachableError,
+  resolveHeartbeatConfiguration,
+  type Cancellable,
+  type Clock,
+  type HeartbeatConfiguration,
+  type HeartbeatConfigurationProblem,
+  type HeartbeatEnvironment,
+  type HeartbeatListener,
+  type HeartbeatLogger,
+  type HeartbeatManager,
+  type HeartbeatTarget,
+  type ResolvedHeartbeatConfiguration,
+  type Scheduler,
+} from './core/index.js';
 
 // Nest integration
 export { HeartbeatModule } from './nest/heartbeat.module.js';
@@ -13,7 +35,6 @@ export {
   type ClientProxyHeartbeatTargetOptions,
   type HeartbeatClient,
 } from './nest/transport/client-proxy-heartbeat-target.js';
-export { isConnectionFailure } from './nest/transport/connection-failure.js';
 export { closeTcpClient } from './nest/transport/close-tcp-client.js';
 export {
   createCheckedJsonSocket,
@@ -23,6 +44,7 @@ export {
 export {
   HEARTBEAT_RECEIVE_PATTERN,
   HEARTBEAT_REQUEST_PATTERN,
+  heartbeatFrameLength,
   type HeartbeatAck,
   type HeartbeatMessage,
 } from './nest/transport/heartbeat-wire.js';
@@ -30,16 +52,20 @@ export {
   OnHeartbeatPayload,
   OnHeartbeatTimeout,
   OnIncomingHeartbeat,
+  OnTargetLost,
   OnTargetUnreachable,
   ProvideHeartbeatPayload,
 } from './nest/decorators/heartbeat-handler.decorator.js';
 export { InjectHeartbeatManager } from './nest/decorators/inject-heartbeat-manager.decorator.js';
-export { getHeartbeatManagerToken, HEARTBEAT_MODULE_OPTIONS } from './nest/heartbeat.constants.js';
-export type { IncomingHeartbeat } from './nest/interfaces/heartbeat-handler.interface.js';
+export { getHeartbeatManagerToken } from './nest/heartbeat.constants.js';
+export type {
+  IncomingHeartbeat,
+  IncomingHeartbeatVerdict,
+  TargetLossReason,
+} from './nest/interfaces/heartbeat-handler.interface.js';
 export type {
   HeartbeatClientLimits,
   HeartbeatManagerDefinition,
-  HeartbeatModuleExtras,
   HeartbeatModuleOptions,
   HeartbeatRole,
 } from './nest/interfaces/heartbeat-module-options.interface.js';

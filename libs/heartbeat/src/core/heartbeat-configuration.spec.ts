@@ -238,4 +238,46 @@ describe('resolveHeartbeatConfiguration', () => {
       expect(error.message).not.toContain('stallThreshold');
     });
   });
+
+  describe('structured problems, for callers that report them under their own names', () => {
+    it('gives each broken rule as { setting, rule, value }, in the order of the message', () => {
+      const error = problemWith(
+        untyped({ interval: 0, timeout: 'soon', rpcFailureThreshold: 1.5, stallThreshold: 20 }),
+      );
+      expect(error.problems).toEqual([
+        { setting: 'interval', rule: 'a number of ms > 0 and <= 2147483647', value: 0 },
+        { setting: 'timeout', rule: 'a number of ms > 0 and <= 2147483647', value: 'soon' },
+        { setting: 'rpcFailureThreshold', rule: 'an integer > 0, or -1 to disable', value: 1.5 },
+        {
+          setting: 'stallThreshold',
+          rule: 'an integer number of ms from 50 to 2147483647, or -1 to disable',
+          value: 20,
+        },
+      ]);
+      expect(error.message).toBe(
+        'Invalid heartbeat configuration: ' +
+          'interval (heartbeat.interval) must be a number of ms > 0 and <= 2147483647, got 0; ' +
+          'timeout (heartbeat.timeout) must be a number of ms > 0 and <= 2147483647, got "soon"; ' +
+          'rpcFailureThreshold (heartbeat.rpc-failure-threshold) must be an integer > 0, or -1 to disable, got 1.5; ' +
+          'stallThreshold must be an integer number of ms from 50 to 2147483647, or -1 to disable, got 20',
+      );
+    });
+
+    it('names the bounding setting of "interval at most timeout", with its value', () => {
+      expect(problemWith({ interval: 2_000, timeout: 1_000 }).problems).toEqual([
+        {
+          setting: 'interval',
+          rule: 'at most timeout (1000 ms)',
+          value: 2_000,
+          atMost: { setting: 'timeout', value: 1_000 },
+        },
+      ]);
+    });
+
+    it('gives the value a default had when the setting was not given', () => {
+      expect(problemWith({ timeout: 5_000 }).problems).toEqual([
+        expect.objectContaining({ setting: 'interval', value: 10_000 }),
+      ]);
+    });
+  });
 });

@@ -35,66 +35,128 @@ function defaultStallThreshold(timeout: number): number {
   return Math.min(2_000, Math.max(100, Math.floor(timeout / 4)));
 }
 
-export const DEFAULT_HEARTBEAT_CONFIGURATION: HeartbeatConfiguration = Object.freeze({
+declare const resolved: unique symbol;
+
+/**
+ * A configuration that `resolveHeartbeatConfiguration` filled in and validated: the only kind the
+ * managers and `HeartbeatServices` take, so that the rules are checked once, in one place.
+ */
+export type ResolvedHeartbeatConfiguration = HeartbeatConfiguration & {
+  readonly [resolved]: true;
+};
+
+/** Flink's defaults (interval 10 s, timeout 50 s, threshold 2) and the stall guard's (2 s). */
+export const DEFAULT_HEARTBEAT_CONFIGURATION = Object.freeze({
   ...FLINK_DEFAULTS,
   stallThreshold: defaultStallThreshold(FLINK_DEFAULTS.timeout),
-});
+}) as ResolvedHeartbeatConfiguration;
 
-export class HeartbeatConfigurationError extends Error {
-  override readonly name = 'HeartbeatConfigurationError';
+/** One broken rule: which setting, what it must be, what it is. */
+export interface HeartbeatConfigurationProblem {
+  /** The setting at fault, as the options name it: `interval`, `requestTimeout`, `managers.workers.role`, … */
+  readonly setting: string;
+  /** What it must be, in the words that follow "must be": `an integer > 0, or -1 to disable`. */
+  readonly rule: string;
+  /** The value it has (its default, if none was given). */
+  readonly value: unknown;
+  /**
+   * Set when the rule bounds the setting by another one (`interval` must be at most `timeout`): that
+   * setting and its value. `rule` then reads `at most timeout (50000 ms)`.
+   */
+  readonly atMost?: { readonly setting: string; readonly value: number };
 }
 
-/** Fills in Flink's defaults and validates the result; throws a {@link HeartbeatConfigurationError} naming the bad value. */
+/**
+ * A configuration or option that breaks a rule. `problems` lists each broken rule in a structured
+ * form (empty only for TLS options, whose values are not repeated), so that a caller can report
+ * them under its own names, e.g. environment variables.
+ */
+export class HeartbeatConfigurationError extends Error {
+  override readonly name = 'HeartbeatConfigurationError';
+
+  constructor(
+    message: string,
+    readonly problems: readonly HeartbeatConfigurationProblem[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** How the messages name each setting: with Flink's key where Flink has one. */
+const SETTING_LABELS: Readonly<Record<keyof HeartbeatConfiguration, string>> = {
+  interval: 'interval (heartbeat.interval)',
+  timeout: 'timeout (heartbeat.timeout)',
+  rpcFailureThreshold: 'rpcFailureThreshold (heartbeat.rpc-failure-threshold)',
+  stallThreshold: 'stallThreshold',
+};
+
+const TIMER_DELAY_RULE = `a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}`;
+
+function describeProblem(
+  problem: HeartbeatConfigurationProblem & { readonly setting: keyof HeartbeatConfiguration },
+): string {
+  if (problem.atMost) {
+    return `${problem.setting} (${describeValue(problem.value)} ms) must not be greater than ${problem.atMost.setting} (${problem.atMost.value} ms)`;
+  }
+  return `${SETTING_LABELS[problem.setting]} must be ${problem.rule}, got ${describeValue(problem.value)}`;
+}
+
+/**
+ * Fills in Flink's defaults and validates the result: the one place where the heartbeat rules live.
+ * Throws a {@link HeartbeatConfigurationError} listing every broken rule (`context` names the
+ * configuration in its message, e.g. `heartbeat manager "workers"`).
+ */
 export function resolveHeartbeatConfiguration(
   overrides: Partial<HeartbeatConfiguration> = {},
   context = 'heartbeat',
-): HeartbeatConfiguration {
+): ResolvedHeartbeatConfiguration {
   const given = { ...FLINK_DEFAULTS, ...withoutUndefined(overrides) };
-  const merged = {
+  const merged: HeartbeatConfiguration = {
     ...given,
     stallThreshold:
       given.stallThreshold ??
       defaultStallThreshold(isTimerDelay(given.timeout) ? given.timeout : FLINK_DEFAULTS.timeout),
   };
-  const problems: string[] = [];
-  if (!isTimerDelay(merged.interval)) {
-    problems.push(
-      `interval (heartbeat.interval) must be a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, got ${describeValue(merged.interval)}`,
-    );
+  const problems: (HeartbeatConfigurationProblem & {
+    readonly setting: keyof HeartbeatConfiguration;
+  })[] = [];
+  const { interval, timeout, rpcFailureThreshold: threshold, stallThreshold: stall } = merged;
+  if (!isTimerDelay(interval)) {
+    problems.push({ setting: 'interval', rule: TIMER_DELAY_RULE, value: interval });
   }
-  if (!isTimerDelay(merged.timeout)) {
-    problems.push(
-      `timeout (heartbeat.timeout) must be a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}, got ${describeValue(merged.timeout)}`,
-    );
+  if (!isTimerDelay(timeout)) {
+    problems.push({ setting: 'timeout', rule: TIMER_DELAY_RULE, value: timeout });
   }
-  if (
-    isTimerDelay(merged.interval) &&
-    isTimerDelay(merged.timeout) &&
-    merged.interval > merged.timeout
-  ) {
-    problems.push(
-      `interval (${merged.interval} ms) must not be greater than timeout (${merged.timeout} ms)`,
-    );
+  if (isTimerDelay(interval) && isTimerDelay(timeout) && interval > timeout) {
+    problems.push({
+      setting: 'interval',
+      rule: `at most timeout (${timeout} ms)`,
+      value: interval,
+      atMost: { setting: 'timeout', value: timeout },
+    });
   }
-  const threshold = merged.rpcFailureThreshold;
   if (!(Number.isInteger(threshold) && (threshold > 0 || threshold === -1))) {
-    problems.push(
-      `rpcFailureThreshold (heartbeat.rpc-failure-threshold) must be an integer > 0, or -1 to disable, got ${describeValue(threshold)}`,
-    );
+    problems.push({
+      setting: 'rpcFailureThreshold',
+      rule: 'an integer > 0, or -1 to disable',
+      value: threshold,
+    });
   }
-  const stall = merged.stallThreshold;
   if (!(
     stall === -1 ||
     (isTimerDelay(stall) && Number.isInteger(stall) && stall >= MIN_STALL_THRESHOLD)
   )) {
-    problems.push(
-      `stallThreshold must be an integer number of ms from ${MIN_STALL_THRESHOLD} to ${MAX_TIMER_DELAY_MS}, or -1 to disable, got ${describeValue(stall)}`,
-    );
+    problems.push({
+      setting: 'stallThreshold',
+      rule: `an integer number of ms from ${MIN_STALL_THRESHOLD} to ${MAX_TIMER_DELAY_MS}, or -1 to disable`,
+      value: stall,
+    });
   }
   if (problems.length > 0) {
     throw new HeartbeatConfigurationError(
-      `Invalid ${context} configuration: ${problems.join('; ')}`,
+      `Invalid ${context} configuration: ${problems.map(describeProblem).join('; ')}`,
+      problems,
     );
   }
-  return Object.freeze(merged);
+  return Object.freeze(merged) as ResolvedHeartbeatConfiguration;
 }

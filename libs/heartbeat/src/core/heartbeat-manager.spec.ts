@@ -1,15 +1,15 @@
 import type { Clock, Scheduler } from './clock.js';
-import type { HeartbeatConfiguration } from './heartbeat-configuration.js';
+import {
+  HeartbeatConfigurationError,
+  resolveHeartbeatConfiguration,
+  type HeartbeatConfiguration,
+} from './heartbeat-configuration.js';
 import type {
   HeartbeatListener,
   HeartbeatLogger,
   MaybePromise,
 } from './heartbeat-listener.interface.js';
-import {
-  HeartbeatReceiverManager,
-  type HeartbeatManagerOptions,
-} from './heartbeat-receiver-manager.js';
-import { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
+import { HeartbeatServices } from './heartbeat-services.js';
 import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 import { ManualClock } from './manual-clock.js';
 import { RecipientUnreachableError } from './recipient-unreachable.error.js';
@@ -169,22 +169,28 @@ interface Rig<M> {
   target(): RecordingTarget;
 }
 
+/** The factory every manager here comes from: Flink's test settings, overridden by `configuration`. */
+function testServices(
+  environment: { clock: Clock; scheduler: Scheduler; logger: HeartbeatLogger },
+  configuration: Partial<HeartbeatConfiguration> = {},
+): HeartbeatServices {
+  return HeartbeatServices.fromConfiguration(
+    { ...TEST_CONFIGURATION, ...configuration },
+    environment,
+  );
+}
+
 function rig<M>(
-  create: (options: HeartbeatManagerOptions<string, string>) => M,
-  ownResourceId: string,
+  create: (services: HeartbeatServices, listener: RecordingListener) => M,
   configuration: Partial<HeartbeatConfiguration>,
 ): Rig<M> {
   const clock = new ManualClock();
   const listener = new RecordingListener();
   const logger = new RecordingLogger();
-  const manager = create({
-    ownResourceId,
+  const manager = create(
+    testServices({ clock, scheduler: clock, logger }, configuration),
     listener,
-    logger,
-    clock,
-    scheduler: clock,
-    configuration: { ...TEST_CONFIGURATION, ...configuration },
-  });
+  );
   return {
     clock,
     listener,
@@ -196,10 +202,15 @@ function rig<M>(
 }
 
 const receiverRig = (configuration: Partial<HeartbeatConfiguration> = {}) =>
-  rig((options) => new HeartbeatReceiverManager(options), 'receiver', configuration);
+  rig((services, listener) => services.createReceiverManager('receiver', listener), configuration);
 
 const senderRig = (configuration: Partial<HeartbeatConfiguration> = {}) =>
-  rig((options) => new HeartbeatSenderManager(options), 'sender', configuration);
+  rig((services, listener) => {
+    // Started at once: the loop's first run is then due at the rig's t0, as in Flink.
+    const sender = services.createSenderManager('sender', listener);
+    sender.start();
+    return sender;
+  }, configuration);
 
 // ---------------------------------------------------------------------------------------------
 // Flink's HeartbeatManagerTest
@@ -247,14 +258,11 @@ describe("Flink's HeartbeatManagerTest scenarios", () => {
       },
     };
     const listener = new RecordingListener();
-    const manager = new HeartbeatReceiverManager<string, string>({
-      ownResourceId: 'receiver',
-      listener,
-      logger: new RecordingLogger(),
+    const manager = testServices({
       clock,
       scheduler: recordingScheduler,
-      configuration: TEST_CONFIGURATION,
-    });
+      logger: new RecordingLogger(),
+    }).createReceiverManager('receiver', listener);
     manager.monitorTarget('peer', new RecordingTarget(clock));
     expect(scheduled).toEqual([{ at: t0, delay: 200, cancelled: false }]);
 
@@ -295,22 +303,10 @@ describe("Flink's HeartbeatManagerTest scenarios", () => {
     const receiverListener = new RecordingListener();
     senderListener.payloadFor = () => 'from-sender';
     receiverListener.payloadFor = () => 'from-receiver';
-    const common = {
-      clock,
-      scheduler: clock,
-      logger: new RecordingLogger(),
-      configuration: TEST_CONFIGURATION,
-    };
-    const sender = new HeartbeatSenderManager<string, string>({
-      ...common,
-      ownResourceId: 'sender',
-      listener: senderListener,
-    });
-    const receiver = new HeartbeatReceiverManager<string, string>({
-      ...common,
-      ownResourceId: 'receiver',
-      listener: receiverListener,
-    });
+    const services = testServices({ clock, scheduler: clock, logger: new RecordingLogger() });
+    const sender = services.createSenderManager('sender', senderListener);
+    sender.start();
+    const receiver = services.createReceiverManager('receiver', receiverListener);
     sender.monitorTarget('receiver', receiver);
     receiver.monitorTarget('sender', sender);
 
@@ -1502,21 +1498,27 @@ describe('retrievePayload', () => {
 });
 
 describe('construction', () => {
-  it('validates the configuration', () => {
-    expect(
-      () =>
-        new HeartbeatReceiverManager({
-          ownResourceId: 'receiver',
-          listener: new RecordingListener(),
-          configuration: { interval: 0 },
-        }),
-    ).toThrow(/interval \(heartbeat\.interval\)/);
+  it('takes its configuration as resolved, once, by the factory that makes it', () => {
+    expect(() => HeartbeatServices.fromConfiguration({ interval: 0 })).toThrow(
+      HeartbeatConfigurationError,
+    );
+    const configuration = resolveHeartbeatConfiguration({ interval: 20, timeout: 80 });
+    const manager = new HeartbeatServices(configuration).createReceiverManager(
+      'receiver',
+      new RecordingListener(),
+    );
+    // The very object resolved: not re-resolved (nor copied) on the way.
+    expect(manager.configuration).toBe(configuration);
   });
 
   it('rejects an empty own resource id', () => {
-    expect(
-      () => new HeartbeatSenderManager({ ownResourceId: '', listener: new RecordingListener() }),
-    ).toThrow(/ownResourceId must be a non-empty string/);
+    const services = new HeartbeatServices();
+    expect(() => services.createSenderManager('', new RecordingListener())).toThrow(
+      /ownResourceId must be a non-empty string/,
+    );
+    expect(() => services.createReceiverManager('', new RecordingListener())).toThrow(
+      /ownResourceId must be a non-empty string/,
+    );
   });
 
   it('exposes its id and resolved configuration', () => {

@@ -1,8 +1,5 @@
 import { systemClock, timerScheduler, type Clock, type Scheduler } from './clock.js';
-import {
-  resolveHeartbeatConfiguration,
-  type HeartbeatConfiguration,
-} from './heartbeat-configuration.js';
+import type { ResolvedHeartbeatConfiguration } from './heartbeat-configuration.js';
 import { consoleHeartbeatLogger } from './console-heartbeat-logger.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
 import type { HeartbeatManager } from './heartbeat-manager.interface.js';
@@ -12,12 +9,16 @@ import { RecipientUnreachableError } from './recipient-unreachable.error.js';
 import { StallGuard } from './stall-guard.js';
 import { disposeTarget, isPromiseLike, logFailure, safely } from './safely.js';
 
+/**
+ * What a manager is built from. `HeartbeatServices` builds managers: it is the one place that
+ * passes these, with the configuration it resolved once.
+ */
 export interface HeartbeatManagerOptions<I, O> {
   /** This side's id, sent as the origin of every heartbeat. */
   readonly ownResourceId: string;
   readonly listener: HeartbeatListener<I, O>;
-  /** Overrides of Flink's defaults (interval 10 s, timeout 50 s, threshold 2). */
-  readonly configuration?: Partial<HeartbeatConfiguration>;
+  /** Validated by `resolveHeartbeatConfiguration`; the manager does not check it again. */
+  readonly configuration: ResolvedHeartbeatConfiguration;
   readonly clock?: Clock;
   readonly scheduler?: Scheduler;
   readonly logger?: HeartbeatLogger;
@@ -27,11 +28,12 @@ type HeartbeatRpc<O> = (target: HeartbeatTarget<O>, payload: O | null) => Promis
 
 /**
  * The receiving side (Flink's `HeartbeatManagerImpl`): answers heartbeat requests from the
- * targets it monitors and watches each for silence and for unreachable RPCs.
+ * targets it monitors and watches each for silence and for unreachable RPCs. Made by
+ * `HeartbeatServices.createReceiverManager`.
  */
 export class HeartbeatReceiverManager<I = unknown, O = unknown> implements HeartbeatManager<I, O> {
   readonly ownResourceId: string;
-  readonly configuration: HeartbeatConfiguration;
+  readonly configuration: ResolvedHeartbeatConfiguration;
   protected readonly clock: Clock;
   protected readonly scheduler: Scheduler;
   protected readonly logger: HeartbeatLogger;
@@ -43,7 +45,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   constructor(options: HeartbeatManagerOptions<I, O>) {
     assertResourceId(options.ownResourceId, 'ownResourceId');
     this.ownResourceId = options.ownResourceId;
-    this.configuration = resolveHeartbeatConfiguration(options.configuration);
+    this.configuration = options.configuration;
     this.listener = options.listener;
     this.clock = options.clock ?? systemClock;
     this.scheduler = options.scheduler ?? timerScheduler;

@@ -1,5 +1,6 @@
 import type { HeartbeatListener } from './heartbeat-listener.interface.js';
 import { HeartbeatSenderManager, REQUESTS_PER_SLICE } from './heartbeat-sender-manager.js';
+import { HeartbeatServices } from './heartbeat-services.js';
 import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -10,18 +11,16 @@ const listener: HeartbeatListener<null, null> = {
   retrievePayload: () => null,
 };
 
+const SETTINGS = { interval: 100, timeout: 1_000, stallThreshold: -1 } as const;
+
 /** A sender with `count` targets that record the time of every request they get. */
 function senderWithTargets(count: number) {
   const clock = new ManualClock();
   const requested: string[] = [];
-  const manager = new HeartbeatSenderManager<null, null>({
-    ownResourceId: 'rm',
-    listener,
+  const manager = HeartbeatServices.fromConfiguration(SETTINGS, {
     clock,
     scheduler: clock,
-    configuration: { interval: 100, timeout: 1_000, stallThreshold: -1 },
-    deferStart: true,
-  });
+  }).createSenderManager('rm', listener);
   const ids = Array.from({ length: count }, (_, index) => `tm-${index}`);
   for (const id of ids) {
     const target: HeartbeatTarget<null> = {
@@ -81,22 +80,18 @@ describe('HeartbeatSenderManager: requests in slices', () => {
   it('schedules nothing more when a listener stops the manager in the middle of a slice', () => {
     const clock = new ManualClock();
     let asked = 0;
-    const manager: HeartbeatSenderManager<null, null> = new HeartbeatSenderManager<null, null>({
-      ownResourceId: 'rm',
-      listener: {
-        ...listener,
-        retrievePayload: () => {
-          asked += 1;
-          if (asked === 3) {
-            manager.stop();
-          }
-          return null;
-        },
+    const manager: HeartbeatSenderManager<null, null> = HeartbeatServices.fromConfiguration(
+      SETTINGS,
+      { clock, scheduler: clock },
+    ).createSenderManager('rm', {
+      ...listener,
+      retrievePayload: () => {
+        asked += 1;
+        if (asked === 3) {
+          manager.stop();
+        }
+        return null;
       },
-      clock,
-      scheduler: clock,
-      configuration: { interval: 100, timeout: 1_000, stallThreshold: -1 },
-      deferStart: true,
     });
     const target: HeartbeatTarget<null> = {
       requestHeartbeat: () => Promise.resolve(),

@@ -1,9 +1,6 @@
 import type { Cancellable } from './clock.js';
 import type { HeartbeatMonitor } from './heartbeat-monitor.js';
-import {
-  HeartbeatReceiverManager,
-  type HeartbeatManagerOptions,
-} from './heartbeat-receiver-manager.js';
+import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
 
 /**
  * Requests go out in slices of this many targets, each slice in a timer task of its own, so that a
@@ -13,10 +10,15 @@ export const REQUESTS_PER_SLICE = 128;
 
 /**
  * The sending side (Flink's `HeartbeatManagerSenderImpl`): a receiver manager that also asks
- * every monitored target for a heartbeat, once right away and then `interval` after the start of
- * each round (a round's requests go out in slices). Under overload an unfinished round delays the
- * next one, which then starts as soon as it ends. Sending a request does not reset a target's
- * timeout; only its answers do.
+ * every monitored target for a heartbeat, once as soon as it is started and then `interval` after
+ * the start of each round (a round's requests go out in slices). Under overload an unfinished round
+ * delays the next one, which then starts as soon as it ends. Sending a request does not reset a
+ * target's timeout; only its answers do.
+ *
+ * Made by `HeartbeatServices.createSenderManager`. Creating it sends nothing and schedules no loop:
+ * the loop begins at `start()` (Flink starts it on creation), so that an owner whose start-up fails
+ * leaves no timer behind. In Nest, `HeartbeatRegistry` calls `start()` when the application
+ * bootstraps.
  */
 export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatReceiverManager<
   I,
@@ -27,15 +29,15 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
   private roundOverdue = false;
   private started = false;
 
-  /** With `deferStart` the loop begins at `start()`; otherwise on creation, as in Flink. */
-  constructor(options: HeartbeatManagerOptions<I, O> & { readonly deferStart?: boolean }) {
-    super(options);
-    if (!options.deferStart) {
-      this.start();
-    }
+  /** Whether `start()` has begun the loop (it stays true after `stop()`). */
+  get isStarted(): boolean {
+    return this.started;
   }
 
-  /** Starts the loop: a first run right away, then one `interval` after each. Idempotent. */
+  /**
+   * Starts the loop: a first run right away (in a timer task of delay 0), then one `interval` after
+   * each. Idempotent; a stopped sender does not start again.
+   */
   start(): void {
     if (this.started || this.isStopped) {
       return;

@@ -1,6 +1,7 @@
 import {
   DEFAULT_HEARTBEAT_CONFIGURATION,
   HeartbeatConfigurationError,
+  resolveHeartbeatConfiguration,
 } from './heartbeat-configuration.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
 import type { HeartbeatManager } from './heartbeat-manager.interface.js';
@@ -55,23 +56,62 @@ function environment() {
   return { clock, errors, env: { clock, scheduler: clock, logger } };
 }
 
+/** A sender made by the factory, monitoring one target, not started. */
+function unstartedSender() {
+  const { clock, env } = environment();
+  const services = HeartbeatServices.fromConfiguration({ interval: 50, timeout: 200 }, env);
+  const sender = services.createSenderManager('rm', recordingListener().listener);
+  const peer = recordingTarget();
+  sender.monitorTarget('tm-1', peer.target);
+  return { clock, sender, peer };
+}
+
 describe('HeartbeatServices', () => {
   it("uses Flink's defaults when given no configuration", () => {
     expect(new HeartbeatServices().configuration).toEqual(DEFAULT_HEARTBEAT_CONFIGURATION);
+    expect(HeartbeatServices.fromConfiguration().configuration).toEqual(
+      DEFAULT_HEARTBEAT_CONFIGURATION,
+    );
   });
 
-  it('validates the configuration when built', () => {
-    expect(() => new HeartbeatServices({ interval: 60_000 })).toThrow(HeartbeatConfigurationError);
+  it('fromConfiguration resolves and validates the overrides, naming each problem', () => {
+    let caught: unknown;
+    try {
+      HeartbeatServices.fromConfiguration({ interval: 60_000, rpcFailureThreshold: 0 });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(HeartbeatConfigurationError);
+    expect((caught as HeartbeatConfigurationError).problems).toEqual([
+      {
+        setting: 'interval',
+        rule: 'at most timeout (50000 ms)',
+        value: 60_000,
+        atMost: { setting: 'timeout', value: 50_000 },
+      },
+      { setting: 'rpcFailureThreshold', rule: 'an integer > 0, or -1 to disable', value: 0 },
+    ]);
+  });
+
+  it('takes a resolved configuration as it is, and gives it to every manager it makes', () => {
+    const configuration = resolveHeartbeatConfiguration({ interval: 50, timeout: 200 });
+    const services = new HeartbeatServices(configuration, environment().env);
+    const { listener } = recordingListener();
+
+    expect(services.configuration).toBe(configuration);
+    expect(services.createSenderManager('rm', listener).configuration).toBe(configuration);
+    expect(services.createReceiverManager('tm', listener).configuration).toBe(configuration);
   });
 
   it('creates sender managers with its configuration, clock, scheduler and logger', async () => {
     const { clock, errors, env } = environment();
-    const services = new HeartbeatServices({ interval: 50, timeout: 200 }, env);
+    const services = HeartbeatServices.fromConfiguration({ interval: 50, timeout: 200 }, env);
     const { listener, timeouts } = recordingListener();
     const peer = recordingTarget();
 
     const sender = services.createSenderManager('rm', listener);
     sender.monitorTarget('tm-1', peer.target);
+    sender.start();
     clock.advance(0);
 
     expect(sender).toBeInstanceOf(HeartbeatSenderManager);
@@ -91,9 +131,59 @@ describe('HeartbeatServices', () => {
     sender.stop();
   });
 
+  describe('a sender it creates sends nothing until start()', () => {
+    it('is created not started: no request goes out, however long it waits', () => {
+      const { clock, sender, peer } = unstartedSender();
+      clock.advance(0);
+      clock.advance(150);
+
+      expect(sender.isStarted).toBe(false);
+      expect(peer.calls).toEqual([]);
+      sender.stop();
+    });
+
+    it('start() sends the first round at once, then one every interval', () => {
+      const { clock, sender, peer } = unstartedSender();
+      clock.advance(30);
+      sender.start();
+      expect(peer.calls).toEqual([]); // the first run is a timer task of its own
+      clock.advance(0);
+      expect(peer.calls).toEqual(['request rm payload-for-tm-1']);
+      clock.advance(49);
+      expect(peer.calls).toHaveLength(1);
+      clock.advance(1);
+      expect(peer.calls).toHaveLength(2);
+      expect(sender.isStarted).toBe(true);
+      sender.stop();
+    });
+
+    it('start() is idempotent: a second call starts no second loop', () => {
+      const { clock, sender, peer } = unstartedSender();
+      sender.start();
+      sender.start();
+      clock.advance(0);
+      clock.advance(50);
+
+      expect(peer.calls).toHaveLength(2);
+      sender.stop();
+      expect(clock.pendingTasks).toBe(0);
+    });
+
+    it('a sender stopped before start() never starts: no timer is left', () => {
+      const { clock, sender, peer } = unstartedSender();
+      sender.stop();
+      sender.start();
+      clock.advance(500);
+
+      expect(sender.isStarted).toBe(false);
+      expect(peer.calls).toEqual([]);
+      expect(clock.pendingTasks).toBe(0);
+    });
+  });
+
   it('creates receiver managers that only answer requests', async () => {
     const { clock, env } = environment();
-    const services = new HeartbeatServices({ interval: 50, timeout: 200 }, env);
+    const services = HeartbeatServices.fromConfiguration({ interval: 50, timeout: 200 }, env);
     const { listener, timeouts } = recordingListener();
     const peer = recordingTarget();
 
@@ -113,7 +203,7 @@ describe('HeartbeatServices', () => {
 
   it('creates independent managers', () => {
     const { clock, env } = environment();
-    const services = new HeartbeatServices({ interval: 50, timeout: 200 }, env);
+    const services = HeartbeatServices.fromConfiguration({ interval: 50, timeout: 200 }, env);
     const a = services.createReceiverManager('a', recordingListener().listener);
     const b = services.createReceiverManager('b', recordingListener().listener);
 

@@ -1,7 +1,9 @@
 import type { Clock, Scheduler } from './clock.js';
 import {
+  DEFAULT_HEARTBEAT_CONFIGURATION,
   resolveHeartbeatConfiguration,
   type HeartbeatConfiguration,
+  type ResolvedHeartbeatConfiguration,
 } from './heartbeat-configuration.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
 import type { HeartbeatManager } from './heartbeat-manager.interface.js';
@@ -11,6 +13,7 @@ import { disposeTarget } from './safely.js';
 import { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
 import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 
+/** Time, timers and logging for the managers; the system's own (and the console) by default. */
 export interface HeartbeatEnvironment {
   readonly clock?: Clock;
   readonly scheduler?: Scheduler;
@@ -18,19 +21,39 @@ export interface HeartbeatEnvironment {
 }
 
 /**
- * Flink's `HeartbeatServices`: one validated configuration and environment from which sender
- * and receiver managers are made.
+ * Flink's `HeartbeatServices`: the one factory of heartbeat managers, from one resolved
+ * configuration and one environment. Nest's `HeartbeatRegistry` builds its managers here too.
+ *
+ * ```ts
+ * const services = HeartbeatServices.fromConfiguration({ interval: 1_000, timeout: 5_000 });
+ * const sender = services.createSenderManager('rm', listener);
+ * sender.monitorTarget('tm-1', target);
+ * sender.start(); // the request loop begins: now, then every interval
+ * ```
  */
 export class HeartbeatServices {
-  readonly configuration: HeartbeatConfiguration;
-
-  constructor(
-    configuration: Partial<HeartbeatConfiguration> = {},
-    private readonly environment: HeartbeatEnvironment = {},
-  ) {
-    this.configuration = resolveHeartbeatConfiguration(configuration);
+  /**
+   * Resolves and validates `overrides` of Flink's defaults (a `HeartbeatConfigurationError` names
+   * each bad setting), then makes the factory.
+   */
+  static fromConfiguration(
+    overrides: Partial<HeartbeatConfiguration> = {},
+    environment: HeartbeatEnvironment = {},
+  ): HeartbeatServices {
+    return new HeartbeatServices(resolveHeartbeatConfiguration(overrides), environment);
   }
 
+  /** Takes a configuration `resolveHeartbeatConfiguration` made; Flink's defaults if none. */
+  constructor(
+    readonly configuration: ResolvedHeartbeatConfiguration = DEFAULT_HEARTBEAT_CONFIGURATION,
+    private readonly environment: HeartbeatEnvironment = {},
+  ) {}
+
+  /**
+   * A sender: it requests heartbeats from every target it monitors, every `interval`, once
+   * started. It is returned not started: call its idempotent `start()` when the owner is ready
+   * (Nest's registry does so at application bootstrap).
+   */
   createSenderManager<I, O>(
     ownResourceId: string,
     listener: HeartbeatListener<I, O>,
@@ -43,6 +66,7 @@ export class HeartbeatServices {
     });
   }
 
+  /** A receiver: it answers the requests of the targets it monitors and times out silent ones. */
   createReceiverManager<I, O>(
     ownResourceId: string,
     listener: HeartbeatListener<I, O>,

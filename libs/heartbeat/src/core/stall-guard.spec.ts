@@ -1,6 +1,6 @@
 import type { HeartbeatListener } from './heartbeat-listener.interface.js';
-import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
-import { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
+import type { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
+import { HeartbeatServices } from './heartbeat-services.js';
 import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 import { ManualClock } from './manual-clock.js';
 import { StallGuard } from './stall-guard.js';
@@ -24,14 +24,14 @@ function receiverRig(stallThreshold = STALL_THRESHOLD) {
     reportPayload: () => undefined,
     retrievePayload: () => null,
   };
-  const manager = new HeartbeatReceiverManager<null, null>({
-    ownResourceId: 'observer',
-    listener,
-    clock,
-    scheduler: clock,
-    logger: { warn: (message) => warnings.push(message), error: () => undefined },
-    configuration: { interval: 100, timeout: TIMEOUT, stallThreshold },
-  });
+  const manager = HeartbeatServices.fromConfiguration(
+    { interval: 100, timeout: TIMEOUT, stallThreshold },
+    {
+      clock,
+      scheduler: clock,
+      logger: { warn: (message) => warnings.push(message), error: () => undefined },
+    },
+  ).createReceiverManager('observer', listener);
   return { clock, manager, timeouts, warnings, t0: clock.now() };
 }
 
@@ -211,19 +211,16 @@ describe('stall guard in the managers', () => {
         },
         receiveHeartbeat: () => Promise.resolve(),
       };
-      sender = new HeartbeatSenderManager<null, null>({
-        ownResourceId: 'rm',
-        listener: {
-          notifyHeartbeatTimeout: (id) => void timeouts.push(id),
-          notifyTargetUnreachable: () => undefined,
-          reportPayload: () => undefined,
-          retrievePayload: () => null,
-        },
-        clock,
-        scheduler: clock,
-        logger: { warn: () => undefined, error: () => undefined },
-        configuration: { interval: 100, timeout: TIMEOUT, stallThreshold },
+      sender = HeartbeatServices.fromConfiguration(
+        { interval: 100, timeout: TIMEOUT, stallThreshold },
+        { clock, scheduler: clock, logger: { warn: () => undefined, error: () => undefined } },
+      ).createSenderManager<null, null>('rm', {
+        notifyHeartbeatTimeout: (id) => void timeouts.push(id),
+        notifyTargetUnreachable: () => undefined,
+        reportPayload: () => undefined,
+        retrievePayload: () => null,
       });
+      sender.start();
       sender.monitorTarget('tm', target);
       clock.advance(250);
 

@@ -6,6 +6,7 @@ import {
   OnHeartbeatPayload,
   OnHeartbeatTimeout,
   OnIncomingHeartbeat,
+  OnTargetLost,
   OnTargetUnreachable,
   ProvideHeartbeatPayload,
 } from './decorators/heartbeat-handler.decorator.js';
@@ -13,6 +14,7 @@ import { HeartbeatMetadataAccessor } from './heartbeat-metadata.accessor.js';
 import {
   HeartbeatHandlerKind,
   type IncomingHeartbeat,
+  type TargetLossReason,
 } from './interfaces/heartbeat-handler.interface.js';
 
 class Decorated {
@@ -33,6 +35,14 @@ class Decorated {
   incoming(_heartbeat: IncomingHeartbeat): boolean {
     return true;
   }
+
+  @OnIncomingHeartbeat<number, string>('a')
+  parse(heartbeat: IncomingHeartbeat<number>): { payload: string } {
+    return { payload: String(heartbeat.payload) };
+  }
+
+  @OnTargetLost('a')
+  gone(_id: string, _reason: TargetLossReason): void {}
 
   plain(): void {}
 }
@@ -57,6 +67,12 @@ describe('handler decorators and HeartbeatMetadataAccessor', () => {
     expect(accessor.getHandlers(proto.incoming)).toEqual([
       { kind: HeartbeatHandlerKind.IncomingHeartbeat, manager: 'b' },
     ]);
+    expect(accessor.getHandlers(proto.parse)).toEqual([
+      { kind: HeartbeatHandlerKind.IncomingHeartbeat, manager: 'a' },
+    ]);
+    expect(accessor.getHandlers(proto.gone)).toEqual([
+      { kind: HeartbeatHandlerKind.TargetLost, manager: 'a' },
+    ]);
   });
 
   it('finds nothing on undecorated methods and on non-functions', () => {
@@ -73,12 +89,6 @@ describe('BoundHeartbeatListener', () => {
     error: jest.Mock<HeartbeatLogger['error']>;
   };
   let listener: BoundHeartbeatListener;
-  const heartbeat: IncomingHeartbeat = {
-    manager: 'a',
-    kind: 'request',
-    origin: 'rm',
-    payload: null,
-  };
 
   beforeEach(() => {
     logger = { warn: jest.fn(), error: jest.fn() };
@@ -99,25 +109,61 @@ describe('BoundHeartbeatListener', () => {
     expect(() => listener.retrievePayload('rm')).toThrow('no slots');
   });
 
-  it('accepts a heartbeat when there are no incoming handlers, or when none says false', async () => {
-    await expect(listener.accepts(heartbeat)).resolves.toEqual({ accepted: true });
-    listener.onIncoming({ where: 'A.one', call: () => true });
-    listener.onIncoming({ where: 'A.two', call: async () => undefined });
-    listener.onIncoming({ where: 'A.three', call: () => 0 });
-    await expect(listener.accepts(heartbeat)).resolves.toEqual({ accepted: true });
+  it('calls the timeout handlers, then the loss handlers with "timeout"', () => {
+    const seen: string[] = [];
+    listener.onLost({ where: 'A.lost', call: (id, reason) => seen.push(`lost ${id} ${reason}`) });
+    listener.onTimeout({ where: 'A.timeout', call: (id) => seen.push(`timeout ${id}`) });
+    listener.onUnreachable({
+      where: 'A.unreachable',
+      call: (id) => seen.push(`unreachable ${id}`),
+    });
+
+    listener.notifyHeartbeatTimeout('tm-1');
+
+    expect(seen).toEqual(['timeout tm-1', 'lost tm-1 timeout']);
   });
 
-  it('stops at the first incoming handler that rejects: later ones do not run', async () => {
-    const later = jest.fn(() => true);
-    listener.onIncoming({ where: 'A.one', call: () => true });
-    listener.onIncoming({ where: 'A.two', call: async () => false });
-    listener.onIncoming({ where: 'A.three', call: later });
-
-    await expect(listener.accepts(heartbeat)).resolves.toEqual({
-      accepted: false,
-      reason: 'rejected by A.two',
+  it('calls the unreachable handlers, then the loss handlers with "unreachable"', () => {
+    const seen: string[] = [];
+    listener.onLost({ where: 'A.first', call: (id, reason) => seen.push(`first ${id} ${reason}`) });
+    listener.onLost({
+      where: 'A.second',
+      call: (id, reason) => seen.push(`second ${id} ${reason}`),
     });
-    expect(later).not.toHaveBeenCalled();
+    listener.onUnreachable({
+      where: 'A.unreachable',
+      call: (id) => seen.push(`unreachable ${id}`),
+    });
+    listener.onTimeout({ where: 'A.timeout', call: (id) => seen.push(`timeout ${id}`) });
+
+    listener.notifyTargetUnreachable('tm-2');
+
+    expect(seen).toEqual(['unreachable tm-2', 'first tm-2 unreachable', 'second tm-2 unreachable']);
+  });
+
+  it('a loss handler that throws is logged; the other loss handlers still run', () => {
+    const seen: string[] = [];
+    listener.onTimeout({
+      where: 'A.timeoutBroken',
+      call: () => {
+        throw new Error('timeout boom');
+      },
+    });
+    listener.onLost({
+      where: 'A.lostBroken',
+      call: () => {
+        throw new Error('lost boom');
+      },
+    });
+    listener.onLost({ where: 'A.lostOk', call: (id, reason) => seen.push(`${id} ${reason}`) });
+
+    listener.notifyHeartbeatTimeout('tm-3');
+
+    expect(seen).toEqual(['tm-3 timeout']);
+    expect(logger.error.mock.calls.map(([message]) => message)).toEqual([
+      'A.timeoutBroken failed: timeout boom',
+      'A.lostBroken failed: lost boom',
+    ]);
   });
 
   it('runs every notify handler even when one throws, logging with the Class.method', () => {

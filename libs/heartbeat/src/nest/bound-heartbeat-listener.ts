@@ -1,29 +1,29 @@
 import type { HeartbeatListener, HeartbeatLogger } from '../core/heartbeat-listener.interface.js';
 import { safely } from '../core/safely.js';
 import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
-import type { IncomingHeartbeat } from './interfaces/heartbeat-handler.interface.js';
+import type { TargetLossReason } from './interfaces/heartbeat-handler.interface.js';
 
-type Handler = (...args: never[]) => unknown;
-
-interface BoundHandler<F extends Handler> {
+/** An app method bound to its instance, with the `Class.method` it is logged as. */
+export interface BoundHandler<F extends (...args: never[]) => unknown> {
   readonly where: string;
   readonly call: F;
 }
 
 type NotifyHandler = (resourceId: string) => unknown;
+type LostHandler = (resourceId: string, reason: TargetLossReason) => unknown;
 type PayloadHandler = (resourceId: string, payload: unknown) => unknown;
 type PayloadProvider = (resourceId: string) => unknown;
-type IncomingHandler = (heartbeat: IncomingHeartbeat) => unknown;
 
 /**
- * A manager's listener made of the app's decorated methods, bound by the explorer at start-up.
- * Each handler runs on its own: one that throws is logged and the others still run.
+ * A manager's listener (Flink's four callbacks) made of the app's decorated methods, bound by the
+ * explorer at start-up. Each handler runs on its own: one that throws is logged and the others
+ * still run. (Vetting incoming heartbeats is not a listener's job: see `IncomingHeartbeatVetter`.)
  */
 export class BoundHeartbeatListener implements HeartbeatListener<unknown, unknown> {
   private readonly timeoutHandlers: BoundHandler<NotifyHandler>[] = [];
   private readonly unreachableHandlers: BoundHandler<NotifyHandler>[] = [];
+  private readonly lostHandlers: BoundHandler<LostHandler>[] = [];
   private readonly payloadHandlers: BoundHandler<PayloadHandler>[] = [];
-  private readonly incomingHandlers: BoundHandler<IncomingHandler>[] = [];
   private payloadProvider: BoundHandler<PayloadProvider> | null = null;
 
   constructor(
@@ -39,12 +39,13 @@ export class BoundHeartbeatListener implements HeartbeatListener<unknown, unknow
     this.unreachableHandlers.push(handler);
   }
 
-  onPayload(handler: BoundHandler<PayloadHandler>): void {
-    this.payloadHandlers.push(handler);
+  /** A handler of both losses, told which one it is. */
+  onLost(handler: BoundHandler<LostHandler>): void {
+    this.lostHandlers.push(handler);
   }
 
-  onIncoming(handler: BoundHandler<IncomingHandler>): void {
-    this.incomingHandlers.push(handler);
+  onPayload(handler: BoundHandler<PayloadHandler>): void {
+    this.payloadHandlers.push(handler);
   }
 
   providePayload(handler: BoundHandler<PayloadProvider>): void {
@@ -60,16 +61,14 @@ export class BoundHeartbeatListener implements HeartbeatListener<unknown, unknow
     this.payloadProvider = handler;
   }
 
+  /** The timeout handlers, then the loss handlers with `'timeout'`. */
   notifyHeartbeatTimeout(resourceId: string): void {
-    for (const handler of this.timeoutHandlers) {
-      safely(this.logger, handler.where, () => handler.call(resourceId), undefined);
-    }
+    this.notify(this.timeoutHandlers, resourceId, 'timeout');
   }
 
+  /** The unreachable handlers, then the loss handlers with `'unreachable'`. */
   notifyTargetUnreachable(resourceId: string): void {
-    for (const handler of this.unreachableHandlers) {
-      safely(this.logger, handler.where, () => handler.call(resourceId), undefined);
-    }
+    this.notify(this.unreachableHandlers, resourceId, 'unreachable');
   }
 
   reportPayload(resourceId: string, payload: unknown): void {
@@ -83,19 +82,16 @@ export class BoundHeartbeatListener implements HeartbeatListener<unknown, unknow
     return this.payloadProvider ? this.payloadProvider.call(resourceId) : null;
   }
 
-  /** Runs the target-side handlers in turn; the first that returns false or throws rejects the heartbeat. */
-  async accepts(
-    heartbeat: IncomingHeartbeat,
-  ): Promise<{ accepted: true } | { accepted: false; reason: string }> {
-    for (const handler of this.incomingHandlers) {
-      try {
-        if ((await handler.call(heartbeat)) === false) {
-          return { accepted: false, reason: `rejected by ${handler.where}` };
-        }
-      } catch (error) {
-        return { accepted: false, reason: error instanceof Error ? error.message : String(error) };
-      }
+  private notify(
+    specific: readonly BoundHandler<NotifyHandler>[],
+    resourceId: string,
+    reason: TargetLossReason,
+  ): void {
+    for (const handler of specific) {
+      safely(this.logger, handler.where, () => handler.call(resourceId), undefined);
     }
-    return { accepted: true };
+    for (const handler of this.lostHandlers) {
+      safely(this.logger, handler.where, () => handler.call(resourceId, reason), undefined);
+    }
   }
 }

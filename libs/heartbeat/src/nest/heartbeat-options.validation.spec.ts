@@ -378,4 +378,68 @@ describe('HeartbeatModule options validation', () => {
       expect(clock.pendingTasks).toBeGreaterThan(0);
     });
   });
+
+  describe('structured problems', () => {
+    it.each<[string, Partial<HeartbeatModuleOptions>, Managers | undefined, unknown[]]>([
+      [
+        'a module-wide interval > timeout',
+        { interval: 60_000 },
+        undefined,
+        [
+          {
+            setting: 'interval',
+            rule: 'at most timeout (50000 ms)',
+            value: 60_000,
+            atMost: { setting: 'timeout', value: 50_000 },
+          },
+        ],
+      ],
+      [
+        'a per-manager threshold 0',
+        {},
+        { workers: { role: 'receiver', rpcFailureThreshold: 0 } },
+        [{ setting: 'rpcFailureThreshold', rule: 'an integer > 0, or -1 to disable', value: 0 }],
+      ],
+      [
+        'requestTimeout 0',
+        { requestTimeout: 0 },
+        undefined,
+        [{ setting: 'requestTimeout', rule: 'a number > 0', value: 0 }],
+      ],
+      [
+        'a clientLimits value that is not an integer',
+        { clientLimits: { maxBufferSize: 1.5 } },
+        undefined,
+        [{ setting: 'clientLimits.maxBufferSize', rule: 'an integer > 0', value: 1.5 }],
+      ],
+      [
+        "an empty manager's resourceId",
+        {},
+        { workers: { role: 'sender', resourceId: '' } },
+        [
+          {
+            setting: 'managers.workers.resourceId',
+            rule: 'a non-empty string of at most 256 characters',
+            value: '',
+          },
+        ],
+      ],
+    ])('lists { setting, rule, value } for %s', async (_case, options, managers, problems) => {
+      const error = await startupError(options, managers);
+      expect(error).toBeInstanceOf(HeartbeatConfigurationError);
+      expect((error as HeartbeatConfigurationError).problems).toEqual(problems);
+    });
+
+    it('lists the problem of a bad declaration too', () => {
+      let caught: unknown;
+      try {
+        declareHeartbeatManagers({ workers: { role: 'leader' as never } });
+      } catch (error) {
+        caught = error;
+      }
+      expect((caught as HeartbeatConfigurationError).problems).toEqual([
+        { setting: 'managers.workers.role', rule: '"sender" or "receiver"', value: 'leader' },
+      ]);
+    });
+  });
 });

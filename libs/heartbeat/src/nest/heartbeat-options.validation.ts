@@ -4,6 +4,7 @@ import {
   HeartbeatConfigurationError,
   resolveHeartbeatConfiguration,
   type HeartbeatConfiguration,
+  type ResolvedHeartbeatConfiguration,
 } from '../core/heartbeat-configuration.js';
 import { isTimerDelay, MAX_TIMER_DELAY_MS, withoutUndefined } from '../core/values.js';
 import { HEARTBEAT_FRAME_LIMITS } from './transport/checked-json-socket.js';
@@ -28,7 +29,7 @@ export interface ResolvedHeartbeatManager {
   readonly name: string;
   readonly role: HeartbeatRole;
   readonly resourceId: string;
-  readonly configuration: HeartbeatConfiguration;
+  readonly configuration: ResolvedHeartbeatConfiguration;
 }
 
 export interface ResolvedHeartbeatOptions {
@@ -49,20 +50,39 @@ export function declareHeartbeatManagers(
 ): HeartbeatManagerDeclaration[] {
   const entries = Object.entries(managers ?? {});
   if (entries.length === 0) {
-    throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.noManagers());
+    throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.noManagers(), [
+      { setting: 'managers', rule: 'at least one manager', value: managers },
+    ]);
   }
   return entries.map(([name, definition]) => {
     if (name.trim().length === 0 || name.length > MAX_NAME_LENGTH) {
-      throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidManagerName(name));
+      throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidManagerName(name), [
+        {
+          setting: 'managers',
+          rule: `names of 1 to ${MAX_NAME_LENGTH} characters, not all blank`,
+          value: name,
+        },
+      ]);
     }
     const { role, resourceId, ...overrides } =
       typeof definition === 'string' ? { role: definition } : (definition ?? ({} as never));
     if (role !== 'sender' && role !== 'receiver') {
-      throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidRole(name, role));
+      throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidRole(name, role), [
+        { setting: `managers.${name}.role`, rule: '"sender" or "receiver"', value: role },
+      ]);
     }
     const unknownKey = Object.keys(overrides).find((key) => !CONFIGURATION_KEYS.has(key));
     if (unknownKey !== undefined) {
-      throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.unknownManagerKey(name, unknownKey));
+      throw new HeartbeatConfigurationError(
+        HEARTBEAT_MESSAGES.unknownManagerKey(name, unknownKey),
+        [
+          {
+            setting: `managers.${name}.${unknownKey}`,
+            rule: `left out: known settings are role, resourceId, ${HEARTBEAT_CONFIGURATION_KEYS.join(', ')}`,
+            value: (overrides as Record<string, unknown>)[unknownKey],
+          },
+        ],
+      );
     }
     return { name, role, resourceId, overrides };
   });
@@ -74,9 +94,7 @@ export function resolveHeartbeatOptions(
   declarations: readonly HeartbeatManagerDeclaration[],
 ): ResolvedHeartbeatOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new HeartbeatConfigurationError(
-      HEARTBEAT_MESSAGES.invalidOption('options', 'an object', options),
-    );
+    throw optionError('options', 'an object', options);
   }
   const { resourceId, requestTimeout = DEFAULT_REQUEST_TIMEOUT_MS, clientLimits = {} } = options;
   const defaults = withoutUndefined<Partial<HeartbeatConfiguration>>(
@@ -100,19 +118,15 @@ export function resolveHeartbeatOptions(
   });
   requireRequestTimeout('requestTimeout', requestTimeout);
   if (typeof clientLimits !== 'object' || clientLimits === null) {
-    throw new HeartbeatConfigurationError(
-      HEARTBEAT_MESSAGES.invalidOption('clientLimits', 'an object', clientLimits),
-    );
+    throw optionError('clientLimits', 'an object', clientLimits);
   }
   const limits = { ...DEFAULT_CLIENT_LIMITS, ...withoutUndefined(clientLimits) };
   for (const [key, value] of Object.entries(limits)) {
     if (!(key in DEFAULT_CLIENT_LIMITS)) {
-      throw new HeartbeatConfigurationError(
-        HEARTBEAT_MESSAGES.invalidOption(
-          `clientLimits.${key}`,
-          'one of maxBufferSize, incompleteMessageTimeout, maxSendBufferSize',
-          value,
-        ),
+      throw optionError(
+        `clientLimits.${key}`,
+        'one of maxBufferSize, incompleteMessageTimeout, maxSendBufferSize',
+        value,
       );
     }
     requirePositiveInteger(`clientLimits.${key}`, value);
@@ -126,13 +140,7 @@ export function resolveHeartbeatOptions(
 /** A name that travels in heartbeats (a resource id or a manager name): 1 to 256 characters. */
 export function requireName(name: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_NAME_LENGTH) {
-    throw new HeartbeatConfigurationError(
-      HEARTBEAT_MESSAGES.invalidOption(
-        name,
-        `a non-empty string of at most ${MAX_NAME_LENGTH} characters`,
-        value,
-      ),
-    );
+    throw optionError(name, `a non-empty string of at most ${MAX_NAME_LENGTH} characters`, value);
   }
 }
 
@@ -143,16 +151,21 @@ export function requireRequestTimeout(name: string, value: unknown): asserts val
       typeof value === 'number' && value > MAX_TIMER_DELAY_MS
         ? `at most ${MAX_TIMER_DELAY_MS} ms`
         : 'a number > 0';
-    throw new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidOption(name, rule, value));
+    throw optionError(name, rule, value);
   }
 }
 
 function requirePositiveInteger(name: string, value: unknown): void {
   if (!Number.isSafeInteger(value) || (value as number) <= 0) {
-    throw new HeartbeatConfigurationError(
-      HEARTBEAT_MESSAGES.invalidOption(name, 'an integer > 0', value),
-    );
+    throw optionError(name, 'an integer > 0', value);
   }
+}
+
+/** An option that breaks its rule, named as the options name it (`clientLimits.maxBufferSize`). */
+function optionError(setting: string, rule: string, value: unknown): HeartbeatConfigurationError {
+  return new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidOption(setting, rule, value), [
+    { setting, rule, value },
+  ]);
 }
 
 function isClock(value: unknown): value is Clock {

@@ -5,6 +5,10 @@ export const HEARTBEAT_MANAGER_DEFINITIONS = Symbol('HEARTBEAT_MANAGER_DEFINITIO
 /** Context used by the library's logger. */
 export const HEARTBEAT_LOGGER_CONTEXT = 'Heartbeat';
 
+/**
+ * The injection token of the manager declared under `name` (what `@InjectHeartbeatManager(name)`
+ * injects), e.g. for `app.get(getHeartbeatManagerToken('workers'))` or `moduleRef.get`.
+ */
 export function getHeartbeatManagerToken(name: string): string {
   return `HeartbeatManager:${name}`;
 }

@@ -9,12 +9,16 @@ import {
   OnHeartbeatPayload,
   OnHeartbeatTimeout,
   OnIncomingHeartbeat,
+  OnTargetLost,
   OnTargetUnreachable,
   ProvideHeartbeatPayload,
 } from './decorators/heartbeat-handler.decorator.js';
 import { HeartbeatModule } from './heartbeat.module.js';
 import { HeartbeatRegistry } from './heartbeat.registry.js';
-import type { IncomingHeartbeat } from './interfaces/heartbeat-handler.interface.js';
+import type {
+  IncomingHeartbeat,
+  TargetLossReason,
+} from './interfaces/heartbeat-handler.interface.js';
 import { HeartbeatIngress } from './transport/heartbeat-ingress.js';
 
 type Outcome = 'ok' | 'unreachable' | 'other';
@@ -107,6 +111,30 @@ class LostTargets {
   onLost(id: string): void {
     this.lost.push(id);
   }
+}
+
+/** One handler for both kinds of loss, on both managers. */
+@Injectable()
+class LossWatcher {
+  readonly losses: Array<[string, TargetLossReason]> = [];
+
+  @OnTargetLost('workers')
+  @OnTargetLost('supervisor')
+  onLost(id: string, reason: TargetLossReason): void {
+    this.losses.push([id, reason]);
+  }
+}
+
+@Injectable()
+class UnknownLossManagerUser {
+  @OnTargetLost('ghost')
+  onLost(): void {}
+}
+
+@Injectable()
+class UnknownVettingManagerUser {
+  @OnIncomingHeartbeat('ghost')
+  vet(): void {}
 }
 
 @Controller()
@@ -404,6 +432,65 @@ describe('HeartbeatExplorer', () => {
       expect(ref.get(LostTargets).lost).toEqual(['dead', 'silent', 'rm']);
     });
 
+    it('@OnTargetLost gets the id and "unreachable" or "timeout", once per monitor, on each manager', async () => {
+      const { ref, workers, supervisor } = await start([LossWatcher]);
+      workers.monitorTarget(
+        'dead',
+        fakeTarget(() => 'unreachable'),
+      );
+      workers.monitorTarget(
+        'silent',
+        fakeTarget(() => 'other'),
+      );
+      supervisor.monitorTarget('rm', fakeTarget());
+      const watcher = ref.get(LossWatcher);
+
+      clock.advance(0);
+      await flush();
+      expect(watcher.losses).toEqual([]);
+      clock.advance(INTERVAL); // the second refused request: rpcFailureThreshold (2) reached
+      await flush();
+      expect(watcher.losses).toEqual([['dead', 'unreachable']]);
+
+      clock.advance(TIMEOUT - INTERVAL);
+      expect(watcher.losses).toEqual([
+        ['dead', 'unreachable'],
+        ['silent', 'timeout'],
+        ['rm', 'timeout'],
+      ]);
+
+      clock.advance(TIMEOUT * 2);
+      await flush();
+      expect(watcher.losses).toHaveLength(3); // terminal states stick: no second loss
+    });
+
+    it('@OnTargetLost runs beside @OnHeartbeatTimeout and @OnTargetUnreachable, not instead of them', async () => {
+      const { ref, workers } = await start([WorkersWatcher, LossWatcher]);
+      workers.monitorTarget(
+        'dead',
+        fakeTarget(() => 'unreachable'),
+      );
+      workers.monitorTarget('silent', fakeTarget());
+
+      clock.advance(0);
+      await flush();
+      clock.advance(INTERVAL);
+      await flush();
+      clock.advance(TIMEOUT);
+
+      const specific = ref
+        .get(WorkersWatcher)
+        .calls.filter(([kind]) => kind === 'timeout' || kind === 'unreachable');
+      expect(specific).toEqual([
+        ['unreachable', 'dead'],
+        ['timeout', 'silent', true],
+      ]);
+      expect(ref.get(LossWatcher).losses).toEqual([
+        ['dead', 'unreachable'],
+        ['silent', 'timeout'],
+      ]);
+    });
+
     it("binds controllers' decorated methods too", async () => {
       const { ref, workers } = await start([], [StatusController]);
       workers.monitorTarget('w1', fakeTarget());
@@ -428,6 +515,16 @@ describe('HeartbeatExplorer', () => {
       const error = await startupError([UnknownManagerUser]);
       expect(error?.message).toBe(
         'Unknown heartbeat manager "ghost" in UnknownManagerUser.onUnreachable; declared managers: workers, supervisor',
+      );
+    });
+
+    it.each([
+      ['@OnTargetLost', UnknownLossManagerUser, 'UnknownLossManagerUser.onLost'],
+      ['@OnIncomingHeartbeat', UnknownVettingManagerUser, 'UnknownVettingManagerUser.vet'],
+    ])('%s naming an unknown manager fails start-up too', async (_decorator, provider, where) => {
+      const error = await startupError([provider]);
+      expect(error?.message).toBe(
+        `Unknown heartbeat manager "ghost" in ${where}; declared managers: workers, supervisor`,
       );
     });
 

@@ -4,6 +4,7 @@ import { HEARTBEAT_LOGGER_CONTEXT } from './heartbeat.constants.js';
 import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
 import { HeartbeatMetadataAccessor } from './heartbeat-metadata.accessor.js';
 import { HeartbeatRegistry } from './heartbeat.registry.js';
+import { HeartbeatIngress } from './transport/heartbeat-ingress.js';
 import {
   HeartbeatHandlerKind,
   type HeartbeatHandlerMetadata,
@@ -11,7 +12,11 @@ import {
 
 type AnyMethod = (...args: never[]) => unknown;
 
-/** Finds the decorated methods of every provider and controller and binds them to their manager's listener. */
+/**
+ * Finds the decorated methods of every provider and controller and binds them: the listener's
+ * handlers to their manager's listener, the `@OnIncomingHeartbeat` ones to the ingress's vetter
+ * of their manager.
+ */
 @Injectable()
 export class HeartbeatExplorer implements OnModuleInit {
   private readonly logger = new Logger(HEARTBEAT_LOGGER_CONTEXT);
@@ -21,6 +26,7 @@ export class HeartbeatExplorer implements OnModuleInit {
     private readonly scanner: MetadataScanner,
     private readonly accessor: HeartbeatMetadataAccessor,
     private readonly registry: HeartbeatRegistry,
+    private readonly ingress: HeartbeatIngress,
   ) {}
 
   onModuleInit(): void {
@@ -55,7 +61,8 @@ export class HeartbeatExplorer implements OnModuleInit {
 
   private bind({ kind, manager }: HeartbeatHandlerMetadata, where: string, call: AnyMethod): void {
     const entry = this.registry.findEntry(manager);
-    if (!entry) {
+    const vetter = this.ingress.vetterFor(manager);
+    if (!entry || !vetter) {
       throw new Error(
         HEARTBEAT_MESSAGES.unknownManager(manager, where, this.registry.getManagerNames()),
       );
@@ -66,12 +73,14 @@ export class HeartbeatExplorer implements OnModuleInit {
         return entry.listener.onTimeout(handler);
       case HeartbeatHandlerKind.TargetUnreachable:
         return entry.listener.onUnreachable(handler);
+      case HeartbeatHandlerKind.TargetLost:
+        return entry.listener.onLost(handler);
       case HeartbeatHandlerKind.PayloadReceived:
         return entry.listener.onPayload(handler);
       case HeartbeatHandlerKind.PayloadToSend:
         return entry.listener.providePayload(handler);
       case HeartbeatHandlerKind.IncomingHeartbeat:
-        return entry.listener.onIncoming(handler);
+        return vetter.add(handler);
     }
   }
 }

@@ -1,5 +1,12 @@
 import { jest } from '@jest/globals';
-import { Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
 import { HeartbeatReceiverManager } from '../core/heartbeat-receiver-manager.js';
@@ -49,6 +56,38 @@ class TimeoutRecorder {
   @OnHeartbeatTimeout('slow')
   onSlow(id: string): void {
     this.timeouts.push(`slow:${id}`);
+  }
+}
+
+/** A provider of the app that monitors a target as soon as it can: while the modules initialise. */
+@Injectable()
+class EarlyMonitor implements OnModuleInit {
+  readonly target = fakeTarget();
+
+  constructor(@InjectHeartbeatManager('workers') readonly workers: HeartbeatManager) {}
+
+  onModuleInit(): void {
+    this.workers.monitorTarget('w1', this.target);
+  }
+}
+
+/** A provider whose initialisation fails, so the application never bootstraps. */
+@Injectable()
+class BrokenAtInit implements OnModuleInit {
+  onModuleInit(): void {
+    throw new Error('cannot connect to the database');
+  }
+}
+
+/** A provider whose bootstrap counts how many requests went out before the app's own bootstrap ran. */
+@Injectable()
+class BootstrapProbe implements OnApplicationBootstrap {
+  requestsAtBootstrap = -1;
+
+  constructor(private readonly early: EarlyMonitor) {}
+
+  onApplicationBootstrap(): void {
+    this.requestsAtBootstrap = this.early.target.requestHeartbeat.mock.calls.length;
   }
 }
 
@@ -272,6 +311,79 @@ describe('HeartbeatModule', () => {
       await supervisor.requestHeartbeat('rm', null);
       expect(rm.receiveHeartbeat).toHaveBeenCalledWith('node-a', null);
       expect(supervisor.getLastHeartbeatFrom('rm')).toBe(clock.now());
+    });
+  });
+
+  describe('senders start at application bootstrap', () => {
+    const options = {
+      resourceId: 'node-a',
+      managers: { workers: 'sender', supervisor: 'receiver' },
+      interval: 1_000,
+      timeout: 5_000,
+    } as const;
+
+    it('sends nothing before the application bootstraps, then its first round at once', async () => {
+      moduleRef = await Test.createTestingModule({
+        imports: [HeartbeatModule.forRoot({ ...options, clock, scheduler: clock })],
+        providers: [Consumer],
+      }).compile();
+      const { workers } = moduleRef.get(Consumer);
+      const w1 = fakeTarget();
+      workers.monitorTarget('w1', w1);
+
+      clock.advance(0);
+      clock.advance(2_500); // two and a half intervals: a started sender would have asked thrice
+      expect(w1.requestHeartbeat).not.toHaveBeenCalled();
+      expect((workers as HeartbeatSenderManager).isStarted).toBe(false);
+
+      await moduleRef.init();
+      expect(w1.requestHeartbeat).not.toHaveBeenCalled();
+      clock.advance(0);
+      expect(w1.requestHeartbeat).toHaveBeenCalledTimes(1);
+      clock.advance(1_000);
+      expect(w1.requestHeartbeat).toHaveBeenCalledTimes(2);
+    });
+
+    it('sends nothing while the modules initialise, even to a target monitored in onModuleInit', async () => {
+      moduleRef = await Test.createTestingModule({
+        imports: [HeartbeatModule.forRoot({ ...options, clock, scheduler: clock })],
+        providers: [EarlyMonitor, BootstrapProbe],
+      }).compile();
+      await moduleRef.init();
+
+      expect(moduleRef.get(BootstrapProbe).requestsAtBootstrap).toBe(0);
+      clock.advance(0);
+      expect(moduleRef.get(EarlyMonitor).target.requestHeartbeat).toHaveBeenCalledTimes(1);
+    });
+
+    it('a start-up that fails before bootstrap leaves no timer and no request behind', async () => {
+      moduleRef = await Test.createTestingModule({
+        imports: [HeartbeatModule.forRoot({ ...options, clock, scheduler: clock })],
+        providers: [BrokenAtInit, Consumer],
+      }).compile();
+
+      await expect(moduleRef.init()).rejects.toThrow('cannot connect to the database');
+      const { workers } = moduleRef.get(Consumer);
+      expect((workers as HeartbeatSenderManager).isStarted).toBe(false);
+      expect(clock.pendingTasks).toBe(0);
+
+      await moduleRef.close();
+      moduleRef = undefined;
+      expect(workers.isStopped).toBe(true);
+      expect(clock.pendingTasks).toBe(0);
+    });
+
+    it('a receiver has nothing to start: it answers before bootstrap too', async () => {
+      moduleRef = await Test.createTestingModule({
+        imports: [HeartbeatModule.forRoot({ ...options, clock, scheduler: clock })],
+        providers: [Consumer],
+      }).compile();
+      const { supervisor } = moduleRef.get(Consumer);
+      const rm = fakeTarget();
+      supervisor.monitorTarget('rm', rm);
+
+      await supervisor.requestHeartbeat('rm', null);
+      expect(rm.receiveHeartbeat).toHaveBeenCalledWith('node-a', null);
     });
   });
 

@@ -5,46 +5,45 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import type { HeartbeatReceiverManager } from '../core/heartbeat-receiver-manager.js';
 import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
-import { HeartbeatReceiverManager } from '../core/heartbeat-receiver-manager.js';
-import { HeartbeatSenderManager } from '../core/heartbeat-sender-manager.js';
+import type { HeartbeatSenderManager } from '../core/heartbeat-sender-manager.js';
+import { HeartbeatServices } from '../core/heartbeat-services.js';
 import { BoundHeartbeatListener } from './bound-heartbeat-listener.js';
 import { HEARTBEAT_LOGGER_CONTEXT, HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
 import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions } from './heartbeat-options.validation.js';
-import type { HeartbeatRole } from './interfaces/heartbeat-module-options.interface.js';
 
 /** What the registry knows of one named manager. */
-export interface HeartbeatManagerEntry {
+export type HeartbeatManagerEntry = {
   readonly name: string;
-  readonly role: HeartbeatRole;
-  readonly manager: HeartbeatManager<unknown, unknown>;
   readonly listener: BoundHeartbeatListener;
-}
+} & (
+  | { readonly role: 'sender'; readonly manager: HeartbeatSenderManager<unknown, unknown> }
+  | { readonly role: 'receiver'; readonly manager: HeartbeatReceiverManager<unknown, unknown> }
+);
 
-/** Creates the declared managers, holds them by name, and stops them all when the app shuts down. */
+/**
+ * Creates the declared managers (through `HeartbeatServices`, from the options resolved once),
+ * holds them by name, starts the senders when the application bootstraps, and stops them all when
+ * it shuts down.
+ */
 @Injectable()
 export class HeartbeatRegistry implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(HEARTBEAT_LOGGER_CONTEXT);
   private readonly entries = new Map<string, HeartbeatManagerEntry>();
 
   constructor(@Inject(HEARTBEAT_RESOLVED_OPTIONS) options: ResolvedHeartbeatOptions) {
+    const environment = { clock: options.clock, scheduler: options.scheduler, logger: this.logger };
     for (const { name, role, resourceId, configuration } of options.managers) {
+      const services = new HeartbeatServices(configuration, environment);
       const listener = new BoundHeartbeatListener(name, this.logger);
-      const managerOptions = {
-        ownResourceId: resourceId,
-        listener,
-        configuration,
-        clock: options.clock,
-        scheduler: options.scheduler,
-        logger: this.logger,
-      };
-      // Senders start at bootstrap: a start that fails earlier then leaves no timer running.
-      const manager =
+      this.entries.set(
+        name,
         role === 'sender'
-          ? new HeartbeatSenderManager({ ...managerOptions, deferStart: true })
-          : new HeartbeatReceiverManager(managerOptions);
-      this.entries.set(name, { name, role, manager, listener });
+          ? { name, listener, role, manager: services.createSenderManager(resourceId, listener) }
+          : { name, listener, role, manager: services.createReceiverManager(resourceId, listener) },
+      );
     }
   }
 
@@ -70,10 +69,11 @@ export class HeartbeatRegistry implements OnApplicationBootstrap, BeforeApplicat
     return entry;
   }
 
+  /** Senders start here, once every module is initialised: a start-up that fails earlier leaves no timer. */
   onApplicationBootstrap(): void {
-    for (const { manager } of this.entries.values()) {
-      if (manager instanceof HeartbeatSenderManager) {
-        manager.start();
+    for (const entry of this.entries.values()) {
+      if (entry.role === 'sender') {
+        entry.manager.start();
       }
     }
   }

@@ -4,6 +4,8 @@ import {
   HeartbeatHandlerKind,
   type HeartbeatHandlerMetadata,
   type IncomingHeartbeat,
+  type IncomingHeartbeatVerdict,
+  type TargetLossReason,
 } from '../interfaces/heartbeat-handler.interface.js';
 
 /** A method decorator that only accepts methods of the given signature. */
@@ -40,7 +42,22 @@ export const OnTargetUnreachable = (manager: string) =>
     manager,
   );
 
-/** Called with the target's id and the payload its heartbeat carried (never with a null payload). */
+/**
+ * Called with the target's id and the reason when it is lost, by timeout or as unreachable: one
+ * handler for what `@OnHeartbeatTimeout` and `@OnTargetUnreachable` tell apart. Fires once per
+ * monitor (a monitor is lost only once), after the handlers of the specific event.
+ */
+export const OnTargetLost = (manager: string) =>
+  heartbeatHandler<(resourceId: string, reason: TargetLossReason) => MaybePromise<void>>(
+    HeartbeatHandlerKind.TargetLost,
+    manager,
+  );
+
+/**
+ * Called with the target's id and the payload its heartbeat carried (never with a null payload):
+ * the payload as the `@OnIncomingHeartbeat` handlers left it, so their parsed form when they
+ * return `{ payload }`.
+ */
 export const OnHeartbeatPayload = <I = never>(manager: string) =>
   heartbeatHandler<(resourceId: string, payload: I) => MaybePromise<void>>(
     HeartbeatHandlerKind.PayloadReceived,
@@ -55,11 +72,15 @@ export const ProvideHeartbeatPayload = <O = unknown>(manager: string) =>
   );
 
 /**
- * The heartbeat-target side: sees every heartbeat RPC that arrives for the manager before the
- * manager does. Returning `false` (or throwing) rejects it: the peer gets an error reply.
+ * The heartbeat-target side: vets every heartbeat RPC that arrives for the manager, over the
+ * transport, before the manager sees it. The handlers of a manager run one after the other, in the
+ * order they are bound, each seeing the payload the one before left; the first that rejects stops
+ * the others. See {@link IncomingHeartbeatVerdict}: return nothing (or `true`) to accept, `false`
+ * to reject, `{ payload }` to accept with the payload replaced (parse once, here); throw to reject
+ * with a reason. A rejected heartbeat gets an error reply and does not count as a heartbeat.
  */
-export const OnIncomingHeartbeat = <I = never>(manager: string) =>
-  heartbeatHandler<(heartbeat: IncomingHeartbeat<I>) => MaybePromise<boolean | void>>(
+export const OnIncomingHeartbeat = <I = never, P = unknown>(manager: string) =>
+  heartbeatHandler<(heartbeat: IncomingHeartbeat<I>) => MaybePromise<IncomingHeartbeatVerdict<P>>>(
     HeartbeatHandlerKind.IncomingHeartbeat,
     manager,
   );

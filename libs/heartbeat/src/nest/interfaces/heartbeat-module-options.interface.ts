@@ -1,6 +1,7 @@
 import type { Clock, Scheduler } from '../../core/clock.js';
 import type { HeartbeatConfiguration } from '../../core/heartbeat-configuration.js';
 
+/** A manager's role: a `sender` requests heartbeats every interval, a `receiver` answers them. */
 export type HeartbeatRole = 'sender' | 'receiver';
 
 /** Frame limits for the TCP clients the library opens to heartbeat targets (defaults: `HEARTBEAT_FRAME_LIMITS`). */

@@ -21,6 +21,7 @@ export const HEARTBEAT_FRAME_LIMITS: Required<HeartbeatClientLimits> = {
 const MAX_PATTERN_LENGTH = 256;
 const MAX_PACKET_ID_LENGTH = 128;
 
+/** Options of {@link createCheckedJsonSocket}: frame limits and the patterns the server handles. */
 export interface CheckedJsonSocketOptions {
   /** Frame limits; `HEARTBEAT_FRAME_LIMITS` where not given. */
   readonly limits?: HeartbeatClientLimits;

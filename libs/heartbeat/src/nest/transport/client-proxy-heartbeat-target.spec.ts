@@ -7,12 +7,10 @@ import { HeartbeatConfigurationError } from '../../core/heartbeat-configuration.
 import type { HeartbeatManager } from '../../core/heartbeat-manager.interface.js';
 import { ManualClock } from '../../core/manual-clock.js';
 import { RecipientUnreachableError } from '../../core/recipient-unreachable.error.js';
-import {
-  OnHeartbeatTimeout,
-  OnTargetUnreachable,
-} from '../decorators/heartbeat-handler.decorator.js';
+import { OnTargetLost } from '../decorators/heartbeat-handler.decorator.js';
 import { HeartbeatModule } from '../heartbeat.module.js';
 import { HeartbeatRegistry } from '../heartbeat.registry.js';
+import type { TargetLossReason } from '../interfaces/heartbeat-handler.interface.js';
 import type { HeartbeatModuleOptions } from '../interfaces/heartbeat-module-options.interface.js';
 import {
   ClientProxyHeartbeatTarget,
@@ -211,14 +209,9 @@ describe('ClientProxyHeartbeatTarget', () => {
 class LossRecorder {
   readonly events: string[] = [];
 
-  @OnTargetUnreachable('workers')
-  onUnreachable(id: string): void {
-    this.events.push(`unreachable:${id}`);
-  }
-
-  @OnHeartbeatTimeout('workers')
-  onTimeout(id: string): void {
-    this.events.push(`timeout:${id}`);
+  @OnTargetLost('workers')
+  onLost(id: string, reason: TargetLossReason): void {
+    this.events.push(`${reason}:${id}`);
   }
 }
 

@@ -12,6 +12,7 @@ import {
 /** What the target needs of a client: any transport's `ClientProxy` fits. */
 export type HeartbeatClient = Pick<ClientProxy, 'send' | 'close'>;
 
+/** Settings of a {@link ClientProxyHeartbeatTarget}: whom it reaches, how long an RPC may take, who closes the client. */
 export interface ClientProxyHeartbeatTargetOptions {
   /** Name of the manager on the far side that takes these heartbeats. */
   readonly remoteManager: string;

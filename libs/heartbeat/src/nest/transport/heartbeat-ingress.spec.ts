@@ -13,7 +13,10 @@ import {
 } from '../decorators/heartbeat-handler.decorator.js';
 import { HeartbeatModule } from '../heartbeat.module.js';
 import { HeartbeatRegistry } from '../heartbeat.registry.js';
-import type { IncomingHeartbeat } from '../interfaces/heartbeat-handler.interface.js';
+import type {
+  IncomingHeartbeat,
+  IncomingHeartbeatVerdict,
+} from '../interfaces/heartbeat-handler.interface.js';
 import { HeartbeatIngress } from './heartbeat-ingress.js';
 import { HeartbeatTransportController } from './heartbeat-transport.controller.js';
 
@@ -53,7 +56,9 @@ class Node {
   }
 }
 
-type Verdict = (heartbeat: IncomingHeartbeat) => boolean | void | Promise<boolean | void>;
+type Verdict = (
+  heartbeat: IncomingHeartbeat,
+) => IncomingHeartbeatVerdict | Promise<IncomingHeartbeatVerdict>;
 
 /** Vets incoming heartbeats of "supervisor": only origins on its list, with a configurable verdict. */
 @Injectable()
@@ -62,9 +67,38 @@ class Gatekeeper {
   verdict: Verdict = () => true;
 
   @OnIncomingHeartbeat('supervisor')
-  vet(heartbeat: IncomingHeartbeat): boolean | void | Promise<boolean | void> {
+  vet(heartbeat: IncomingHeartbeat): IncomingHeartbeatVerdict | Promise<IncomingHeartbeatVerdict> {
     this.seen.push(heartbeat);
     return this.verdict(heartbeat);
+  }
+}
+
+interface Lease {
+  readonly leader: string;
+  readonly term: number;
+}
+
+/**
+ * Parses "supervisor" heartbeats once (text to a `Lease`), then checks the parsed form: the
+ * payload handlers get the `Lease`. Its two handlers run in the order they are declared.
+ */
+@Injectable()
+class LeaseParser {
+  readonly checked: unknown[] = [];
+
+  @OnIncomingHeartbeat<string, Lease>('supervisor')
+  parse({ payload }: IncomingHeartbeat<string>): { payload: Lease } {
+    const [leader, term] = String(payload).split('@');
+    if (!leader || !/^\d+$/.test(term ?? '')) {
+      throw new Error(`not a lease: ${JSON.stringify(payload)}`);
+    }
+    return { payload: { leader, term: Number(term) } };
+  }
+
+  @OnIncomingHeartbeat<Lease>('supervisor')
+  check({ payload }: IncomingHeartbeat<Lease>): boolean {
+    this.checked.push(payload);
+    return payload !== null && payload.term >= 7;
   }
 }
 
@@ -377,6 +411,62 @@ describe('HeartbeatIngress', () => {
         accepted: true,
       });
       expect(rm.receiveHeartbeat).toHaveBeenCalledTimes(1);
+    });
+  });
+
+  describe('@OnIncomingHeartbeat handlers that return { payload }', () => {
+    let rm: ReturnType<typeof fakeTarget>;
+
+    beforeEach(async () => {
+      await start([Node, LeaseParser]);
+      rm = fakeTarget();
+      supervisor.monitorTarget('rm', rm);
+    });
+
+    it('hand the parsed payload to the later handlers, the manager and @OnHeartbeatPayload', async () => {
+      clock.advance(10);
+      await expect(
+        ingress.handle('request', { manager: 'supervisor', origin: 'rm', payload: 'rm-1@7' }),
+      ).resolves.toEqual({ accepted: true });
+
+      expect(moduleRef.get(LeaseParser).checked).toEqual([{ leader: 'rm-1', term: 7 }]);
+      expect(moduleRef.get(Node).payloads).toEqual([['rm', { leader: 'rm-1', term: 7 }]]);
+      expect(supervisor.getLastHeartbeatFrom('rm')).toBe(clock.now());
+      expect(rm.receiveHeartbeat).toHaveBeenCalledWith('tm-1', { slotsFor: 'rm' });
+    });
+
+    it('reject with the reason of the handler that throws; the later ones do not run', async () => {
+      const error = await rejection(
+        ingress.handle('receive', { manager: 'supervisor', origin: 'rm', payload: 'garbage' }),
+      );
+
+      expect(error.message).toBe(
+        'heartbeat from rm to "supervisor" rejected: not a lease: "garbage"',
+      );
+      expect(moduleRef.get(LeaseParser).checked).toEqual([]);
+      expect(moduleRef.get(Node).payloads).toEqual([]);
+      expect(supervisor.getLastHeartbeatFrom('rm')).toBe(0);
+    });
+
+    it('reject when a later handler returns false on the parsed form', async () => {
+      const error = await rejection(
+        ingress.handle('request', { manager: 'supervisor', origin: 'rm', payload: 'rm-0@6' }),
+      );
+
+      expect(error.message).toBe(
+        'heartbeat from rm to "supervisor" rejected: rejected by LeaseParser.check',
+      );
+      expect(moduleRef.get(LeaseParser).checked).toEqual([{ leader: 'rm-0', term: 6 }]);
+      expect(rm.receiveHeartbeat).not.toHaveBeenCalled();
+      expect(moduleRef.get(Node).payloads).toEqual([]);
+    });
+
+    it('leave the heartbeats of other managers alone', async () => {
+      workers.monitorTarget('w1', fakeTarget());
+      await expect(
+        ingress.handle('receive', { manager: 'workers', origin: 'w1', payload: 'raw' }),
+      ).resolves.toEqual({ accepted: true });
+      expect(moduleRef.get(Node).payloads).toEqual([['w1', 'raw']]);
     });
   });
 });

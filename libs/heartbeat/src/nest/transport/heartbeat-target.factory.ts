@@ -16,6 +16,7 @@ import {
   type HeartbeatClient,
 } from './client-proxy-heartbeat-target.js';
 
+/** Where and how {@link HeartbeatTargetFactory.createTcpTarget} connects: the peer's endpoint and manager. */
 export interface TcpHeartbeatTargetOptions {
   readonly host: string;
   readonly port: number;
@@ -45,11 +46,13 @@ export class HeartbeatTargetFactory {
     if (typeof host !== 'string' || host.length === 0) {
       throw new HeartbeatConfigurationError(
         `Heartbeat target host must be a non-empty string, got ${JSON.stringify(host)}`,
+        [{ setting: 'host', rule: 'a non-empty string', value: host }],
       );
     }
     if (!Number.isInteger(port) || port < 1 || port > 65_535) {
       throw new HeartbeatConfigurationError(
         `Heartbeat target port must be an integer from 1 to 65535, got ${String(port)}`,
+        [{ setting: 'port', rule: 'an integer from 1 to 65535', value: port }],
       );
     }
     const settings = this.targetSettings(remoteManager, requestTimeout);

@@ -1,9 +1,56 @@
+import { ClientTCP, JsonSocket } from '@nestjs/microservices';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { closeTcpClient } from './close-tcp-client.js';
 import {
   HEARTBEAT_RECEIVE_PATTERN,
   HEARTBEAT_REQUEST_PATTERN,
+  heartbeatFrameLength,
   MAX_NAME_LENGTH,
   parseHeartbeatMessage,
+  type HeartbeatMessage,
 } from './heartbeat-wire.js';
+
+/** The packet id in a captured frame. */
+const idOf = (frame: string) =>
+  (JSON.parse(frame.slice(frame.indexOf('#') + 1)) as { id: string }).id;
+
+/** What a Nest `JsonSocket` with the given frame limit made of one RPC sent by Nest's `ClientTCP`. */
+interface Delivery {
+  /** The first frame as it arrived, `<length>#<json>`. */
+  readonly frame: string;
+  /** Whether the receiving socket took the frame as a message or rejected it. */
+  readonly outcome: 'message' | 'rejected';
+}
+
+async function deliver(
+  pattern: string,
+  message: HeartbeatMessage,
+  maxBufferSize: number,
+): Promise<Delivery> {
+  let frame = '';
+  let settle!: (outcome: Delivery['outcome']) => void;
+  const outcome = new Promise<Delivery['outcome']>((resolve) => (settle = resolve));
+  const sockets: Socket[] = [];
+  const server: Server = createServer((socket) => {
+    sockets.push(socket);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (frame += chunk));
+    const json = new JsonSocket(socket, { maxBufferSize });
+    json.on('message', () => settle('message'));
+    json.on('error', () => settle('rejected'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new ClientTCP({ host: '127.0.0.1', port: (server.address() as AddressInfo).port });
+  const subscription = client.send(pattern, message).subscribe({ error: () => undefined });
+  try {
+    return { outcome: await outcome, frame };
+  } finally {
+    subscription.unsubscribe();
+    closeTcpClient(client);
+    sockets.forEach((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
 
 const NOT_AN_OBJECT = 'heartbeat message must be an object { manager, origin, payload }';
 const badField = (field: string) =>
@@ -97,6 +144,51 @@ describe('heartbeat wire format', () => {
       ],
     ])('rejects %s, naming the field at fault', (_case, data, reason) => {
       expect(parseHeartbeatMessage(data)).toEqual({ ok: false, reason });
+    });
+  });
+
+  describe('heartbeatFrameLength', () => {
+    const message: HeartbeatMessage = {
+      manager: 'workers',
+      origin: 'tm-ä1',
+      // Characters that JSON escapes ("\", newline, quote) and one outside the BMP (2 UTF-16 units).
+      payload: { note: 'a "quoted"\nline \\ 🫀', slots: [1, 2, 3] },
+    };
+    it.each([HEARTBEAT_REQUEST_PATTERN, HEARTBEAT_RECEIVE_PATTERN])(
+      "is the length of the frame Nest's TCP client sends with %s, counting a 36-character id",
+      async (pattern) => {
+        const { frame } = await deliver(pattern, message, 65_536);
+        expect(frame).toMatch(/^\d+#\{"pattern":/);
+        const id = idOf(frame);
+        expect(id.length).toBeLessThanOrEqual(36);
+        // Nest's ids are shorter than a UUID (21 characters in Nest 12): the bound counts 36.
+        expect(frame.length).toBe(heartbeatFrameLength(message) - (36 - id.length));
+      },
+    );
+
+    it("measures what Nest's frame limit measures: a limit of the frame's length takes it, one less rejects it", async () => {
+      const { frame } = await deliver(HEARTBEAT_RECEIVE_PATTERN, message, 65_536);
+      await expect(
+        deliver(HEARTBEAT_RECEIVE_PATTERN, message, frame.length),
+      ).resolves.toMatchObject({ outcome: 'message' });
+      await expect(
+        deliver(HEARTBEAT_RECEIVE_PATTERN, message, frame.length - 1),
+      ).resolves.toMatchObject({ outcome: 'rejected' });
+      await expect(
+        deliver(HEARTBEAT_RECEIVE_PATTERN, message, heartbeatFrameLength(message)),
+      ).resolves.toMatchObject({ outcome: 'message' });
+    });
+
+    it('grows with the payload and the names, the length prefix included', () => {
+      const base = heartbeatFrameLength({ manager: 'm', origin: 'o', payload: null });
+      expect(base).toBe(130); // "126#" + 126 characters of JSON
+      expect(heartbeatFrameLength({ manager: 'm', origin: 'o', payload: 'abc' })).toBe(
+        base - 'null'.length + '"abc"'.length,
+      );
+      expect(heartbeatFrameLength({ manager: 'mm', origin: 'o', payload: null })).toBe(base + 1);
+      // 9,998 more characters of JSON, and a prefix of 5 digits instead of 3.
+      const long = heartbeatFrameLength({ manager: 'm', origin: 'o', payload: 'x'.repeat(10_000) });
+      expect(long).toBe(base + 9_998 + 2);
     });
   });
 });

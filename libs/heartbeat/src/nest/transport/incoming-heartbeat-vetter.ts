@@ -1,0 +1,64 @@
+import type { BoundHandler } from '../bound-heartbeat-listener.js';
+import type { IncomingHeartbeat } from '../interfaces/heartbeat-handler.interface.js';
+
+type VettingHandler = (heartbeat: IncomingHeartbeat) => unknown;
+
+/** The outcome of vetting: the payload to hand to the manager, or why the heartbeat is refused. */
+export type VettingOutcome =
+  | { readonly accepted: true; readonly payload: unknown }
+  | { readonly accepted: false; readonly reason: string };
+
+/**
+ * The `@OnIncomingHeartbeat` handlers of one manager, run by the ingress on every heartbeat RPC
+ * for it before the manager sees it (see `IncomingHeartbeatVerdict`). Unlike the listener's
+ * callbacks, whose errors are only logged, a handler that throws here rejects the heartbeat: that
+ * is what it is for.
+ */
+export class IncomingHeartbeatVetter {
+  private readonly handlers: BoundHandler<VettingHandler>[] = [];
+
+  constructor(readonly managerName: string) {}
+
+  add(handler: BoundHandler<VettingHandler>): void {
+    this.handlers.push(handler);
+  }
+
+  /**
+   * Runs the handlers in the order they were added, each on the heartbeat as the one before left
+   * it; the first that rejects stops the others. Accepted: the payload, replaced or not.
+   */
+  async vet(heartbeat: IncomingHeartbeat): Promise<VettingOutcome> {
+    let current = heartbeat;
+    for (const handler of this.handlers) {
+      let verdict: unknown;
+      try {
+        verdict = await handler.call(current);
+      } catch (error) {
+        return { accepted: false, reason: error instanceof Error ? error.message : String(error) };
+      }
+      if (verdict === false) {
+        return { accepted: false, reason: `rejected by ${handler.where}` };
+      }
+      if (isReplacement(verdict)) {
+        current = { ...current, payload: verdict.payload ?? null };
+      } else if (verdict !== undefined && verdict !== true) {
+        // Most likely the parsed payload itself, not wrapped: refuse rather than guess.
+        return {
+          accepted: false,
+          reason: `${handler.where} returned neither true, false, undefined nor { payload }`,
+        };
+      }
+    }
+    return { accepted: true, payload: current.payload };
+  }
+}
+
+function isReplacement(verdict: unknown): verdict is { readonly payload: unknown } {
+  return (
+    typeof verdict === 'object' &&
+    verdict !== null &&
+    !Array.isArray(verdict) &&
+    Object.keys(verdict).length === 1 &&
+    Object.hasOwn(verdict, 'payload')
+  );
+}
