@@ -16,9 +16,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
+import { childProcessEnv } from './fixtures/e2e-utils.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
@@ -27,21 +28,18 @@ const fixturesDir = join(repoRoot, 'test/consumers');
 const INSTALL_TIMEOUT_MS = 240_000;
 const RUN_TIMEOUT_MS = 30_000;
 
-/** The child npm must not inherit the settings of the npm that runs this test (workspace, prefix…). */
-const cleanEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)),
-) as NodeJS.ProcessEnv;
+const cleanEnv = childProcessEnv();
 
 const npm = (cwd: string, args: string[], timeout = INSTALL_TIMEOUT_MS) =>
   run('npm', args, { cwd, env: cleanEnv, timeout, maxBuffer: 16 * 1024 * 1024 });
 
-/** The README's quick start: the first TypeScript block of its "Quick start" section, as written. */
-function readmeQuickStart(): string {
-  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Quick start\n'));
+/** The first TypeScript block of a README (after `heading`, if given), as written. */
+function readmeExample(readmePath: string, heading = ''): string {
+  const readme = readFileSync(join(repoRoot, readmePath), 'utf8');
+  const section = readme.slice(readme.indexOf(heading));
   const match = /```ts\n([\s\S]*?)```/.exec(section);
   if (!match) {
-    throw new Error('README.md has no ```ts block under "## Quick start"');
+    throw new Error(`${readmePath} has no \`\`\`ts block after "${heading}"`);
   }
   return match[1];
 }
@@ -93,6 +91,11 @@ function runToExit(cwd: string, main: string): Promise<Finished> {
   });
 }
 
+interface PackResult {
+  readonly filename: string;
+  readonly files: readonly { readonly path: string }[];
+}
+
 interface Consumer {
   readonly fixture: string;
   readonly nestMajor: number;
@@ -106,11 +109,15 @@ const CONSUMERS: readonly Consumer[] = [
   // What `nest new` makes for Nest 12: module nodenext without "type": "module", so CommonJS
   // output that loads Nest 12 (ES modules only) with require().
   { fixture: 'nest12-cjs', nestMajor: 12, format: 'commonjs' },
+  // Every peer dependency at the oldest version the library's ranges allow.
+  { fixture: 'nest11-oldest', nestMajor: 11, format: 'commonjs' },
+  { fixture: 'nest12-oldest', nestMajor: 12, format: 'commonjs' },
 ];
 
 describe('the packed library in outside apps', () => {
   let workDir: string;
   let tarball: string;
+  let packedFiles: string[];
 
   beforeAll(async () => {
     if (!existsSync(join(libraryDir, 'dist/esm/index.js'))) {
@@ -127,9 +134,25 @@ describe('the packed library in outside apps', () => {
       '--pack-destination',
       workDir,
     ]);
-    const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as [{ filename: string }];
+    const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as [PackResult];
     tarball = join(workDir, packed.filename);
+    packedFiles = packed.files.map(({ path }) => path);
   }, INSTALL_TIMEOUT_MS);
+
+  it('packs the two builds with their declarations, and nothing else', () => {
+    const shipped =
+      /^(LICENSE|README\.md|package\.json|dist\/cjs\/package\.json|dist\/(esm|cjs)\/.+\.(js|d\.ts))$/;
+    expect(packedFiles.filter((path) => !shipped.test(path))).toEqual([]);
+    expect(packedFiles.filter((path) => /\.spec\.|(^|\/)test\//.test(path))).toEqual([]);
+    const build = (format: string) =>
+      packedFiles
+        .filter((path) => path.startsWith(`dist/${format}/`) && /\.(js|d\.ts)$/.test(path))
+        .map((path) => path.slice(`dist/${format}/`.length))
+        .sort();
+    expect(build('esm')).toContain('index.js');
+    expect(build('esm')).toContain('index.d.ts');
+    expect(build('cjs')).toEqual(build('esm'));
+  });
 
   afterAll(() => {
     if (workDir) {
@@ -146,7 +169,16 @@ describe('the packed library in outside apps', () => {
       beforeAll(async () => {
         appDir = join(workDir, fixture);
         cpSync(join(fixturesDir, fixture), appDir, { recursive: true });
-        writeFileSync(join(appDir, 'src/quick-start.ts'), readmeQuickStart());
+        writeFileSync(
+          join(appDir, 'src/quick-start.ts'),
+          readmeExample('README.md', '\n## Quick start\n'),
+        );
+        // The package's own README (what npm shows) must compile too.
+        writeFileSync(
+          join(appDir, 'src/package-readme.ts'),
+          readmeExample('libs/heartbeat/README.md'),
+        );
+        cpSync(join(fixturesDir, 'shared/frame-limit.ts'), join(appDir, 'src/frame-limit.ts'));
         await npm(appDir, ['install', '--no-audit', '--no-fund', tarball]);
         main = (JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')) as { main: string })
           .main;
@@ -214,6 +246,17 @@ describe('the packed library in outside apps', () => {
         expect(lines.filter((line) => line === 'supervisor: worker-1 timed out')).toHaveLength(1);
         expect(lines.at(-1)).toBe('supervisor: worker-1 timed out');
       }, 180_000);
+
+      it('closes, unanswered and logged once, a connection whose frame is over the limit of a checked socket', async () => {
+        const { code, signal, stdout, stderr } = await runToExit(
+          appDir,
+          join(dirname(main), 'frame-limit.js'),
+        );
+        expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+        expect(stdout).toContain('frame limit: closed=true reply=""');
+        const closed = /WARN \[Heartbeat\] Closed the connection from 127\.0\.0\.1:\d+: /g;
+        expect(stripVTControlCharacters(stdout).match(closed)).toHaveLength(1);
+      });
     },
   );
 });

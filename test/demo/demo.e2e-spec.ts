@@ -1,29 +1,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isAlive } from '../fixtures/e2e-utils.js';
+import { childProcessEnv, freePort, isAlive } from '../fixtures/e2e-utils.js';
 
 // Runs the built demo (`npm test` builds first) as `npm start` would, then stops it like Ctrl-C.
 const demoScript = fileURLToPath(new URL('../../dist/src/demo.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-/** The environment of the shell running the tests, without what npm put there for its own run. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const inherited = Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key));
-  return { ...Object.fromEntries(inherited), ...extra };
-}
 
 async function demoEnv(): Promise<Record<string, string>> {
   const [tcpPort, httpPort] = [await freePort(), await freePort()];
@@ -63,7 +47,7 @@ describe('the demo (npm start)', () => {
   it('runs a ResourceManager and three TaskManagers, summarises them, and leaves no process behind on Ctrl-C', async () => {
     const env = await demoEnv();
     const demo = spawn(process.execPath, [demoScript], {
-      env: cleanEnv(env),
+      env: childProcessEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -95,7 +79,7 @@ describe('the demo (npm start)', () => {
   }, 60_000);
 
   it('refuses an unknown or malformed argument with exit code 2 and the usage, starting nothing', async () => {
-    const env = cleanEnv(await demoEnv());
+    const env = childProcessEnv(await demoEnv());
     for (const [args, reason] of [
       [['--durration', '5'], 'demo: unknown option "--durration"'],
       [['--duration', 'five'], 'demo: --duration needs a number of seconds from more than 0'],
@@ -119,7 +103,7 @@ describe('the demo (npm start)', () => {
     await once(occupied, 'listening');
     try {
       const { code, output } = await run(process.execPath, [demoScript], {
-        env: cleanEnv(env),
+        env: childProcessEnv(env),
         timeoutMs: 20_000,
       });
       expect(code).toBe(1);
@@ -147,7 +131,7 @@ describe('the demo (npm start)', () => {
 
     const npmStart = async (args: string[]) =>
       run('npm', ['start', ...args], {
-        env: cleanEnv({ ...(await demoEnv()), npm_config_update_notifier: 'false' }),
+        env: childProcessEnv({ ...(await demoEnv()), npm_config_update_notifier: 'false' }),
         cwd: dir,
         timeoutMs: 30_000,
       });

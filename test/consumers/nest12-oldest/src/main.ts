@@ -1,0 +1,7 @@
+// The test copies the README's quick start to src/quick-start.ts, unchanged.
+import { runQuickStart } from './quick-start.js';
+
+runQuickStart().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
