@@ -148,7 +148,7 @@ describe('the packed library in outside apps', () => {
       packedFiles
         .filter((path) => path.startsWith(`dist/${format}/`) && /\.(js|d\.ts)$/.test(path))
         .map((path) => path.slice(`dist/${format}/`.length))
-        .sort();
+        .toSorted();
     expect(build('esm')).toContain('index.js');
     expect(build('esm')).toContain('index.d.ts');
     expect(build('cjs')).toEqual(build('esm'));
