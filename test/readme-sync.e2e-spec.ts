@@ -9,7 +9,7 @@ let exportNames: string[] | undefined;
 
 /**
  * Every name the package exports, types included, as the compiler sees its entry point (with the
- * library's compiler options): named re-exports, through `core/index.ts` too. Read once.
+ * library's compiler options): its named re-exports. Read once.
  */
 function libraryExports(): string[] {
   exportNames ??= readLibraryExports();

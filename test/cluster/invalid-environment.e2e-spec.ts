@@ -71,6 +71,13 @@ const cases: Case[] = [
   },
   {
     app: 'ResourceManager',
+    variable: 'HEARTBEAT_TIMEOUT_MS',
+    value: '5000',
+    message:
+      /Invalid environment: HEARTBEAT_INTERVAL_MS must be at most HEARTBEAT_TIMEOUT_MS \(5000\), got 10000 \(its default\); set HEARTBEAT_INTERVAL_MS or raise HEARTBEAT_TIMEOUT_MS/,
+  },
+  {
+    app: 'ResourceManager',
     variable: 'TCP_INCOMPLETE_MESSAGE_TIMEOUT_MS',
     value: 'soon',
     message:

@@ -10,7 +10,11 @@ import {
   type RegistrationRequest,
   type SlotReport,
 } from '#cluster';
-import type { HeartbeatManager, HeartbeatTargetFactory } from 'nestjs-heartbeat';
+import {
+  acceptHeartbeat,
+  type HeartbeatManager,
+  type HeartbeatTargetFactory,
+} from 'nestjs-heartbeat';
 import type { ResourceManagerConfig } from './resource-manager.config.js';
 import { RegistrationRefused, TaskManagerRegistry } from './task-manager-registry.service.js';
 
@@ -221,7 +225,9 @@ describe('TaskManagerRegistry', () => {
     const verdict = registry.vetHeartbeat(
       incoming({ fencingToken: FENCING_TOKEN, credential, slotReport }),
     );
-    expect(verdict).toEqual({ payload: { fencingToken: FENCING_TOKEN, credential, slotReport } });
+    expect(verdict).toEqual(
+      acceptHeartbeat({ fencingToken: FENCING_TOKEN, credential, slotReport }),
+    );
     registry.onSlotReport('tm-a', verdict.payload);
     expect(registry.find('tm-a')?.slots).toEqual(slotReport.slots);
     expect(registry.find('tm-a')?.freeSlots).toBe(1);

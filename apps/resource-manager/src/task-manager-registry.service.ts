@@ -24,12 +24,14 @@ import {
   type UnregistrationRequest,
 } from '#cluster';
 import {
+  acceptHeartbeat,
   HeartbeatTargetFactory,
   InjectHeartbeatManager,
   OnHeartbeatPayload,
   OnIncomingHeartbeat,
   OnTargetLost,
   ProvideHeartbeatPayload,
+  type AcceptedHeartbeat,
   type HeartbeatManager,
   type IncomingHeartbeat,
   type TargetLossReason,
@@ -179,13 +181,13 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
    * here, once: the parsed form is what `onSlotReport` gets.
    */
   @OnIncomingHeartbeat<unknown, TaskManagerHeartbeat>(TASK_MANAGER_HEARTBEATS)
-  vetHeartbeat({ origin, payload }: IncomingHeartbeat): { payload: TaskManagerHeartbeat } {
+  vetHeartbeat({ origin, payload }: IncomingHeartbeat): AcceptedHeartbeat<TaskManagerHeartbeat> {
     const heartbeat = parseMessage(taskManagerHeartbeatSchema, payload, 'heartbeat payload');
     const refusal = this.refusal(origin, heartbeat.fencingToken, heartbeat.credential);
     if (refusal) {
       throw new ProtocolError(refusal);
     }
-    return { payload: heartbeat };
+    return acceptHeartbeat(heartbeat);
   }
 
   /** The payload as `vetHeartbeat` parsed it. */

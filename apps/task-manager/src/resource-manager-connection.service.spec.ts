@@ -8,7 +8,11 @@ import {
   type RegistrationRequest,
   type RegistrationResponse,
 } from '#cluster';
-import type { HeartbeatManager, HeartbeatTargetFactory } from 'nestjs-heartbeat';
+import {
+  acceptHeartbeat,
+  type HeartbeatManager,
+  type HeartbeatTargetFactory,
+} from 'nestjs-heartbeat';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
 import { ResourceManagerGateway } from './resource-manager.gateway.js';
 import { SlotTable } from './slot-table.service.js';
@@ -75,9 +79,7 @@ describe('ResourceManagerConnection and its gateway', () => {
   it("accepts heartbeat requests only with the fencing token and its registration's credential", () => {
     expect(issued).toEqual(['credential-1']);
     expect(heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'credential-1' })()).toEqual(
-      {
-        payload: { fencingToken: FENCING_TOKEN, credential: 'credential-1' },
-      },
+      acceptHeartbeat({ fencingToken: FENCING_TOKEN, credential: 'credential-1' }),
     );
     expect(heartbeatRequest({ fencingToken: FENCING_TOKEN, credential: 'guessed' })).toThrow(
       new ProtocolError(

@@ -23,11 +23,13 @@ import {
   type TaskManagerHeartbeat,
 } from '#cluster';
 import {
+  acceptHeartbeat,
   HeartbeatTargetFactory,
   InjectHeartbeatManager,
   OnIncomingHeartbeat,
   OnTargetLost,
   ProvideHeartbeatPayload,
+  type AcceptedHeartbeat,
   type HeartbeatManager,
   type IncomingHeartbeat,
   type TargetLossReason,
@@ -96,7 +98,10 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
    * heartbeats. The payload, parsed here once, goes on in its parsed form.
    */
   @OnIncomingHeartbeat<unknown, ResourceManagerHeartbeat>(RESOURCE_MANAGER_HEARTBEATS)
-  vetHeartbeat({ origin, payload }: IncomingHeartbeat): { payload: ResourceManagerHeartbeat } {
+  vetHeartbeat({
+    origin,
+    payload,
+  }: IncomingHeartbeat): AcceptedHeartbeat<ResourceManagerHeartbeat> {
     const proof = parseMessage(resourceManagerHeartbeatSchema, payload, 'heartbeat payload');
     if (!this.registration || origin !== this.registration.resourceManagerId) {
       throw new ProtocolError(
@@ -107,7 +112,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     if (refusal) {
       throw new ProtocolError(refusal);
     }
-    return { payload: proof };
+    return acceptHeartbeat(proof);
   }
 
   /** The ResourceManager timed out or is unreachable: register again (unless it is a stale one). */

@@ -78,9 +78,10 @@ describe('readHeartbeatSettings', () => {
     );
   });
 
-  it('says so when the value at fault is a default', () => {
-    expect(failureOf({ HEARTBEAT_TIMEOUT_MS: '1000' })).toBe(
-      'HEARTBEAT_INTERVAL_MS must be at most HEARTBEAT_TIMEOUT_MS (1000), got 10000 (its default)',
+  it('says so when the value at fault is a default, and gives the other way out', () => {
+    expect(failureOf({ HEARTBEAT_TIMEOUT_MS: '5000' })).toBe(
+      'HEARTBEAT_INTERVAL_MS must be at most HEARTBEAT_TIMEOUT_MS (5000), got 10000 (its default); ' +
+        'set HEARTBEAT_INTERVAL_MS or raise HEARTBEAT_TIMEOUT_MS',
     );
   });
 

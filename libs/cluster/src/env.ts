@@ -110,7 +110,12 @@ export function readHeartbeatSettings(env: Env): HeartbeatSettings {
           const text = isHeartbeatSetting(setting) ? given.get(setting) : undefined;
           const must = atMost ? `at most ${nameOf(atMost.setting)} (${atMost.value})` : rule;
           const got = text === undefined ? `${String(value)} (its default)` : `"${text}"`;
-          return `${nameOf(setting)} must be ${must}, got ${got}`;
+          // A default at fault is not the only way out: the bound can move instead.
+          const wayOut =
+            text === undefined && atMost
+              ? `; set ${nameOf(setting)} or raise ${nameOf(atMost.setting)}`
+              : '';
+          return `${nameOf(setting)} must be ${must}, got ${got}${wayOut}`;
         })
         .join('; '),
     );

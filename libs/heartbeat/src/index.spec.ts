@@ -1,14 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
-const ENTRY_POINTS = ['./index.ts', './core/index.ts'].map((path) =>
-  fileURLToPath(new URL(path, import.meta.url)),
-);
-const [ENTRY] = ENTRY_POINTS;
+const ENTRY = fileURLToPath(new URL('./index.ts', import.meta.url));
 
 interface PublicExport {
   readonly name: string;
-  /** A value at runtime (a class, function, constant, enum), not only a type. */
+  /** A value at runtime (a class, function, constant, enum) exported as one, not only a type. */
   readonly runtime: boolean;
   /** The doc comment of its declaration, without tags. */
   readonly doc: string;
@@ -27,15 +24,21 @@ function readExports(): { exports: PublicExport[]; program: ts.Program } {
       },
     },
   );
-  const program = ts.createProgram(ENTRY_POINTS, config!.options);
+  const program = ts.createProgram([ENTRY], config!.options);
   const checker = program.getTypeChecker();
   const entry = checker.getSymbolAtLocation(program.getSourceFile(ENTRY)!)!;
   const exports = checker.getExportsOfModule(entry).map((symbol) => {
     const declared =
       symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+    // `export type { SomeClass }` makes a class a type only: nothing at runtime.
+    const typeOnly = (symbol.declarations ?? []).some(
+      (declaration) =>
+        ts.isExportSpecifier(declaration) &&
+        (declaration.isTypeOnly || declaration.parent.parent.isTypeOnly),
+    );
     return {
       name: symbol.name,
-      runtime: (declared.flags & ts.SymbolFlags.Value) !== 0,
+      runtime: (declared.flags & ts.SymbolFlags.Value) !== 0 && !typeOnly,
       doc: ts.displayPartsToString(declared.getDocumentationComment(checker)).trim(),
       declaredIn: declared.declarations?.[0]?.getSourceFile().fileName ?? '?',
     };
@@ -47,14 +50,12 @@ describe('the public API (index.ts)', () => {
   const { exports, program } = readExports();
 
   it('names every export: no `export *`, which would make whatever a module exports public', () => {
-    const wildcards = ENTRY_POINTS.flatMap((file) =>
-      program
-        .getSourceFile(file)!
-        .statements.filter(
-          (statement) => ts.isExportDeclaration(statement) && !statement.exportClause,
-        )
-        .map((statement) => statement.getText()),
-    );
+    const wildcards = program
+      .getSourceFile(ENTRY)!
+      .statements.filter(
+        (statement) => ts.isExportDeclaration(statement) && !statement.exportClause,
+      )
+      .map((statement) => statement.getText());
     expect(wildcards).toEqual([]);
   });
 
@@ -74,6 +75,43 @@ describe('the public API (index.ts)', () => {
     expect(runtime).toEqual(values);
   });
 
+  it('exports the managers as types only: they are made by HeartbeatServices, the one door', () => {
+    const managers = exports.filter((entry) =>
+      ['HeartbeatSenderManager', 'HeartbeatReceiverManager'].includes(entry.name),
+    );
+    expect(managers.map(({ name, runtime }) => ({ name, runtime }))).toEqual([
+      { name: 'HeartbeatReceiverManager', runtime: false },
+      { name: 'HeartbeatSenderManager', runtime: false },
+    ]);
+  });
+
+  it('leaves the @internal members out of the declarations it publishes (stripInternal)', () => {
+    const declarations = new Map<string, string>();
+    const emitted = program.emit(
+      undefined,
+      (fileName, text) => declarations.set(fileName.replace(/^.*\/dist\/esm\//, ''), text),
+      undefined,
+      true,
+    );
+    expect(emitted.diagnostics).toEqual([]);
+    const registry = declarations.get('nest/heartbeat.registry.d.ts')!;
+    expect(registry).toContain('getManager<');
+    expect(registry).not.toMatch(
+      /findEntry|HeartbeatManagerEntry|BoundHeartbeatListener|constructor/,
+    );
+    const receiver = declarations.get('core/heartbeat-receiver-manager.d.ts')!;
+    expect(receiver).toContain('monitorTarget(');
+    expect(receiver).not.toMatch(
+      /constructor|HeartbeatManagerOptions|HeartbeatMonitor|sendHeartbeat|onTargetTimeout/,
+    );
+    const sender = declarations.get('core/heartbeat-sender-manager.d.ts')!;
+    expect(sender).toContain('start(): void;');
+    expect(sender).not.toContain('onTargetTimeout');
+    expect(declarations.get('nest/transport/heartbeat-target.factory.d.ts')).not.toContain(
+      'constructor',
+    );
+  });
+
   it('keeps the internals internal', () => {
     const names = new Set(exports.map((entry) => entry.name));
     const internals = [
@@ -89,6 +127,12 @@ describe('the public API (index.ts)', () => {
       'HeartbeatExplorer',
       'BoundHeartbeatListener',
       'parseHeartbeatMessage',
+      'isAcceptedHeartbeat',
+      'isResolvedHeartbeatConfiguration',
+      'renameProblems',
+      'IncomingHeartbeatVetter',
+      'HeartbeatManagerEntry',
+      'HeartbeatManagerOptions',
     ];
     expect(internals.filter((name) => names.has(name))).toEqual([]);
   });

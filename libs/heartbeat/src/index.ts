@@ -2,26 +2,23 @@
 // documented at its declaration and listed in the README ("Everything exported"); tests check both.
 
 // Framework-free core (Flink's types)
+export type { Cancellable, Clock, Scheduler } from './core/clock.js';
+export { ManualClock } from './core/manual-clock.js';
 export {
   HeartbeatConfigurationError,
-  HeartbeatReceiverManager,
-  HeartbeatSenderManager,
-  HeartbeatServices,
-  ManualClock,
-  RecipientUnreachableError,
   resolveHeartbeatConfiguration,
-  type Cancellable,
-  type Clock,
   type HeartbeatConfiguration,
   type HeartbeatConfigurationProblem,
-  type HeartbeatEnvironment,
-  type HeartbeatListener,
-  type HeartbeatLogger,
-  type HeartbeatManager,
-  type HeartbeatTarget,
   type ResolvedHeartbeatConfiguration,
-  type Scheduler,
-} from './core/index.js';
+} from './core/heartbeat-configuration.js';
+export type { HeartbeatTarget } from './core/heartbeat-target.interface.js';
+export type { HeartbeatListener, HeartbeatLogger } from './core/heartbeat-listener.interface.js';
+export type { HeartbeatManager } from './core/heartbeat-manager.interface.js';
+// Types only: managers are made by HeartbeatServices, the one door (their constructors are internal).
+export type { HeartbeatReceiverManager } from './core/heartbeat-receiver-manager.js';
+export type { HeartbeatSenderManager } from './core/heartbeat-sender-manager.js';
+export { HeartbeatServices, type HeartbeatEnvironment } from './core/heartbeat-services.js';
+export { RecipientUnreachableError } from './core/recipient-unreachable.error.js';
 
 // Nest integration
 export { HeartbeatModule } from './nest/heartbeat.module.js';
@@ -58,6 +55,7 @@ export {
 } from './nest/decorators/heartbeat-handler.decorator.js';
 export { InjectHeartbeatManager } from './nest/decorators/inject-heartbeat-manager.decorator.js';
 export { getHeartbeatManagerToken } from './nest/heartbeat.constants.js';
+export { acceptHeartbeat, type AcceptedHeartbeat } from './nest/accepted-heartbeat.js';
 export type {
   IncomingHeartbeat,
   IncomingHeartbeatVerdict,

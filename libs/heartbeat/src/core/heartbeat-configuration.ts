@@ -38,22 +38,35 @@ function defaultStallThreshold(timeout: number): number {
 declare const resolved: unique symbol;
 
 /**
- * A configuration that `resolveHeartbeatConfiguration` filled in and validated: the only kind the
- * managers and `HeartbeatServices` take, so that the rules are checked once, in one place.
+ * What `resolveHeartbeatConfiguration` returns: a configuration filled in and validated, frozen.
+ * The brand is only a type (a spread or a copy of one keeps it), so `HeartbeatServices` does not
+ * trust it: it takes as is only the objects the resolver returned, and resolves anything else.
  */
 export type ResolvedHeartbeatConfiguration = HeartbeatConfiguration & {
   readonly [resolved]: true;
 };
 
-/** Flink's defaults (interval 10 s, timeout 50 s, threshold 2) and the stall guard's (2 s). */
-export const DEFAULT_HEARTBEAT_CONFIGURATION = Object.freeze({
-  ...FLINK_DEFAULTS,
-  stallThreshold: defaultStallThreshold(FLINK_DEFAULTS.timeout),
-}) as ResolvedHeartbeatConfiguration;
+/** The objects `resolveHeartbeatConfiguration` returned: the only ones known to be valid. */
+const resolvedConfigurations = new WeakSet<object>();
+
+/**
+ * Whether `value` is an object `resolveHeartbeatConfiguration` returned (frozen, so still valid),
+ * not merely something of its type.
+ */
+export function isResolvedHeartbeatConfiguration(
+  value: unknown,
+): value is ResolvedHeartbeatConfiguration {
+  return typeof value === 'object' && value !== null && resolvedConfigurations.has(value);
+}
 
 /** One broken rule: which setting, what it must be, what it is. */
 export interface HeartbeatConfigurationProblem {
-  /** The setting at fault, as the options name it: `interval`, `requestTimeout`, `managers.workers.role`, … */
+  /**
+   * The setting at fault, as the options name it: `interval`, `requestTimeout`,
+   * `managers.workers.role`, … A Nest manager's own setting (an override in its definition) is
+   * `managers.<name>.<setting>`, e.g. `managers.jobMasters.timeout`; a module-wide one (or its
+   * default) keeps its plain name. `resolveHeartbeatConfiguration` names its four settings plainly.
+   */
   readonly setting: string;
   /** What it must be, in the words that follow "must be": `an integer > 0, or -1 to disable`. */
   readonly rule: string;
@@ -61,9 +74,35 @@ export interface HeartbeatConfigurationProblem {
   readonly value: unknown;
   /**
    * Set when the rule bounds the setting by another one (`interval` must be at most `timeout`): that
-   * setting and its value. `rule` then reads `at most timeout (50000 ms)`.
+   * setting, named as `setting` is, and its value. `rule` then reads `at most timeout (50000 ms)`
+   * (or `at most managers.jobMasters.timeout (5000 ms)`).
    */
   readonly atMost?: { readonly setting: string; readonly value: number };
+}
+
+/** The rule of a setting bounded by another: `at most timeout (50000 ms)`. */
+function atMostRule(setting: string, value: number): string {
+  return `at most ${setting} (${value} ms)`;
+}
+
+/**
+ * The same problems with their settings (and the bounding ones) renamed by `nameOf`, e.g. a Nest
+ * manager's own overrides to `managers.<name>.<setting>`; the `atMost` rule follows the rename.
+ */
+export function renameProblems(
+  problems: readonly HeartbeatConfigurationProblem[],
+  nameOf: (setting: string) => string,
+): HeartbeatConfigurationProblem[] {
+  return problems.map(({ setting, rule, value, atMost }) =>
+    atMost
+      ? {
+          setting: nameOf(setting),
+          rule: atMostRule(nameOf(atMost.setting), atMost.value),
+          value,
+          atMost: { setting: nameOf(atMost.setting), value: atMost.value },
+        }
+      : { setting: nameOf(setting), rule, value },
+  );
 }
 
 /**
@@ -130,7 +169,7 @@ export function resolveHeartbeatConfiguration(
   if (isTimerDelay(interval) && isTimerDelay(timeout) && interval > timeout) {
     problems.push({
       setting: 'interval',
-      rule: `at most timeout (${timeout} ms)`,
+      rule: atMostRule('timeout', timeout),
       value: interval,
       atMost: { setting: 'timeout', value: timeout },
     });
@@ -158,5 +197,10 @@ export function resolveHeartbeatConfiguration(
       problems,
     );
   }
-  return Object.freeze(merged) as ResolvedHeartbeatConfiguration;
+  const result = Object.freeze(merged) as ResolvedHeartbeatConfiguration;
+  resolvedConfigurations.add(result);
+  return result;
 }
+
+/** Flink's defaults (interval 10 s, timeout 50 s, threshold 2) and the stall guard's (2 s). */
+export const DEFAULT_HEARTBEAT_CONFIGURATION = resolveHeartbeatConfiguration();

@@ -55,6 +55,14 @@ export class HeartbeatMonitor<O = unknown> {
     this.armTimeout();
   }
 
+  /**
+   * While RUNNING, gives the target a fresh timeout window from now without recording a heartbeat
+   * (a sender's start: the silence before it proves nothing, since nothing was asked yet).
+   */
+  restartTimeout(): void {
+    this.armTimeout();
+  }
+
   reportHeartbeatRpcSuccess(): void {
     this.failedRpcs = 0;
   }

@@ -12,6 +12,7 @@ import { disposeTarget, isPromiseLike, logFailure, safely } from './safely.js';
 /**
  * What a manager is built from. `HeartbeatServices` builds managers: it is the one place that
  * passes these, with the configuration it resolved once.
+ * @internal
  */
 export interface HeartbeatManagerOptions<I, O> {
   /** This side's id, sent as the origin of every heartbeat. */
@@ -34,14 +35,23 @@ type HeartbeatRpc<O> = (target: HeartbeatTarget<O>, payload: O | null) => Promis
 export class HeartbeatReceiverManager<I = unknown, O = unknown> implements HeartbeatManager<I, O> {
   readonly ownResourceId: string;
   readonly configuration: ResolvedHeartbeatConfiguration;
+  /** @internal */
   protected readonly clock: Clock;
+  /** @internal */
   protected readonly scheduler: Scheduler;
+  /** @internal */
   protected readonly logger: HeartbeatLogger;
+  /** @internal */
   protected readonly listener: HeartbeatListener<I, O>;
+  /** @internal */
   protected readonly monitors = new Map<string, HeartbeatMonitor<O>>();
   private readonly stallGuard: StallGuard;
   private stopped = false;
 
+  /**
+   * Managers are made by `HeartbeatServices`, the one door: this is not public API.
+   * @internal
+   */
   constructor(options: HeartbeatManagerOptions<I, O>) {
     assertResourceId(options.ownResourceId, 'ownResourceId');
     this.ownResourceId = options.ownResourceId;
@@ -86,13 +96,15 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       // asks again only when it resumes, and the answers take a round trip.
       stalledNear: (deadline) =>
         this.stallGuard.stalledAfter(deadline - this.configuration.interval),
-      onTimeout: (id) =>
+      onTimeout: (id) => {
+        this.onTargetTimeout(id);
         safely(
           this.logger,
           `Heartbeat timeout handler for ${id}`,
           () => this.listener.notifyHeartbeatTimeout(id),
           undefined,
-        ),
+        );
+      },
       onUnreachable: (id) =>
         safely(
           this.logger,
@@ -164,7 +176,17 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     return Promise.resolve();
   }
 
-  /** Retrieves the payload for the monitor's target, sends it with `rpc`, and tracks the RPC's outcome. */
+  /**
+   * Called when a target times out, before the listener hears of it; nothing here (a sender
+   * checks that it was started).
+   * @internal
+   */
+  protected onTargetTimeout(_resourceId: string): void {}
+
+  /**
+   * Retrieves the payload for the monitor's target, sends it with `rpc`, and tracks the RPC's outcome.
+   * @internal
+   */
   protected sendHeartbeat(monitor: HeartbeatMonitor<O>, rpc: HeartbeatRpc<O>): void {
     const what = `Retrieving the heartbeat payload for ${monitor.resourceId}`;
     let payload: O | null | undefined | Promise<O | null | undefined>;

@@ -18,7 +18,9 @@ export const REQUESTS_PER_SLICE = 128;
  * Made by `HeartbeatServices.createSenderManager`. Creating it sends nothing and schedules no loop:
  * the loop begins at `start()` (Flink starts it on creation), so that an owner whose start-up fails
  * leaves no timer behind. In Nest, `HeartbeatRegistry` calls `start()` when the application
- * bootstraps.
+ * bootstraps. A target monitored before the start gets a fresh timeout window at the start, since
+ * nothing was asked of it before. A target that times out while the sender has never been started
+ * is still declared lost, and the first one logs a warning (once per sender) to call `start()`.
  */
 export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatReceiverManager<
   I,
@@ -28,6 +30,7 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
   private nextSlice: Cancellable | null = null;
   private roundOverdue = false;
   private started = false;
+  private warnedNotStarted = false;
 
   /** Whether `start()` has begun the loop (it stays true after `stop()`). */
   get isStarted(): boolean {
@@ -36,14 +39,37 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
 
   /**
    * Starts the loop: a first run right away (in a timer task of delay 0), then one `interval` after
-   * each. Idempotent; a stopped sender does not start again.
+   * each. The targets already monitored get a fresh `timeout` window from now: their silence
+   * before the start proves nothing, since no request had gone out. Idempotent; a stopped sender
+   * does not start again.
    */
   start(): void {
     if (this.started || this.isStopped) {
       return;
     }
     this.started = true;
+    for (const monitor of this.monitors.values()) {
+      monitor.restartTimeout();
+    }
     this.nextRun = this.scheduler.schedule(() => this.run(), 0);
+  }
+
+  /**
+   * A target timed out: if this sender was never started, it never asked for a heartbeat, so say
+   * so (once per sender) rather than let every target time out without a hint.
+   * @internal
+   */
+  protected override onTargetTimeout(resourceId: string): void {
+    if (this.started || this.warnedNotStarted) {
+      return;
+    }
+    this.warnedNotStarted = true;
+    this.logger.warn(
+      `Heartbeat sender ${this.ownResourceId}: target ${resourceId} timed out, but this sender was ` +
+        `never started, so it never requested a heartbeat from it: call start() on the sender ` +
+        `HeartbeatServices.createSenderManager returns (in Nest, app.init() or app.listen() starts ` +
+        `the senders)`,
+    );
   }
 
   override stop(): void {

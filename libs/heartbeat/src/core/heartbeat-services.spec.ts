@@ -2,12 +2,13 @@ import {
   DEFAULT_HEARTBEAT_CONFIGURATION,
   HeartbeatConfigurationError,
   resolveHeartbeatConfiguration,
+  type HeartbeatConfiguration,
+  type ResolvedHeartbeatConfiguration,
 } from './heartbeat-configuration.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
-import type { HeartbeatManager } from './heartbeat-manager.interface.js';
 import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
 import { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
-import { HeartbeatServices, NoOpHeartbeatManager } from './heartbeat-services.js';
+import { HeartbeatServices } from './heartbeat-services.js';
 import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -49,21 +50,38 @@ function recordingTarget() {
 function environment() {
   const clock = new ManualClock();
   const errors: string[] = [];
+  const warnings: string[] = [];
   const logger: HeartbeatLogger = {
     error: (message) => errors.push(message),
-    warn: () => undefined,
+    warn: (message) => warnings.push(message),
   };
-  return { clock, errors, env: { clock, scheduler: clock, logger } };
+  return { clock, errors, warnings, env: { clock, scheduler: clock, logger } };
 }
 
 /** A sender made by the factory, monitoring one target, not started. */
-function unstartedSender() {
-  const { clock, env } = environment();
-  const services = HeartbeatServices.fromConfiguration({ interval: 50, timeout: 200 }, env);
-  const sender = services.createSenderManager('rm', recordingListener().listener);
+function unstartedSender(settings: Partial<HeartbeatConfiguration> = {}) {
+  const { clock, env, warnings } = environment();
+  const services = HeartbeatServices.fromConfiguration(
+    { interval: 50, timeout: 200, ...settings },
+    env,
+  );
+  const { listener, timeouts } = recordingListener();
+  const sender = services.createSenderManager('rm', listener);
   const peer = recordingTarget();
   sender.monitorTarget('tm-1', peer.target);
-  return { clock, sender, peer };
+  return { clock, sender, peer, timeouts, warnings, services };
+}
+
+/** What `make` throws (failing the test if it does not throw a HeartbeatConfigurationError). */
+function configurationError(make: () => unknown): HeartbeatConfigurationError {
+  let caught: unknown;
+  try {
+    make();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(HeartbeatConfigurationError);
+  return caught as HeartbeatConfigurationError;
 }
 
 describe('HeartbeatServices', () => {
@@ -101,6 +119,104 @@ describe('HeartbeatServices', () => {
     expect(services.configuration).toBe(configuration);
     expect(services.createSenderManager('rm', listener).configuration).toBe(configuration);
     expect(services.createReceiverManager('tm', listener).configuration).toBe(configuration);
+  });
+
+  describe('the constructor trusts only what resolveHeartbeatConfiguration returned', () => {
+    it('checks a spread of a resolved configuration (its type still says "resolved")', () => {
+      const error = configurationError(
+        () => new HeartbeatServices({ ...resolveHeartbeatConfiguration(), timeout: 5_000 }),
+      );
+      expect(error.message).toBe(
+        'Invalid HeartbeatServices configuration: interval (10000 ms) must not be greater than timeout (5000 ms)',
+      );
+      expect(error.problems).toEqual([
+        {
+          setting: 'interval',
+          rule: 'at most timeout (5000 ms)',
+          value: 10_000,
+          atMost: { setting: 'timeout', value: 5_000 },
+        },
+      ]);
+    });
+
+    it("fills in Flink's defaults for a partial configuration from JavaScript: no undefined timeout", () => {
+      const { clock, env } = environment();
+      const untyped = { interval: 1_000 } as unknown as ResolvedHeartbeatConfiguration;
+      const services = new HeartbeatServices(untyped, env);
+      const { listener, timeouts } = recordingListener();
+
+      expect(services.configuration).toEqual({
+        interval: 1_000,
+        timeout: 50_000,
+        rpcFailureThreshold: 2,
+        stallThreshold: 2_000,
+      });
+      expect(Object.isFrozen(services.configuration)).toBe(true);
+      const receiver = services.createReceiverManager('tm', listener);
+      receiver.monitorTarget('rm', recordingTarget().target);
+      clock.advance(49_999); // with setTimeout(fn, undefined) it would have fired at once
+      expect(timeouts).toEqual([]);
+      clock.advance(1);
+      expect(timeouts).toEqual(['rm']);
+    });
+
+    it('checks a copy that breaks no rule too, and then uses the resolved copy, not the given object', () => {
+      const copy = { ...resolveHeartbeatConfiguration({ interval: 50, timeout: 200 }) };
+      const services = new HeartbeatServices(copy);
+      expect(services.configuration).toEqual(copy);
+      expect(services.configuration).not.toBe(copy);
+      expect(Object.isFrozen(services.configuration)).toBe(true);
+      expect(() => new HeartbeatServices({ ...copy, rpcFailureThreshold: 0 })).toThrow(
+        HeartbeatConfigurationError,
+      );
+    });
+  });
+
+  describe('a clock or a scheduler given alone that can be both (a ManualClock) serves as both', () => {
+    it.each([
+      ['clock', (clock: ManualClock) => ({ clock })],
+      ['scheduler', (clock: ManualClock) => ({ scheduler: clock })],
+    ])('given only as %s: timers and time are both fake', (_case, environmentOf) => {
+      const clock = new ManualClock();
+      const services = HeartbeatServices.fromConfiguration(
+        { interval: 50, timeout: 200 },
+        environmentOf(clock),
+      );
+      const { listener, timeouts } = recordingListener();
+      const receiver = services.createReceiverManager('tm', {
+        ...listener,
+        notifyHeartbeatTimeout: (id) => void timeouts.push(id),
+      });
+
+      receiver.monitorTarget('rm', recordingTarget().target);
+      expect(clock.pendingTasks).toBeGreaterThan(0); // the timeout (and the stall guard) on fake time
+      clock.advance(100);
+      void receiver.receiveHeartbeat('rm', null);
+      expect(receiver.getLastHeartbeatFrom('rm')).toBe(clock.now()); // the fake time, not Date.now()
+      clock.advance(199);
+      expect(timeouts).toEqual([]);
+      clock.advance(1);
+      expect(timeouts).toEqual(['rm']);
+      receiver.stop();
+      expect(clock.pendingTasks).toBe(0);
+    });
+
+    it('keeps a clock and a scheduler given apart as they are', () => {
+      const clock = new ManualClock(5_000);
+      const scheduler = new ManualClock();
+      const receiver = HeartbeatServices.fromConfiguration(
+        { interval: 50, timeout: 200 },
+        { clock, scheduler },
+      ).createReceiverManager('tm', recordingListener().listener);
+
+      receiver.monitorTarget('rm', recordingTarget().target);
+      void receiver.receiveHeartbeat('rm', null);
+
+      expect(receiver.getLastHeartbeatFrom('rm')).toBe(5_000);
+      expect(clock.pendingTasks).toBe(0);
+      expect(scheduler.pendingTasks).toBeGreaterThan(0);
+      receiver.stop();
+    });
   });
 
   it('creates sender managers with its configuration, clock, scheduler and logger', async () => {
@@ -169,6 +285,78 @@ describe('HeartbeatServices', () => {
       expect(clock.pendingTasks).toBe(0);
     });
 
+    it('start() gives the targets monitored before it a fresh timeout window: a live one is not lost', () => {
+      const { clock, sender, peer, timeouts } = unstartedSender();
+      clock.advance(150); // monitored at 0; the owner starts the sender 150 ms later (timeout 200)
+      sender.start();
+      clock.advance(0);
+      expect(peer.calls).toEqual(['request rm payload-for-tm-1']); // the first request, at 150
+
+      clock.advance(100); // 250: past the window that began at the monitorTarget call
+      expect(timeouts).toEqual([]);
+      void sender.receiveHeartbeat('tm-1', null); // the answer, after a slow round trip
+      expect(sender.getLastHeartbeatFrom('tm-1')).toBe(clock.now());
+      sender.stop();
+    });
+
+    it('start() re-arms a timeout that fell due while the event loop was blocked before it', () => {
+      const { clock, sender, timeouts } = unstartedSender({ stallThreshold: -1 });
+      // Another module's initialisation blocks for 300 ms (timeout 200); the bootstrap that starts
+      // the sender runs before the overdue timer does.
+      clock.schedule(() => sender.start(), 0);
+      clock.stall(300);
+      expect(timeouts).toEqual([]);
+
+      clock.advance(199); // no answer: the target is declared lost a full timeout after the start
+      expect(timeouts).toEqual([]);
+      clock.advance(1);
+      expect(timeouts).toEqual(['tm-1']);
+      sender.stop();
+    });
+
+    it('a target that timed out before start() stays lost: start() re-arms only running monitors', () => {
+      const { clock, sender, timeouts } = unstartedSender();
+      clock.advance(200);
+      expect(timeouts).toEqual(['tm-1']);
+      sender.start();
+      clock.advance(1_000);
+      expect(timeouts).toEqual(['tm-1']);
+      sender.stop();
+    });
+
+    it('warns once per sender, naming it, when a target of a sender never started times out', () => {
+      const { clock, sender, timeouts, warnings, services } = unstartedSender();
+      sender.monitorTarget('tm-2', recordingTarget().target);
+      const other = services.createSenderManager('jm', recordingListener().listener);
+      other.monitorTarget('tm-3', recordingTarget().target);
+
+      clock.advance(200);
+
+      expect(timeouts).toEqual(['tm-1', 'tm-2']); // still declared: the warning is a hint
+      expect(warnings).toEqual([
+        'Heartbeat sender rm: target tm-1 timed out, but this sender was never started, so it never ' +
+          'requested a heartbeat from it: call start() on the sender HeartbeatServices.createSenderManager ' +
+          'returns (in Nest, app.init() or app.listen() starts the senders)',
+        expect.stringMatching(/^Heartbeat sender jm: target tm-3 timed out, .* call start\(\)/),
+      ]);
+      sender.stop();
+      other.stop();
+    });
+
+    it('does not warn when a started sender loses a target, nor for a receiver', () => {
+      const { clock, sender, timeouts, warnings, services } = unstartedSender();
+      const receiver = services.createReceiverManager('tm', recordingListener().listener);
+      receiver.monitorTarget('rm', recordingTarget().target);
+      sender.start();
+
+      clock.advance(200);
+
+      expect(timeouts).toEqual(['tm-1']);
+      expect(warnings).toEqual([]);
+      sender.stop();
+      receiver.stop();
+    });
+
     it('a sender stopped before start() never starts: no timer is left', () => {
       const { clock, sender, peer } = unstartedSender();
       sender.stop();
@@ -214,53 +402,5 @@ describe('HeartbeatServices', () => {
     expect(a.getMonitoredTargets()).toEqual(['peer']);
     expect(a.isStopped).toBe(false);
     expect(b.getMonitoredTargets()).toEqual([]);
-  });
-});
-
-describe('NoOpHeartbeatManager', () => {
-  it('monitors nothing: last heartbeat -1, no targets, the given target disposed at once', () => {
-    const manager: HeartbeatManager<string, string> = new NoOpHeartbeatManager();
-    const peer = recordingTarget();
-
-    manager.monitorTarget('peer', peer.target);
-
-    expect(manager.ownResourceId).toBe('no-op');
-    expect(manager.isStopped).toBe(false);
-    expect(peer.disposed()).toBe(1);
-    expect(manager.getMonitoredTargets()).toEqual([]);
-    expect(manager.getLastHeartbeatFrom('peer')).toBe(-1);
-  });
-
-  it('answers nothing and never fails', async () => {
-    const manager: HeartbeatManager<string, string> = new NoOpHeartbeatManager('idle');
-    const peer = recordingTarget();
-    manager.monitorTarget('peer', peer.target);
-
-    await expect(manager.requestHeartbeat('peer', 'hello')).resolves.toBeUndefined();
-    await expect(manager.receiveHeartbeat('peer', 'hello')).resolves.toBeUndefined();
-    manager.unmonitorTarget('peer');
-    manager.stop();
-
-    expect(manager.ownResourceId).toBe('idle');
-    expect(peer.calls).toEqual([]);
-  });
-
-  it('logs a target whose dispose throws, instead of throwing at the caller', () => {
-    const errors: string[] = [];
-    const logger: HeartbeatLogger = {
-      warn: () => undefined,
-      error: (message) => void errors.push(message),
-    };
-    const manager = new NoOpHeartbeatManager('idle', logger);
-    const target = {
-      requestHeartbeat: () => Promise.resolve(),
-      receiveHeartbeat: () => Promise.resolve(),
-      dispose: () => {
-        throw new Error('already closed');
-      },
-    };
-
-    expect(() => manager.monitorTarget('peer', target)).not.toThrow();
-    expect(errors).toEqual(['Disposing the heartbeat target peer failed: already closed']);
   });
 });

@@ -1,19 +1,20 @@
 import type { Clock, Scheduler } from './clock.js';
 import {
   DEFAULT_HEARTBEAT_CONFIGURATION,
+  isResolvedHeartbeatConfiguration,
   resolveHeartbeatConfiguration,
   type HeartbeatConfiguration,
   type ResolvedHeartbeatConfiguration,
 } from './heartbeat-configuration.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
-import type { HeartbeatManager } from './heartbeat-manager.interface.js';
-import { consoleHeartbeatLogger } from './console-heartbeat-logger.js';
 import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
-import { disposeTarget } from './safely.js';
 import { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
-import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 
-/** Time, timers and logging for the managers; the system's own (and the console) by default. */
+/**
+ * Time, timers and logging for the managers; the system's own (and the console) by default. One
+ * object that is both a clock and a scheduler (a `ManualClock`) serves as both when given as only
+ * one of them, so that fake time never mixes with real timers.
+ */
 export interface HeartbeatEnvironment {
   readonly clock?: Clock;
   readonly scheduler?: Scheduler;
@@ -43,11 +44,26 @@ export class HeartbeatServices {
     return new HeartbeatServices(resolveHeartbeatConfiguration(overrides), environment);
   }
 
-  /** Takes a configuration `resolveHeartbeatConfiguration` made; Flink's defaults if none. */
+  /** The configuration every manager it makes gets: one `resolveHeartbeatConfiguration` returned. */
+  readonly configuration: ResolvedHeartbeatConfiguration;
+  private readonly environment: HeartbeatEnvironment;
+
+  /**
+   * Takes a configuration `resolveHeartbeatConfiguration` returned as it is (Flink's defaults if
+   * none). Anything else, such as a spread or copy of one (whose type still says "resolved") or a
+   * plain object from JavaScript, is resolved here: defaults filled in and every rule checked, so
+   * that no manager ever runs on an unchecked configuration (a `HeartbeatConfigurationError`
+   * names each bad setting).
+   */
   constructor(
-    readonly configuration: ResolvedHeartbeatConfiguration = DEFAULT_HEARTBEAT_CONFIGURATION,
-    private readonly environment: HeartbeatEnvironment = {},
-  ) {}
+    configuration: ResolvedHeartbeatConfiguration = DEFAULT_HEARTBEAT_CONFIGURATION,
+    environment: HeartbeatEnvironment = {},
+  ) {
+    this.configuration = isResolvedHeartbeatConfiguration(configuration)
+      ? configuration
+      : resolveHeartbeatConfiguration(configuration, 'HeartbeatServices');
+    this.environment = completeEnvironment(environment);
+  }
 
   /**
    * A sender: it requests heartbeats from every target it monitors, every `interval`, once
@@ -80,32 +96,23 @@ export class HeartbeatServices {
   }
 }
 
-/** A manager that does nothing, for a component that has not started heartbeating yet. */
-export class NoOpHeartbeatManager<I = unknown, O = unknown> implements HeartbeatManager<I, O> {
-  readonly isStopped = false;
+/** A clock given without a scheduler schedules too if it can (and the other way round). */
+function completeEnvironment({
+  clock,
+  scheduler,
+  logger,
+}: HeartbeatEnvironment): HeartbeatEnvironment {
+  return {
+    clock: clock ?? (isClock(scheduler) ? scheduler : undefined),
+    scheduler: scheduler ?? (isScheduler(clock) ? clock : undefined),
+    logger,
+  };
+}
 
-  constructor(
-    readonly ownResourceId = 'no-op',
-    private readonly logger: HeartbeatLogger = consoleHeartbeatLogger,
-  ) {}
+function isClock(value: unknown): value is Clock {
+  return typeof (value as Clock | undefined)?.now === 'function';
+}
 
-  /** Disposes the target at once: nothing will use it. */
-  monitorTarget(resourceId: string, target: HeartbeatTarget<O>): void {
-    disposeTarget(this.logger, resourceId, target);
-  }
-
-  unmonitorTarget(): void {}
-  getLastHeartbeatFrom(): number {
-    return -1;
-  }
-  getMonitoredTargets(): string[] {
-    return [];
-  }
-  stop(): void {}
-  receiveHeartbeat(): Promise<void> {
-    return Promise.resolve();
-  }
-  requestHeartbeat(): Promise<void> {
-    return Promise.resolve();
-  }
+function isScheduler(value: unknown): value is Scheduler {
+  return typeof (value as Scheduler | undefined)?.schedule === 'function';
 }

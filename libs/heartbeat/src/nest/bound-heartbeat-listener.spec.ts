@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { Reflector } from '@nestjs/core';
 import type { HeartbeatLogger } from '../core/heartbeat-listener.interface.js';
+import { acceptHeartbeat, type AcceptedHeartbeat } from './accepted-heartbeat.js';
 import { BoundHeartbeatListener } from './bound-heartbeat-listener.js';
 import {
   OnHeartbeatPayload,
@@ -37,8 +38,8 @@ class Decorated {
   }
 
   @OnIncomingHeartbeat<number, string>('a')
-  parse(heartbeat: IncomingHeartbeat<number>): { payload: string } {
-    return { payload: String(heartbeat.payload) };
+  parse(heartbeat: IncomingHeartbeat<number>): AcceptedHeartbeat<string> {
+    return acceptHeartbeat(String(heartbeat.payload));
   }
 
   @OnTargetLost('a')

@@ -2,6 +2,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { HeartbeatConfigurationError } from '../core/heartbeat-configuration.js';
 import { ManualClock } from '../core/manual-clock.js';
 import { HeartbeatModule } from './heartbeat.module.js';
+import { HeartbeatRegistry } from './heartbeat.registry.js';
 import type {
   HeartbeatModuleExtras,
   HeartbeatModuleOptions,
@@ -367,6 +368,15 @@ describe('HeartbeatModule options validation', () => {
       expect(error?.message).toContain('clientLimits.maxBuffer');
     });
 
+    it('passes clock and scheduler on as given: HeartbeatServices completes them, as it does outside Nest', () => {
+      const resolved = resolveHeartbeatOptions(
+        { resourceId: 'node-a', clock },
+        declareHeartbeatManagers({ workers: 'sender' }),
+      );
+      expect(resolved.clock).toBe(clock);
+      expect(resolved.scheduler).toBeUndefined();
+    });
+
     it('uses a ManualClock passed only as clock as the scheduler too, so time stays fake', async () => {
       moduleRef = await Test.createTestingModule({
         imports: [
@@ -376,6 +386,28 @@ describe('HeartbeatModule options validation', () => {
       await moduleRef.init();
       // The sender loop's first run is scheduled on the fake clock, not on a real timer.
       expect(clock.pendingTasks).toBeGreaterThan(0);
+    });
+
+    it('uses a ManualClock passed only as scheduler as the clock too: heartbeats get fake times', async () => {
+      moduleRef = await Test.createTestingModule({
+        imports: [
+          HeartbeatModule.forRoot({
+            resourceId: 'node-a',
+            scheduler: clock,
+            managers: { supervisor: 'receiver' },
+          }),
+        ],
+      }).compile();
+      await moduleRef.init();
+      const supervisor = moduleRef.get(HeartbeatRegistry).getManager('supervisor');
+      supervisor.monitorTarget('rm', {
+        requestHeartbeat: () => Promise.resolve(),
+        receiveHeartbeat: () => Promise.resolve(),
+      });
+      clock.advance(10);
+      await supervisor.receiveHeartbeat('rm', null);
+
+      expect(supervisor.getLastHeartbeatFrom('rm')).toBe(clock.now());
     });
   });
 
@@ -395,10 +427,68 @@ describe('HeartbeatModule options validation', () => {
         ],
       ],
       [
-        'a per-manager threshold 0',
+        'a per-manager threshold 0, named as the options name it',
         {},
         { workers: { role: 'receiver', rpcFailureThreshold: 0 } },
-        [{ setting: 'rpcFailureThreshold', rule: 'an integer > 0, or -1 to disable', value: 0 }],
+        [
+          {
+            setting: 'managers.workers.rpcFailureThreshold',
+            rule: 'an integer > 0, or -1 to disable',
+            value: 0,
+          },
+        ],
+      ],
+      [
+        'a per-manager timeout below the module-wide interval',
+        { interval: 1_000, timeout: 5_000 },
+        { ok: 'receiver', workers: { role: 'sender', timeout: 500 } },
+        [
+          {
+            setting: 'interval',
+            rule: 'at most managers.workers.timeout (500 ms)',
+            value: 1_000,
+            atMost: { setting: 'managers.workers.timeout', value: 500 },
+          },
+        ],
+      ],
+      [
+        'a per-manager timeout below the default interval',
+        {},
+        { jobMasters: { role: 'sender', timeout: 5_000 } },
+        [
+          {
+            setting: 'interval',
+            rule: 'at most managers.jobMasters.timeout (5000 ms)',
+            value: 10_000,
+            atMost: { setting: 'managers.jobMasters.timeout', value: 5_000 },
+          },
+        ],
+      ],
+      [
+        "a manager's own interval above its own timeout",
+        { interval: 100, timeout: 5_000 },
+        { workers: { role: 'sender', interval: 2_000, timeout: 1_000 } },
+        [
+          {
+            setting: 'managers.workers.interval',
+            rule: 'at most managers.workers.timeout (1000 ms)',
+            value: 2_000,
+            atMost: { setting: 'managers.workers.timeout', value: 1_000 },
+          },
+        ],
+      ],
+      [
+        "a manager's own interval above the module-wide timeout",
+        { interval: 100, timeout: 1_000 },
+        { workers: { role: 'sender', interval: 2_000 } },
+        [
+          {
+            setting: 'managers.workers.interval',
+            rule: 'at most timeout (1000 ms)',
+            value: 2_000,
+            atMost: { setting: 'timeout', value: 1_000 },
+          },
+        ],
       ],
       [
         'requestTimeout 0',

@@ -2,6 +2,7 @@ import type { Clock, Scheduler } from '../core/clock.js';
 import {
   HEARTBEAT_CONFIGURATION_KEYS,
   HeartbeatConfigurationError,
+  renameProblems,
   resolveHeartbeatConfiguration,
   type HeartbeatConfiguration,
   type ResolvedHeartbeatConfiguration,
@@ -110,10 +111,7 @@ export function resolveHeartbeatOptions(
         : `managers.${declaration.name}.resourceId`,
       ownId,
     );
-    const configuration = resolveHeartbeatConfiguration(
-      { ...defaults, ...withoutUndefined(declaration.overrides) },
-      `heartbeat manager "${declaration.name}"`,
-    );
+    const configuration = resolveManagerConfiguration(declaration, defaults);
     return { name: declaration.name, role: declaration.role, resourceId: ownId, configuration };
   });
   requireRequestTimeout('requestTimeout', requestTimeout);
@@ -131,10 +129,31 @@ export function resolveHeartbeatOptions(
     }
     requirePositiveInteger(`clientLimits.${key}`, value);
   }
-  // A ManualClock is both: passing it once as `clock` (or `scheduler`) must not mix fake and real time.
-  const clock = options.clock ?? (isClock(options.scheduler) ? options.scheduler : undefined);
-  const scheduler = options.scheduler ?? (isScheduler(options.clock) ? options.clock : undefined);
+  // As given: HeartbeatServices lets one ManualClock, given once, serve as clock and scheduler.
+  const { clock, scheduler } = options;
   return { managers, requestTimeout, clientLimits: limits, clock, scheduler };
+}
+
+/**
+ * A manager's configuration: the module-wide settings with its own overrides. A problem with one
+ * of its own settings names it as the options do, `managers.<name>.<setting>`; one with a
+ * module-wide setting (or its default) keeps the plain name.
+ */
+function resolveManagerConfiguration(
+  { name, overrides }: HeartbeatManagerDeclaration,
+  defaults: Partial<HeartbeatConfiguration>,
+): ResolvedHeartbeatConfiguration {
+  const own = withoutUndefined(overrides);
+  try {
+    return resolveHeartbeatConfiguration({ ...defaults, ...own }, `heartbeat manager "${name}"`);
+  } catch (error) {
+    if (!(error instanceof HeartbeatConfigurationError)) {
+      throw error;
+    }
+    const nameOf = (setting: string) =>
+      Object.hasOwn(own, setting) ? `managers.${name}.${setting}` : setting;
+    throw new HeartbeatConfigurationError(error.message, renameProblems(error.problems, nameOf));
+  }
 }
 
 /** A name that travels in heartbeats (a resource id or a manager name): 1 to 256 characters. */
@@ -166,12 +185,4 @@ function optionError(setting: string, rule: string, value: unknown): HeartbeatCo
   return new HeartbeatConfigurationError(HEARTBEAT_MESSAGES.invalidOption(setting, rule, value), [
     { setting, rule, value },
   ]);
-}
-
-function isClock(value: unknown): value is Clock {
-  return typeof (value as Clock | undefined)?.now === 'function';
-}
-
-function isScheduler(value: unknown): value is Scheduler {
-  return typeof (value as Scheduler | undefined)?.schedule === 'function';
 }

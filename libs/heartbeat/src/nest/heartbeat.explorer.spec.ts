@@ -101,6 +101,34 @@ class SupervisorWatcher {
   }
 }
 
+/** Vetting handlers declared in an order that is neither alphabetical nor its reverse. */
+class BaseVetting {
+  readonly order: string[] = [];
+
+  @OnIncomingHeartbeat('supervisor')
+  inherited(): void {
+    this.order.push('inherited');
+  }
+}
+
+@Injectable()
+class OrderedVetting extends BaseVetting {
+  @OnIncomingHeartbeat('supervisor')
+  parse(): void {
+    this.order.push('parse');
+  }
+
+  @OnIncomingHeartbeat('supervisor')
+  check(): void {
+    this.order.push('check');
+  }
+
+  @OnIncomingHeartbeat('supervisor')
+  audit(): void {
+    this.order.push('audit');
+  }
+}
+
 @Injectable()
 class LostTargets {
   readonly lost: string[] = [];
@@ -408,6 +436,17 @@ describe('HeartbeatExplorer', () => {
         ['incoming', { manager: 'supervisor', kind: 'request', origin: 'rm', payload: 7 }],
         ['payload', 'rm', 7],
       ]);
+    });
+
+    it("runs one class's @OnIncomingHeartbeat handlers in the order its methods are declared, inherited ones last", async () => {
+      const { ref, supervisor } = await start([OrderedVetting]);
+      supervisor.monitorTarget('rm', fakeTarget());
+
+      await ref
+        .get(HeartbeatIngress)
+        .handle('request', { manager: 'supervisor', origin: 'rm', payload: null });
+
+      expect(ref.get(OrderedVetting).order).toEqual(['parse', 'check', 'audit', 'inherited']);
     });
 
     it('one method with several decorators gets every event it is declared for', async () => {

@@ -14,7 +14,10 @@ import { HEARTBEAT_LOGGER_CONTEXT, HEARTBEAT_RESOLVED_OPTIONS } from './heartbea
 import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions } from './heartbeat-options.validation.js';
 
-/** What the registry knows of one named manager. */
+/**
+ * What the registry knows of one named manager: internals (its listener, the concrete manager).
+ * @internal
+ */
 export type HeartbeatManagerEntry = {
   readonly name: string;
   readonly listener: BoundHeartbeatListener;
@@ -33,6 +36,10 @@ export class HeartbeatRegistry implements OnApplicationBootstrap, BeforeApplicat
   private readonly logger = new Logger(HEARTBEAT_LOGGER_CONTEXT);
   private readonly entries = new Map<string, HeartbeatManagerEntry>();
 
+  /**
+   * Nest makes the registry, from the module's resolved options.
+   * @internal
+   */
   constructor(@Inject(HEARTBEAT_RESOLVED_OPTIONS) options: ResolvedHeartbeatOptions) {
     const environment = { clock: options.clock, scheduler: options.scheduler, logger: this.logger };
     for (const { name, role, resourceId, configuration } of options.managers) {
@@ -56,7 +63,10 @@ export class HeartbeatRegistry implements OnApplicationBootstrap, BeforeApplicat
     return [...this.entries.keys()];
   }
 
-  /** The entry behind a name, or undefined (used by the explorer and the transport). */
+  /**
+   * The entry behind a name, or undefined (used by the explorer and the transport).
+   * @internal
+   */
   findEntry(name: string): HeartbeatManagerEntry | undefined {
     return this.entries.get(name);
   }

@@ -56,7 +56,7 @@ export const OnTargetLost = (manager: string) =>
 /**
  * Called with the target's id and the payload its heartbeat carried (never with a null payload):
  * the payload as the `@OnIncomingHeartbeat` handlers left it, so their parsed form when they
- * return `{ payload }`.
+ * return `acceptHeartbeat(parsed)`.
  */
 export const OnHeartbeatPayload = <I = never>(manager: string) =>
   heartbeatHandler<(resourceId: string, payload: I) => MaybePromise<void>>(
@@ -73,11 +73,16 @@ export const ProvideHeartbeatPayload = <O = unknown>(manager: string) =>
 
 /**
  * The heartbeat-target side: vets every heartbeat RPC that arrives for the manager, over the
- * transport, before the manager sees it. The handlers of a manager run one after the other, in the
- * order they are bound, each seeing the payload the one before left; the first that rejects stops
- * the others. See {@link IncomingHeartbeatVerdict}: return nothing (or `true`) to accept, `false`
- * to reject, `{ payload }` to accept with the payload replaced (parse once, here); throw to reject
- * with a reason. A rejected heartbeat gets an error reply and does not count as a heartbeat.
+ * transport, before the manager sees it. See {@link IncomingHeartbeatVerdict}: return nothing (or
+ * `true`) to accept, `false` to reject, `acceptHeartbeat(payload)` to accept with the payload
+ * replaced (parse once, here); throw to reject with a reason. A rejected heartbeat gets an error
+ * reply and does not count as a heartbeat.
+ *
+ * The handlers of a manager run one after the other, each seeing the payload the one before left;
+ * the first that rejects stops the others. Within one class they run in the order its methods are
+ * declared (a base class's after the subclass's own); across classes, in the order Nest's discovery
+ * lists the providers and controllers, which is not part of the API: do not rely on it, but put a
+ * parser and the checks that need its result in one class.
  */
 export const OnIncomingHeartbeat = <I = never, P = unknown>(manager: string) =>
   heartbeatHandler<(heartbeat: IncomingHeartbeat<I>) => MaybePromise<IncomingHeartbeatVerdict<P>>>(

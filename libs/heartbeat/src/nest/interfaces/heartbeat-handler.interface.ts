@@ -1,3 +1,5 @@
+import type { AcceptedHeartbeat } from '../accepted-heartbeat.js';
+
 /** What a decorated method handles for one manager. */
 export enum HeartbeatHandlerKind {
   Timeout = 'timeout',
@@ -34,9 +36,10 @@ export interface IncomingHeartbeat<I = unknown> {
  * What an `@OnIncomingHeartbeat` handler returns (or resolves to):
  * - `undefined` (nothing) or `true`: accepted, payload unchanged;
  * - `false`: rejected (the peer gets an error reply "rejected by Class.method");
- * - `{ payload }`: accepted, and the payload replaced, e.g. by its parsed, validated form: the
- *   later handlers, the manager and `@OnHeartbeatPayload` get this one (`null` means none).
+ * - `acceptHeartbeat(payload)`: accepted, and the payload replaced, e.g. by its parsed, validated
+ *   form: the later handlers, the manager and `@OnHeartbeatPayload` get this one (`null` means none).
  *
- * Throwing (or rejecting) rejects the heartbeat with the error's message as the reason.
+ * Anything else (a plain `{ payload }`, the parsed payload itself) rejects the heartbeat, naming the
+ * handler; throwing (or rejecting) rejects it with the error's message as the reason.
  */
-export type IncomingHeartbeatVerdict<P = unknown> = boolean | void | { readonly payload: P | null };
+export type IncomingHeartbeatVerdict<P = unknown> = boolean | void | AcceptedHeartbeat<P | null>;

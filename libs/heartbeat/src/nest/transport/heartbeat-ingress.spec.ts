@@ -11,6 +11,7 @@ import {
   OnIncomingHeartbeat,
   ProvideHeartbeatPayload,
 } from '../decorators/heartbeat-handler.decorator.js';
+import { acceptHeartbeat, type AcceptedHeartbeat } from '../accepted-heartbeat.js';
 import { HeartbeatModule } from '../heartbeat.module.js';
 import { HeartbeatRegistry } from '../heartbeat.registry.js';
 import type {
@@ -87,12 +88,12 @@ class LeaseParser {
   readonly checked: unknown[] = [];
 
   @OnIncomingHeartbeat<string, Lease>('supervisor')
-  parse({ payload }: IncomingHeartbeat<string>): { payload: Lease } {
+  parse({ payload }: IncomingHeartbeat<string>): AcceptedHeartbeat<Lease> {
     const [leader, term] = String(payload).split('@');
     if (!leader || !/^\d+$/.test(term ?? '')) {
       throw new Error(`not a lease: ${JSON.stringify(payload)}`);
     }
-    return { payload: { leader, term: Number(term) } };
+    return acceptHeartbeat({ leader, term: Number(term) });
   }
 
   @OnIncomingHeartbeat<Lease>('supervisor')
@@ -380,6 +381,11 @@ describe('HeartbeatIngress', () => {
         },
         'nope',
       ],
+      [
+        'returns a plain { payload } (a message of a protocol with a payload field)',
+        () => ({ payload: { x: 1 } }) as never,
+        'Gatekeeper.vet returned neither true, false, undefined nor acceptHeartbeat(payload)',
+      ],
     ])(
       'rejects the heartbeat when the handler %s, before it reaches the manager',
       async (_case, verdict, why) => {
@@ -399,6 +405,19 @@ describe('HeartbeatIngress', () => {
       },
     );
 
+    it('accepts with the payload replaced when the handler returns acceptHeartbeat(payload)', async () => {
+      // A parsed form with a `payload` field of its own is taken as it is: the marker says which.
+      const parsed = { payload: 'inner', meta: { version: 2 } };
+      gatekeeper.verdict = async () => acceptHeartbeat(parsed);
+      clock.advance(10);
+      await expect(
+        ingress.handle('request', { manager: 'supervisor', origin: 'rm', payload: 'raw' }),
+      ).resolves.toEqual({ accepted: true });
+
+      expect(moduleRef.get(Node).payloads).toEqual([['rm', parsed]]);
+      expect(supervisor.getLastHeartbeatFrom('rm')).toBe(clock.now());
+    });
+
     it('accepts again once the handler does', async () => {
       gatekeeper.verdict = () => false;
       await expect(
@@ -414,7 +433,7 @@ describe('HeartbeatIngress', () => {
     });
   });
 
-  describe('@OnIncomingHeartbeat handlers that return { payload }', () => {
+  describe('@OnIncomingHeartbeat handlers that return acceptHeartbeat(payload)', () => {
     let rm: ReturnType<typeof fakeTarget>;
 
     beforeEach(async () => {

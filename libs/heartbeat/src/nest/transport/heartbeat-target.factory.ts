@@ -36,6 +36,10 @@ export interface TcpHeartbeatTargetOptions {
 /** Makes heartbeat targets that speak the library's wire format through Nest clients. */
 @Injectable()
 export class HeartbeatTargetFactory {
+  /**
+   * Nest makes the factory, from the module's resolved options.
+   * @internal
+   */
   constructor(
     @Inject(HEARTBEAT_RESOLVED_OPTIONS) private readonly options: ResolvedHeartbeatOptions,
   ) {}

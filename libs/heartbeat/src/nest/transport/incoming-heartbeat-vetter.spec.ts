@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { acceptHeartbeat } from '../accepted-heartbeat.js';
 import type { IncomingHeartbeat } from '../interfaces/heartbeat-handler.interface.js';
 import { IncomingHeartbeatVetter } from './incoming-heartbeat-vetter.js';
 
@@ -72,17 +73,33 @@ describe('IncomingHeartbeatVetter', () => {
     await expect(vetter.vet(heartbeat)).resolves.toEqual({ accepted: false, reason });
   });
 
-  it('replaces the payload with what a handler returns as { payload }', async () => {
+  it('replaces the payload with what a handler returns as acceptHeartbeat(payload)', async () => {
     vetter.add({
       where: 'A.parse',
-      call: ({ payload }) => ({ payload: JSON.parse(payload as string) as unknown }),
+      call: ({ payload }) => acceptHeartbeat(JSON.parse(payload as string) as unknown),
     });
     await expect(vetter.vet(heartbeat)).resolves.toEqual({ accepted: true, payload: { slots: 2 } });
   });
 
-  it('takes { payload: null } (or undefined) as "no payload"', async () => {
-    vetter.add({ where: 'A.drop', call: async () => ({ payload: undefined }) });
+  it('takes the parsed payload even when it has a payload field of its own (no guessing)', async () => {
+    const message = { payload: 'inner', meta: { version: 1 } };
+    vetter.add({ where: 'A.parse', call: async () => acceptHeartbeat({ payload: 'inner' }) });
+    vetter.add({ where: 'A.enrich', call: () => acceptHeartbeat(message) });
+    await expect(vetter.vet(heartbeat)).resolves.toEqual({ accepted: true, payload: message });
+  });
+
+  it('takes acceptHeartbeat(null) (or undefined, from JavaScript) as "no payload"', async () => {
+    vetter.add({ where: 'A.drop', call: async () => acceptHeartbeat(null) });
     await expect(vetter.vet(heartbeat)).resolves.toEqual({ accepted: true, payload: null });
+    const other = new IncomingHeartbeatVetter('a');
+    other.add({ where: 'A.drop', call: () => acceptHeartbeat(undefined) });
+    await expect(other.vet(heartbeat)).resolves.toEqual({ accepted: true, payload: null });
+  });
+
+  it('makes a frozen verdict that a handler cannot alter afterwards', () => {
+    const verdict = acceptHeartbeat({ slots: 2 });
+    expect(Object.isFrozen(verdict)).toBe(true);
+    expect(verdict.payload).toEqual({ slots: 2 });
   });
 
   it('runs the handlers in order, each on the heartbeat as the one before left it', async () => {
@@ -91,7 +108,7 @@ describe('IncomingHeartbeatVetter', () => {
       where: 'A.parse',
       call: (incoming) => {
         seen.push(incoming);
-        return { payload: JSON.parse(incoming.payload as string) as unknown };
+        return acceptHeartbeat(JSON.parse(incoming.payload as string) as unknown);
       },
     });
     vetter.add({
@@ -105,7 +122,7 @@ describe('IncomingHeartbeatVetter', () => {
       where: 'A.enrich',
       call: (incoming) => {
         seen.push(incoming);
-        return { payload: { ...(incoming.payload as object), checked: true } };
+        return acceptHeartbeat({ ...(incoming.payload as object), checked: true });
       },
     });
 
@@ -122,7 +139,7 @@ describe('IncomingHeartbeatVetter', () => {
 
   it('stops at the first handler that rejects: later ones do not run', async () => {
     const later = jest.fn(() => true);
-    vetter.add({ where: 'A.one', call: () => ({ payload: 1 }) });
+    vetter.add({ where: 'A.one', call: () => acceptHeartbeat(1) });
     vetter.add({ where: 'A.two', call: async () => false });
     vetter.add({ where: 'A.three', call: later });
 
@@ -135,18 +152,24 @@ describe('IncomingHeartbeatVetter', () => {
 
   it.each<[string, unknown]>([
     ['the parsed payload itself', { slots: 2 }],
-    ['an object with more than a payload', { payload: 1, extra: true }],
+    ['a plain { payload }, not made by acceptHeartbeat', { payload: { slots: 2 } }],
+    ['a plain { payload: null }', { payload: null }],
+    ['an object with more than a payload', { payload: 1, meta: true }],
+    [
+      'a copy of an accepted verdict without its brand',
+      JSON.parse(JSON.stringify(acceptHeartbeat(1))),
+    ],
     ['a string', 'ok'],
     ['a number', 0],
     ['null', null],
-    ['an array', [{ payload: 1 }]],
+    ['an array', [acceptHeartbeat(1)]],
   ])(
-    'rejects, naming the handler, when one returns %s: neither a verdict nor { payload }',
+    'rejects, naming the handler, when one returns %s: neither a verdict nor acceptHeartbeat(payload)',
     async (_case, verdict) => {
       vetter.add({ where: 'A.sloppy', call: () => verdict });
       await expect(vetter.vet(heartbeat)).resolves.toEqual({
         accepted: false,
-        reason: 'A.sloppy returned neither true, false, undefined nor { payload }',
+        reason: 'A.sloppy returned neither true, false, undefined nor acceptHeartbeat(payload)',
       });
     },
   );

@@ -1,3 +1,4 @@
+import { isAcceptedHeartbeat } from '../accepted-heartbeat.js';
 import type { BoundHandler } from '../bound-heartbeat-listener.js';
 import type { IncomingHeartbeat } from '../interfaces/heartbeat-handler.interface.js';
 
@@ -24,8 +25,9 @@ export class IncomingHeartbeatVetter {
   }
 
   /**
-   * Runs the handlers in the order they were added, each on the heartbeat as the one before left
-   * it; the first that rejects stops the others. Accepted: the payload, replaced or not.
+   * Runs the handlers in the order they were added (the explorer's: see `OnIncomingHeartbeat`),
+   * each on the heartbeat as the one before left it; the first that rejects stops the others.
+   * Accepted: the payload, replaced (by `acceptHeartbeat`) or not.
    */
   async vet(heartbeat: IncomingHeartbeat): Promise<VettingOutcome> {
     let current = heartbeat;
@@ -39,26 +41,16 @@ export class IncomingHeartbeatVetter {
       if (verdict === false) {
         return { accepted: false, reason: `rejected by ${handler.where}` };
       }
-      if (isReplacement(verdict)) {
+      if (isAcceptedHeartbeat(verdict)) {
         current = { ...current, payload: verdict.payload ?? null };
       } else if (verdict !== undefined && verdict !== true) {
-        // Most likely the parsed payload itself, not wrapped: refuse rather than guess.
+        // Most likely the parsed payload itself, or a plain { payload }: refuse rather than guess.
         return {
           accepted: false,
-          reason: `${handler.where} returned neither true, false, undefined nor { payload }`,
+          reason: `${handler.where} returned neither true, false, undefined nor acceptHeartbeat(payload)`,
         };
       }
     }
     return { accepted: true, payload: current.payload };
   }
-}
-
-function isReplacement(verdict: unknown): verdict is { readonly payload: unknown } {
-  return (
-    typeof verdict === 'object' &&
-    verdict !== null &&
-    !Array.isArray(verdict) &&
-    Object.keys(verdict).length === 1 &&
-    Object.hasOwn(verdict, 'payload')
-  );
 }
