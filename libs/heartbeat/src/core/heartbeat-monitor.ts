@@ -14,10 +14,11 @@ export interface HeartbeatMonitorContext {
   readonly timeout: number;
   readonly rpcFailureThreshold: number;
   /**
-   * Whether this process itself stalled so near `deadline` that heartbeats due before it may still
-   * be unread (see `StallGuard`); never, if absent.
+   * Whether silence until `deadline` proves nothing, so the target gets a fresh window instead of
+   * a timeout: this process itself stalled near it (see `StallGuard`), or nobody has asked the
+   * target yet (a sender not started). Never, if absent.
    */
-  stalledNear?(deadline: number): boolean;
+  silenceExcused?(deadline: number): boolean;
   onTimeout(resourceId: string): void;
   onUnreachable(resourceId: string): void;
 }
@@ -91,8 +92,7 @@ export class HeartbeatMonitor<O = unknown> {
     const deadline = this.context.clock.now() + this.context.timeout;
     this.timeoutTask = this.context.scheduler.schedule(() => {
       this.timeoutTask = null;
-      if (this.context.stalledNear?.(deadline)) {
-        // Our own pause kept heartbeats from being read: silence seen through it proves nothing.
+      if (this.context.silenceExcused?.(deadline)) {
         this.armTimeout();
       } else if (this.leaveRunning(HeartbeatMonitorState.Timeout)) {
         this.context.onTimeout(this.resourceId);

@@ -92,19 +92,14 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       scheduler: this.scheduler,
       timeout: this.configuration.timeout,
       rpcFailureThreshold: this.configuration.rpcFailureThreshold,
-      // A stall that ended less than an interval before the deadline still counts: a sender
-      // asks again only when it resumes, and the answers take a round trip.
-      stalledNear: (deadline) =>
-        this.stallGuard.stalledAfter(deadline - this.configuration.interval),
-      onTimeout: (id) => {
-        this.onTargetTimeout(id);
+      silenceExcused: (deadline) => this.silenceExcused(resourceId, deadline),
+      onTimeout: (id) =>
         safely(
           this.logger,
           `Heartbeat timeout handler for ${id}`,
           () => this.listener.notifyHeartbeatTimeout(id),
           undefined,
-        );
-      },
+        ),
       onUnreachable: (id) =>
         safely(
           this.logger,
@@ -177,11 +172,15 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   }
 
   /**
-   * Called when a target times out, before the listener hears of it; nothing here (a sender
-   * checks that it was started).
+   * Whether the silence of a target until `deadline` proves nothing: this process stalled so near
+   * it that heartbeats due before it may still be unread. A stall that ended less than an interval
+   * before the deadline still counts: a sender asks again only when it resumes, and the answers
+   * take a round trip.
    * @internal
    */
-  protected onTargetTimeout(_resourceId: string): void {}
+  protected silenceExcused(_resourceId: string, deadline: number): boolean {
+    return this.stallGuard.stalledAfter(deadline - this.configuration.interval);
+  }
 
   /**
    * Retrieves the payload for the monitor's target, sends it with `rpc`, and tracks the RPC's outcome.

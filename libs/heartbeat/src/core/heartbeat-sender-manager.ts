@@ -18,9 +18,9 @@ export const REQUESTS_PER_SLICE = 128;
  * Made by `HeartbeatServices.createSenderManager`. Creating it sends nothing and schedules no loop:
  * the loop begins at `start()` (Flink starts it on creation), so that an owner whose start-up fails
  * leaves no timer behind. In Nest, `HeartbeatRegistry` calls `start()` when the application
- * bootstraps. A target monitored before the start gets a fresh timeout window at the start, since
- * nothing was asked of it before. A target that times out while the sender has never been started
- * is still declared lost, and the first one logs a warning (once per sender) to call `start()`.
+ * bootstraps. Until then no target monitored before the start is declared lost (nothing was asked
+ * of it; the first timeout logs a warning, once per sender, to call `start()`), and the start gives
+ * each a fresh timeout window.
  */
 export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatReceiverManager<
   I,
@@ -55,21 +55,25 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
   }
 
   /**
-   * A target timed out: if this sender was never started, it never asked for a heartbeat, so say
-   * so (once per sender) rather than let every target time out without a hint.
+   * Before `start()` nobody has asked the targets, so their silence proves nothing: they are not
+   * declared lost but get a fresh window. Said once per sender, so that a forgotten `start()` does
+   * not go unnoticed.
    * @internal
    */
-  protected override onTargetTimeout(resourceId: string): void {
-    if (this.started || this.warnedNotStarted) {
-      return;
+  protected override silenceExcused(resourceId: string, deadline: number): boolean {
+    if (this.started || this.isStopped) {
+      return super.silenceExcused(resourceId, deadline);
     }
-    this.warnedNotStarted = true;
-    this.logger.warn(
-      `Heartbeat sender ${this.ownResourceId}: target ${resourceId} timed out, but this sender was ` +
-        `never started, so it never requested a heartbeat from it: call start() on the sender ` +
-        `HeartbeatServices.createSenderManager returns (in Nest, app.init() or app.listen() starts ` +
-        `the senders)`,
-    );
+    if (!this.warnedNotStarted) {
+      this.warnedNotStarted = true;
+      this.logger.warn(
+        `Heartbeat sender ${this.ownResourceId}: no heartbeat from ${resourceId} within the timeout, ` +
+          `but this sender has not been started, so it has not asked for one; its targets' ` +
+          `timeouts wait for start() (in Nest, the application's bootstrap starts the senders; ` +
+          `outside Nest, call start() on the sender HeartbeatServices.createSenderManager returns)`,
+      );
+    }
+    return true;
   }
 
   override stop(): void {

@@ -1,5 +1,8 @@
-/** Module-private: only `acceptHeartbeat` makes objects that carry it. */
-const ACCEPTED: unique symbol = Symbol('nestjs-heartbeat: accepted heartbeat');
+/**
+ * Only `acceptHeartbeat` makes objects that carry it. Registered (`Symbol.for`), so that a verdict
+ * made by one copy of the library (its ES module build, say) is recognised by another (CommonJS).
+ */
+const ACCEPTED: unique symbol = Symbol.for('nestjs-heartbeat: accepted heartbeat');
 
 /**
  * The verdict of an `@OnIncomingHeartbeat` handler that accepts a heartbeat and replaces its

@@ -114,13 +114,13 @@ class BaseVetting {
 @Injectable()
 class OrderedVetting extends BaseVetting {
   @OnIncomingHeartbeat('supervisor')
-  parse(): void {
-    this.order.push('parse');
+  check(): void {
+    this.order.push('check');
   }
 
   @OnIncomingHeartbeat('supervisor')
-  check(): void {
-    this.order.push('check');
+  parse(): void {
+    this.order.push('parse');
   }
 
   @OnIncomingHeartbeat('supervisor')
@@ -446,7 +446,7 @@ describe('HeartbeatExplorer', () => {
         .get(HeartbeatIngress)
         .handle('request', { manager: 'supervisor', origin: 'rm', payload: null });
 
-      expect(ref.get(OrderedVetting).order).toEqual(['parse', 'check', 'audit', 'inherited']);
+      expect(ref.get(OrderedVetting).order).toEqual(['check', 'parse', 'audit', 'inherited']);
     });
 
     it('one method with several decorators gets every event it is declared for', async () => {
