@@ -42,6 +42,26 @@ function fakeTarget(outcome: () => Outcome = () => 'ok') {
   } satisfies HeartbeatTarget;
 }
 
+/**
+ * Three targets, one for each way to be lost: workers' "dead" refuses connections (unreachable at
+ * the second request), workers' "silent" fails otherwise (timeout), supervisor's "rm" answers
+ * nothing (timeout).
+ */
+function monitorDeadSilentAndRm(
+  workers: HeartbeatManager<unknown, unknown>,
+  supervisor: HeartbeatManager<unknown, unknown>,
+): void {
+  workers.monitorTarget(
+    'dead',
+    fakeTarget(() => 'unreachable'),
+  );
+  workers.monitorTarget(
+    'silent',
+    fakeTarget(() => 'other'),
+  );
+  supervisor.monitorTarget('rm', fakeTarget());
+}
+
 /** Lets the promise callbacks the managers chain on RPC outcomes and async handlers run. */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -451,15 +471,7 @@ describe('HeartbeatExplorer', () => {
 
     it('one method with several decorators gets every event it is declared for', async () => {
       const { ref, workers, supervisor } = await start([LostTargets]);
-      workers.monitorTarget(
-        'dead',
-        fakeTarget(() => 'unreachable'),
-      );
-      workers.monitorTarget(
-        'silent',
-        fakeTarget(() => 'other'),
-      );
-      supervisor.monitorTarget('rm', fakeTarget());
+      monitorDeadSilentAndRm(workers, supervisor);
 
       clock.advance(0);
       await flush();
@@ -473,15 +485,7 @@ describe('HeartbeatExplorer', () => {
 
     it('@OnTargetLost gets the id and "unreachable" or "timeout", once per monitor, on each manager', async () => {
       const { ref, workers, supervisor } = await start([LossWatcher]);
-      workers.monitorTarget(
-        'dead',
-        fakeTarget(() => 'unreachable'),
-      );
-      workers.monitorTarget(
-        'silent',
-        fakeTarget(() => 'other'),
-      );
-      supervisor.monitorTarget('rm', fakeTarget());
+      monitorDeadSilentAndRm(workers, supervisor);
       const watcher = ref.get(LossWatcher);
 
       clock.advance(0);
