@@ -53,23 +53,18 @@ class Supervisor {
   }
 }
 
-// The worker's "supervisor" manager is a receiver: it answers the supervisor's requests.
+// The worker's "supervisor" manager is a receiver: it answers the supervisor's requests, in
+// their replies, so it needs no way to reach the supervisor: it monitors it by id alone.
 @Injectable()
 class Worker {
   private jobsDone = 0;
 
   constructor(
     @InjectHeartbeatManager('supervisor') readonly supervisor: HeartbeatManager<null, WorkerStatus>,
-    private readonly targets: HeartbeatTargetFactory,
   ) {}
 
-  reportTo(supervisorId: string, port: number): void {
-    const target = this.targets.createTcpTarget({
-      host: '127.0.0.1',
-      port,
-      remoteManager: 'workers',
-    });
-    this.supervisor.monitorTarget(supervisorId, target);
+  reportTo(supervisorId: string): void {
+    this.supervisor.monitorTarget(supervisorId);
   }
 
   @ProvideHeartbeatPayload('supervisor')
@@ -102,6 +97,8 @@ class SupervisorModule {}
 })
 class WorkerModule {}
 
+// Only the side that is asked listens for heartbeats: the worker is a TCP microservice, while
+// the supervisor, which only asks, needs no endpoint.
 async function listen(module: Type): Promise<{ app: INestMicroservice; port: number }> {
   const app = await NestFactory.createMicroservice(module, {
     transport: Transport.TCP,
@@ -117,18 +114,20 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs a supervisor and a worker for a second, then stops the worker and waits for the timeout. */
 export async function runQuickStart(): Promise<string[]> {
-  const supervisor = await listen(SupervisorModule);
+  const supervisor = await NestFactory.createApplicationContext(SupervisorModule, {
+    logger: ['error', 'warn'],
+  });
   const worker = await listen(WorkerModule);
   try {
-    supervisor.app.get(Supervisor).watch('worker-1', worker.port);
-    worker.app.get(Worker).reportTo('supervisor', supervisor.port);
+    worker.app.get(Worker).reportTo('supervisor');
+    supervisor.get(Supervisor).watch('worker-1', worker.port);
     await sleep(1_000);
     log('worker-1 stops');
     await worker.app.close();
     await sleep(settings.timeout + settings.interval * 2);
   } finally {
     await worker.app.close();
-    await supervisor.app.close();
+    await supervisor.close();
   }
   return events;
 }

@@ -14,11 +14,9 @@
  * exits with 0 if every check passed, 1 otherwise.
  */
 import 'reflect-metadata';
-import { Injectable, Module, type INestMicroservice } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { fork, type ChildProcess } from 'node:child_process';
-import type { AddressInfo, Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -221,7 +219,8 @@ export async function runSoak(settings: SoakSettings): Promise<SoakResult> {
   const perHost = Math.ceil(settings.targets / settings.hosts);
   const hostScript = fileURLToPath(new URL('./target-host.js', import.meta.url));
 
-  const app: INestMicroservice = await NestFactory.createMicroservice<MicroserviceOptions>(
+  // The monitor only asks: it needs no endpoint of its own.
+  const app = await NestFactory.createApplicationContext(
     {
       module: SoakMonitorModule,
       imports: [
@@ -236,13 +235,10 @@ export async function runSoak(settings: SoakSettings): Promise<SoakResult> {
       ],
       providers: [LossListener],
     },
-    // Nest's TCP client logs every reset connection of a killed host as an error: expected here.
-    { transport: Transport.TCP, options: { host: HOST, port: 0 }, logger: false },
+    { logger: false },
   );
   const hosts: TargetHost[] = [];
   try {
-    await app.listen();
-    const monitorPort = (app.unwrap<Server>().address() as AddressInfo).port;
     const manager = app.get<HeartbeatManager>(getHeartbeatManagerToken(MONITOR_MANAGER));
     const factory = app.get(HeartbeatTargetFactory);
     const monitor = (targets: HostedTarget[]) => {
@@ -270,7 +266,6 @@ export async function runSoak(settings: SoakSettings): Promise<SoakResult> {
       hosts.push(
         new TargetHost(index, hostScript, {
           SOAK_TARGETS: String(count),
-          SOAK_MONITOR_PORT: String(monitorPort),
           SOAK_INTERVAL_MS: String(settings.interval),
         }),
       );
@@ -279,7 +274,7 @@ export async function runSoak(settings: SoakSettings): Promise<SoakResult> {
       monitor(targets);
     }
     const all = hosts.flatMap((host) => host.targets.map((target) => target.id));
-    log(`${all.length} targets on ${hosts.length} hosts, monitor on ${HOST}:${monitorPort}`);
+    log(`${all.length} targets on ${hosts.length} hosts`);
     const everyoneHeard = Date.now() + settings.timeout;
     while (all.some((id) => manager.getLastHeartbeatFrom(id) <= 0) && Date.now() < everyoneHeard) {
       await sleep(50);

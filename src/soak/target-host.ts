@@ -1,7 +1,7 @@
 /**
  * A child process of the soak test (src/soak/soak.ts): hosts SOAK_TARGETS heartbeat receivers,
  * each a Nest TCP microservice of its own on 127.0.0.1 with a HeartbeatModule receiver manager
- * `monitor`, answering the soak's monitor at SOAK_MONITOR_PORT. It reports their ids and ports
+ * `monitor`, answering the soak's monitor in the replies to its requests. It reports their ids and ports
  * (`HostReady`) over the IPC channel, and exits when that channel
  * closes (its parent is gone), so that it never outlives the soak.
  */
@@ -10,22 +10,8 @@ import type { INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { AddressInfo, Server } from 'node:net';
-import {
-  getHeartbeatManagerToken,
-  HeartbeatModule,
-  HeartbeatTargetFactory,
-  type HeartbeatManager,
-} from 'nestjs-heartbeat';
-import {
-  MONITOR_ID,
-  MONITOR_MANAGER,
-  TARGET_MANAGER,
-  type HostedTarget,
-  type HostReady,
-} from './soak-protocol.js';
-
-/** How long the priming answers get to be delivered (they are fire-and-forget). */
-const PRIMING_SETTLE_MS = 300;
+import { getHeartbeatManagerToken, HeartbeatModule, type HeartbeatManager } from 'nestjs-heartbeat';
+import { MONITOR_ID, TARGET_MANAGER, type HostedTarget, type HostReady } from './soak-protocol.js';
 
 function numberFromEnv(name: string): number {
   const value = Number(process.env[name]);
@@ -35,7 +21,7 @@ function numberFromEnv(name: string): number {
   return value;
 }
 
-async function startTarget(id: string, monitorPort: number, interval: number) {
+async function startTarget(id: string, interval: number) {
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(
     HeartbeatModule.forRoot({
       resourceId: id,
@@ -52,14 +38,8 @@ async function startTarget(id: string, monitorPort: number, interval: number) {
   );
   await app.listen();
   const manager = app.get<HeartbeatManager>(getHeartbeatManagerToken(TARGET_MANAGER));
-  manager.monitorTarget(
-    MONITOR_ID,
-    app.get(HeartbeatTargetFactory).createTcpTarget({
-      host: '127.0.0.1',
-      port: monitorPort,
-      remoteManager: MONITOR_MANAGER,
-    }),
-  );
+  // Answered in the replies: the receiver needs no connection of its own to the monitor.
+  manager.monitorTarget(MONITOR_ID);
   const { port } = app.unwrap<Server>().address() as AddressInfo;
   return { app, target: { id, port } };
 }
@@ -67,7 +47,6 @@ async function startTarget(id: string, monitorPort: number, interval: number) {
 async function main(): Promise<void> {
   const host = numberFromEnv('SOAK_HOST');
   const count = numberFromEnv('SOAK_TARGETS');
-  const monitorPort = numberFromEnv('SOAK_MONITOR_PORT');
   const interval = numberFromEnv('SOAK_INTERVAL_MS');
   const apps: INestMicroservice[] = [];
   const targets: HostedTarget[] = [];
@@ -76,18 +55,10 @@ async function main(): Promise<void> {
     void Promise.allSettled(apps.map((app) => app.close())).then(() => process.exit(0));
   });
   for (let index = 1; index <= count; index++) {
-    const started = await startTarget(`target-${host}-${index}`, monitorPort, interval);
+    const started = await startTarget(`target-${host}-${index}`, interval);
     apps.push(started.app);
     targets.push(started.target);
   }
-  // One answer from each target before the monitor starts its timeouts: it sets up the answer
-  // connections and warms the code, which under CPU contention can otherwise take seconds.
-  for (const app of apps) {
-    void app
-      .get<HeartbeatManager>(getHeartbeatManagerToken(TARGET_MANAGER))
-      .requestHeartbeat(MONITOR_ID, null);
-  }
-  await new Promise((resolve) => setTimeout(resolve, PRIMING_SETTLE_MS));
   process.send?.({ type: 'ready', targets } satisfies HostReady);
 }
 

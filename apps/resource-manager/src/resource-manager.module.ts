@@ -21,7 +21,9 @@ export class ResourceManagerModule {
           resourceId: identity.resourceManagerId,
           managers: { [TASK_MANAGER_HEARTBEATS]: 'sender' },
           ...config.heartbeat,
-          requestTimeout: config.heartbeat.interval,
+          // The answer comes in the reply, so a reply later than this is no heartbeat: allow up
+          // to the timeout for it (a hung TaskManager is declared by the timeout anyway).
+          requestTimeout: config.heartbeat.timeout,
         }),
       ],
       controllers: [TaskManagerGateway, ClusterController],

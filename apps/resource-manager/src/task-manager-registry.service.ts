@@ -144,10 +144,14 @@ export class TaskManagerRegistry implements OnApplicationShutdown {
       })),
       reportVersion: -1,
     });
+    // Heartbeats go over a lean connection of their own, and the answers come back in the replies.
     this.heartbeats.monitorTarget(
       request.taskManagerId,
-      this.targets.fromClient(client, RESOURCE_MANAGER_HEARTBEATS, {
-        recipient: `${request.taskManagerId}@${address}`,
+      this.targets.createTcpTarget({
+        host: request.host,
+        port: request.port,
+        remoteManager: RESOURCE_MANAGER_HEARTBEATS,
+        tlsOptions: clientTlsOptions(this.config.tls),
       }),
     );
     this.logger.log(

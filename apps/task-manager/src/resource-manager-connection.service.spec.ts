@@ -8,11 +8,7 @@ import {
   type RegistrationRequest,
   type RegistrationResponse,
 } from '#cluster';
-import {
-  acceptHeartbeat,
-  type HeartbeatManager,
-  type HeartbeatTargetFactory,
-} from 'nestjs-heartbeat';
+import { acceptHeartbeat, type HeartbeatManager } from 'nestjs-heartbeat';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
 import { ResourceManagerGateway } from './resource-manager.gateway.js';
 import { SlotTable } from './slot-table.service.js';
@@ -55,7 +51,6 @@ describe('ResourceManagerConnection and its gateway', () => {
     connection = new ResourceManagerConnection(
       config,
       heartbeats as unknown as HeartbeatManager,
-      { fromClient: () => ({}) } as unknown as HeartbeatTargetFactory,
       slots,
     );
     gateway = new ResourceManagerGateway(connection, slots);

@@ -17,14 +17,12 @@ import {
   sendRequest,
   RESOURCE_MANAGER_HEARTBEATS,
   ResourceManagerPatterns,
-  TASK_MANAGER_HEARTBEATS,
   type RegistrationResponse,
   type ResourceManagerHeartbeat,
   type TaskManagerHeartbeat,
 } from '#cluster';
 import {
   acceptHeartbeat,
-  HeartbeatTargetFactory,
   InjectHeartbeatManager,
   OnIncomingHeartbeat,
   OnTargetLost,
@@ -64,7 +62,6 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     @Inject(TASK_MANAGER_CONFIG) private readonly config: TaskManagerConfig,
     @InjectHeartbeatManager(RESOURCE_MANAGER_HEARTBEATS)
     private readonly heartbeats: HeartbeatManager<ResourceManagerHeartbeat, TaskManagerHeartbeat>,
-    private readonly targets: HeartbeatTargetFactory,
     private readonly slots: SlotTable,
   ) {
     const { host, port } = config.resourceManager;
@@ -244,12 +241,8 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
   private onRegistered(response: RegistrationResponse): void {
     this.registration = response;
     this.lastCredential = response.credential;
-    this.heartbeats.monitorTarget(
-      response.resourceManagerId,
-      this.targets.fromClient(this.client, TASK_MANAGER_HEARTBEATS, {
-        recipient: `${response.resourceManagerId}@${this.rmAddress}`,
-      }),
-    );
+    // The ResourceManager asks; this side answers in the replies, so it needs no heartbeat client.
+    this.heartbeats.monitorTarget(response.resourceManagerId);
     this.logger.log(
       `TaskManager ${this.config.id} registered with ResourceManager ${response.resourceManagerId} ` +
         `(fencing token ${response.fencingToken})`,

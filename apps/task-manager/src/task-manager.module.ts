@@ -16,7 +16,6 @@ export class TaskManagerModule {
           resourceId: config.id,
           managers: { [RESOURCE_MANAGER_HEARTBEATS]: 'receiver' },
           ...config.heartbeat,
-          requestTimeout: config.heartbeat.interval,
         }),
       ],
       controllers: [ResourceManagerGateway],

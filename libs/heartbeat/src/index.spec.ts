@@ -107,9 +107,7 @@ describe('the public API (index.ts)', () => {
     const sender = declarations.get('core/heartbeat-sender-manager.d.ts')!;
     expect(sender).toContain('start(): void;');
     expect(sender).not.toContain('onTargetTimeout');
-    expect(declarations.get('nest/transport/heartbeat-target.factory.d.ts')).not.toContain(
-      'constructor',
-    );
+    expect(declarations.get('nest/heartbeat-target.factory.d.ts')).not.toContain('constructor');
   });
 
   it('keeps the internals internal', () => {

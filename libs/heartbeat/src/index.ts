@@ -11,13 +11,18 @@ export {
   type HeartbeatConfigurationProblem,
   type ResolvedHeartbeatConfiguration,
 } from './core/heartbeat-configuration.js';
-export type { HeartbeatTarget } from './core/heartbeat-target.interface.js';
+export type { HeartbeatAnswer, HeartbeatTarget } from './core/heartbeat-target.interface.js';
+export type { AnswerAdmission, AnswerAdmissionOutcome } from './core/heartbeat-receiver-manager.js';
 export type { HeartbeatListener, HeartbeatLogger } from './core/heartbeat-listener.interface.js';
 export type { HeartbeatManager } from './core/heartbeat-manager.interface.js';
 // Types only: managers are made by HeartbeatServices, the one door (their constructors are internal).
 export type { HeartbeatReceiverManager } from './core/heartbeat-receiver-manager.js';
 export type { HeartbeatSenderManager } from './core/heartbeat-sender-manager.js';
-export { HeartbeatServices, type HeartbeatEnvironment } from './core/heartbeat-services.js';
+export {
+  HeartbeatServices,
+  type HeartbeatEnvironment,
+  type HeartbeatSenderOptions,
+} from './core/heartbeat-services.js';
 export { RecipientUnreachableError } from './core/recipient-unreachable.error.js';
 
 // Nest integration
@@ -26,25 +31,26 @@ export { HeartbeatRegistry } from './nest/heartbeat.registry.js';
 export {
   HeartbeatTargetFactory,
   type TcpHeartbeatTargetOptions,
-} from './nest/transport/heartbeat-target.factory.js';
+} from './nest/heartbeat-target.factory.js';
 export {
   ClientProxyHeartbeatTarget,
   type ClientProxyHeartbeatTargetOptions,
   type HeartbeatClient,
-} from './nest/transport/client-proxy-heartbeat-target.js';
-export { closeTcpClient } from './nest/transport/close-tcp-client.js';
+} from './transport/client-proxy-heartbeat-target.js';
+export { closeTcpClient } from './transport/close-tcp-client.js';
 export {
   createCheckedJsonSocket,
-  HEARTBEAT_FRAME_LIMITS,
   type CheckedJsonSocketOptions,
-} from './nest/transport/checked-json-socket.js';
+} from './transport/checked-json-socket.js';
 export {
+  HEARTBEAT_FRAME_LIMITS,
   HEARTBEAT_RECEIVE_PATTERN,
   HEARTBEAT_REQUEST_PATTERN,
   heartbeatFrameLength,
   type HeartbeatAck,
+  type HeartbeatClientLimits,
   type HeartbeatMessage,
-} from './nest/transport/heartbeat-wire.js';
+} from './transport/heartbeat-wire.js';
 export {
   OnHeartbeatPayload,
   OnHeartbeatTimeout,
@@ -62,7 +68,6 @@ export type {
   TargetLossReason,
 } from './nest/interfaces/heartbeat-handler.interface.js';
 export type {
-  HeartbeatClientLimits,
   HeartbeatManagerDefinition,
   HeartbeatModuleOptions,
   HeartbeatRole,

@@ -15,9 +15,15 @@ export interface Scheduler {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** A Node timer as a `Cancellable`, without a closure per task (timeouts are re-armed per heartbeat). */
+class NodeTimerTask implements Cancellable {
+  constructor(private readonly handle: ReturnType<typeof setTimeout>) {}
+
+  cancel(): void {
+    clearTimeout(this.handle);
+  }
+}
+
 export const timerScheduler: Scheduler = {
-  schedule(task, delayMs) {
-    const handle = setTimeout(task, delayMs);
-    return { cancel: () => clearTimeout(handle) };
-  },
+  schedule: (task, delayMs) => new NodeTimerTask(setTimeout(task, delayMs)),
 };

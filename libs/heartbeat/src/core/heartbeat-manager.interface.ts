@@ -1,4 +1,4 @@
-import type { HeartbeatTarget } from './heartbeat-target.interface.js';
+import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
 
 /**
  * Flink's `HeartbeatManager`: a heartbeat target itself (it answers requests and takes replies)
@@ -7,8 +7,12 @@ import type { HeartbeatTarget } from './heartbeat-target.interface.js';
 export interface HeartbeatManager<I = unknown, O = unknown> extends HeartbeatTarget<I> {
   /** This manager's own id, sent as the origin of its heartbeats. */
   readonly ownResourceId: string;
-  /** Starts monitoring a target; a no-op when stopped or when the id is already monitored. */
-  monitorTarget(resourceId: string, target: HeartbeatTarget<O>): void;
+  /**
+   * Starts monitoring a target; a no-op when stopped or when the id is already monitored. A
+   * receiver may leave out `target`: it then answers the target's requests in their replies, and
+   * needs no way to reach it. A sender needs one, to send its requests (it throws a `TypeError`).
+   */
+  monitorTarget(resourceId: string, target?: HeartbeatTarget<O>): void;
   /** Stops monitoring a target; no callback fires for it afterwards. */
   unmonitorTarget(resourceId: string): void;
   /** Epoch ms of the last heartbeat from the target; 0 if none yet, -1 if it is not monitored. */
@@ -18,4 +22,9 @@ export interface HeartbeatManager<I = unknown, O = unknown> extends HeartbeatTar
   /** Cancels every monitor; every later call is a no-op. */
   stop(): void;
   readonly isStopped: boolean;
+  /**
+   * A target asks for a heartbeat. For an origin monitored without a target, resolves with the
+   * answer, which the transport carries back in the request's reply.
+   */
+  requestHeartbeat(origin: string, payload: I | null): Promise<HeartbeatAnswer | void>;
 }

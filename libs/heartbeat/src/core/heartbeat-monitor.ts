@@ -1,5 +1,10 @@
 import type { Cancellable, Clock, Scheduler } from './clock.js';
-import type { HeartbeatTarget } from './heartbeat-target.interface.js';
+import {
+  isHeartbeatAnswer,
+  type HeartbeatAnswer,
+  type HeartbeatTarget,
+} from './heartbeat-target.interface.js';
+import { RecipientUnreachableError } from './recipient-unreachable.error.js';
 
 export enum HeartbeatMonitorState {
   Running = 'RUNNING',
@@ -21,21 +26,30 @@ export interface HeartbeatMonitorContext {
   silenceExcused?(deadline: number): boolean;
   onTimeout(resourceId: string): void;
   onUnreachable(resourceId: string): void;
+  /** A request's reply carried the target's answer (see `HeartbeatAnswer`). */
+  onAnswer?(answer: HeartbeatAnswer): void;
 }
 
 /**
  * Per-target state (Flink's `HeartbeatMonitorImpl`): the last heartbeat time, the timeout timer,
  * the count of consecutive unreachable RPCs, and a state machine that leaves RUNNING at most once.
+ * As in Flink, a heartbeat cancels the timeout timer and schedules a new one; the task and the RPC
+ * callbacks are bound once per monitor, so that a heartbeat allocates no closure for them.
  */
 export class HeartbeatMonitor<O = unknown> {
   private state = HeartbeatMonitorState.Running;
   private lastHeartbeat = 0;
   private failedRpcs = 0;
+  private deadline = 0;
   private timeoutTask: Cancellable | null = null;
 
+  /**
+   * @param target how to reach the target; `null` when this side only answers the target's
+   * requests, in their replies.
+   */
   constructor(
     readonly resourceId: string,
-    readonly target: HeartbeatTarget<O>,
+    readonly target: HeartbeatTarget<O> | null,
     private readonly context: HeartbeatMonitorContext,
   ) {
     this.armTimeout();
@@ -80,6 +94,24 @@ export class HeartbeatMonitor<O = unknown> {
     }
   }
 
+  /**
+   * Settles a heartbeat RPC that reached the target, taking the answer its reply carried. Bound
+   * once per monitor, as is {@link rpcFailed}, so that a heartbeat allocates no callback for them.
+   */
+  readonly rpcSucceeded = (reply: HeartbeatAnswer | void): void => {
+    this.reportHeartbeatRpcSuccess();
+    if (isHeartbeatAnswer(reply)) {
+      this.context.onAnswer?.(reply);
+    }
+  };
+
+  /** Settles a failed heartbeat RPC: only an unreachable recipient counts (Flink's rule). */
+  readonly rpcFailed = (error: unknown): void => {
+    if (RecipientUnreachableError.matches(error)) {
+      this.reportHeartbeatRpcFailure();
+    }
+  };
+
   cancel(): void {
     this.leaveRunning(HeartbeatMonitorState.Canceled);
   }
@@ -89,16 +121,18 @@ export class HeartbeatMonitor<O = unknown> {
       return;
     }
     this.timeoutTask?.cancel();
-    const deadline = this.context.clock.now() + this.context.timeout;
-    this.timeoutTask = this.context.scheduler.schedule(() => {
-      this.timeoutTask = null;
-      if (this.context.silenceExcused?.(deadline)) {
-        this.armTimeout();
-      } else if (this.leaveRunning(HeartbeatMonitorState.Timeout)) {
-        this.context.onTimeout(this.resourceId);
-      }
-    }, this.context.timeout);
+    this.deadline = this.context.clock.now() + this.context.timeout;
+    this.timeoutTask = this.context.scheduler.schedule(this.timeoutDue, this.context.timeout);
   }
+
+  private readonly timeoutDue = (): void => {
+    this.timeoutTask = null;
+    if (this.context.silenceExcused?.(this.deadline)) {
+      this.armTimeout();
+    } else if (this.leaveRunning(HeartbeatMonitorState.Timeout)) {
+      this.context.onTimeout(this.resourceId);
+    }
+  };
 
   /** The one way out of RUNNING: returns false if the monitor had already left it. */
   private leaveRunning(next: HeartbeatMonitorState): boolean {

@@ -4,8 +4,7 @@ import { consoleHeartbeatLogger } from './console-heartbeat-logger.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
 import type { HeartbeatManager } from './heartbeat-manager.interface.js';
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
-import type { HeartbeatTarget } from './heartbeat-target.interface.js';
-import { RecipientUnreachableError } from './recipient-unreachable.error.js';
+import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
 import { StallGuard } from './stall-guard.js';
 import { disposeTarget, isPromiseLike, logFailure, safely } from './safely.js';
 
@@ -23,9 +22,29 @@ export interface HeartbeatManagerOptions<I, O> {
   readonly clock?: Clock;
   readonly scheduler?: Scheduler;
   readonly logger?: HeartbeatLogger;
+  /** Vets the answers that come back in replies (a sender's); all are taken if absent. */
+  readonly admitAnswer?: AnswerAdmission;
 }
 
-type HeartbeatRpc<O> = (target: HeartbeatTarget<O>, payload: O | null) => Promise<void>;
+/** What vetting an answer decided: take it (with this payload), or not (and why). */
+export type AnswerAdmissionOutcome =
+  | { readonly accepted: true; readonly payload: unknown }
+  | { readonly accepted: false; readonly reason: string };
+
+/**
+ * Vets a heartbeat that came back in the reply to a request, before the manager takes it, as a
+ * transport vets the heartbeats it delivers (in Nest: the manager's `@OnIncomingHeartbeat` handlers).
+ */
+export type AnswerAdmission = (
+  answer: HeartbeatAnswer,
+) => AnswerAdmissionOutcome | Promise<AnswerAdmissionOutcome>;
+
+type HeartbeatRpc<O> = (
+  target: HeartbeatTarget<O>,
+  payload: O | null,
+) => Promise<HeartbeatAnswer | void>;
+
+const NO_ANSWER: Promise<void> = Promise.resolve();
 
 /**
  * The receiving side (Flink's `HeartbeatManagerImpl`): answers heartbeat requests from the
@@ -46,6 +65,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   /** @internal */
   protected readonly monitors = new Map<string, HeartbeatMonitor<O>>();
   private readonly stallGuard: StallGuard;
+  private readonly admitAnswer: AnswerAdmission | undefined;
   private stopped = false;
 
   /**
@@ -60,6 +80,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     this.clock = options.clock ?? systemClock;
     this.scheduler = options.scheduler ?? timerScheduler;
     this.logger = options.logger ?? consoleHeartbeatLogger;
+    this.admitAnswer = options.admitAnswer;
     const { stallThreshold, timeout } = this.configuration;
     this.stallGuard = new StallGuard({
       clock: this.clock,
@@ -77,17 +98,22 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     return this.stopped;
   }
 
-  monitorTarget(resourceId: string, target: HeartbeatTarget<O>): void {
+  /**
+   * Starts monitoring a target. Without `target`, this manager answers the target's requests in
+   * their replies and needs no way to reach it (a receiver whose sender's transport carries
+   * answers back, as the library's TCP and `ClientProxy` targets do).
+   */
+  monitorTarget(resourceId: string, target?: HeartbeatTarget<O>): void {
     assertResourceId(resourceId, 'resourceId');
     const existing = this.monitors.get(resourceId);
     if (this.stopped || existing) {
       // The manager owns what it is given: a target it will not use is released at once.
-      if (existing?.target !== target) {
+      if (target && existing?.target !== target) {
         disposeTarget(this.logger, resourceId, target);
       }
       return;
     }
-    const monitor = new HeartbeatMonitor<O>(resourceId, target, {
+    const monitor = new HeartbeatMonitor<O>(resourceId, target ?? null, {
       clock: this.clock,
       scheduler: this.scheduler,
       timeout: this.configuration.timeout,
@@ -107,6 +133,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
           () => this.listener.notifyTargetUnreachable(id),
           undefined,
         ),
+      onAnswer: this.takeAnswer,
     });
     this.monitors.set(resourceId, monitor);
     this.stallGuard.start();
@@ -120,7 +147,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     if (monitor) {
       this.monitors.delete(resourceId);
       monitor.cancel();
-      disposeTarget(this.logger, resourceId, monitor.target);
+      disposeMonitored(this.logger, monitor);
     }
     if (this.monitors.size === 0) {
       this.stallGuard.stop();
@@ -141,34 +168,36 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     }
     this.stopped = true;
     this.stallGuard.stop();
-    for (const [resourceId, monitor] of this.monitors) {
+    for (const monitor of this.monitors.values()) {
       monitor.cancel();
-      disposeTarget(this.logger, resourceId, monitor.target);
+      disposeMonitored(this.logger, monitor);
     }
     this.monitors.clear();
   }
 
   /** A heartbeat (the answer to one of our requests) arrived. */
   receiveHeartbeat(origin: string, payload: I | null): Promise<void> {
-    if (!this.stopped) {
-      this.monitors.get(origin)?.reportHeartbeat();
-      // As in Flink, a payload is reported even from an origin that is not monitored.
-      this.reportPayload(origin, payload);
-    }
-    return Promise.resolve();
+    this.takeHeartbeat(origin, payload);
+    return NO_ANSWER;
   }
 
-  /** A target asks for a heartbeat: answer only origins we monitor. */
-  requestHeartbeat(origin: string, payload: I | null): Promise<void> {
+  /**
+   * A target asks for a heartbeat: answer only origins we monitor. The answer goes to the
+   * origin's target as `receiveHeartbeat`, or, for an origin monitored without a target, comes
+   * back as this promise's value, for the transport to put in the request's reply.
+   */
+  requestHeartbeat(origin: string, payload: I | null): Promise<HeartbeatAnswer<O> | void> {
     const monitor = this.stopped ? undefined : this.monitors.get(origin);
-    if (monitor) {
-      monitor.reportHeartbeat();
-      this.reportPayload(origin, payload);
-      this.sendHeartbeat(monitor, (target, outgoing) =>
-        target.receiveHeartbeat(this.ownResourceId, outgoing),
-      );
+    if (!monitor) {
+      return NO_ANSWER;
     }
-    return Promise.resolve();
+    monitor.reportHeartbeat();
+    this.reportPayload(origin, payload);
+    if (monitor.target === null) {
+      return this.answerInReply(monitor);
+    }
+    this.sendHeartbeat(monitor, this.deliverAnswer);
+    return NO_ANSWER;
   }
 
   /**
@@ -183,29 +212,48 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   }
 
   /**
-   * Retrieves the payload for the monitor's target, sends it with `rpc`, and tracks the RPC's outcome.
+   * Retrieves the payload for the monitor's target, sends it with `rpc`, and tracks the RPC's
+   * outcome (and the answer its reply carries, if any).
    * @internal
    */
   protected sendHeartbeat(monitor: HeartbeatMonitor<O>, rpc: HeartbeatRpc<O>): void {
-    const what = `Retrieving the heartbeat payload for ${monitor.resourceId}`;
-    let payload: O | null | undefined | Promise<O | null | undefined>;
-    try {
-      payload = this.listener.retrievePayload(monitor.resourceId);
-    } catch (error) {
-      // A heartbeat without payload still proves liveness: send it rather than nothing.
-      logFailure(this.logger, what, error);
-      payload = null;
-    }
+    const payload = this.retrievePayload(monitor);
     if (isPromiseLike(payload)) {
-      payload.then(
-        (resolved) => this.deliver(monitor, rpc, resolved),
-        (error: unknown) => {
-          logFailure(this.logger, what, error);
-          this.deliver(monitor, rpc, null);
-        },
-      );
+      payload.then((resolved) => this.deliver(monitor, rpc, resolved));
     } else {
       this.deliver(monitor, rpc, payload);
+    }
+  }
+
+  /** The answer itself, for an origin that can only be answered in the reply to its request. */
+  private answerInReply(monitor: HeartbeatMonitor<O>): Promise<HeartbeatAnswer<O> | void> {
+    const payload = this.retrievePayload(monitor);
+    const answer = (resolved: O | null | undefined): HeartbeatAnswer<O> | void =>
+      this.monitors.get(monitor.resourceId) === monitor
+        ? { origin: this.ownResourceId, payload: resolved ?? null }
+        : undefined; // unmonitored (or stopped) while the payload was being retrieved
+    return isPromiseLike(payload) ? payload.then(answer) : Promise.resolve(answer(payload));
+  }
+
+  /**
+   * The listener's payload for the monitor's target. A provider that fails is logged and the
+   * heartbeat goes without payload: it still proves liveness, so it is sent rather than nothing.
+   */
+  private retrievePayload(
+    monitor: HeartbeatMonitor<O>,
+  ): O | null | undefined | Promise<O | null | undefined> {
+    const what = `Retrieving the heartbeat payload for ${monitor.resourceId}`;
+    try {
+      const payload = this.listener.retrievePayload(monitor.resourceId);
+      return isPromiseLike(payload)
+        ? Promise.resolve(payload).then(undefined, (error: unknown) => {
+            logFailure(this.logger, what, error);
+            return null;
+          })
+        : payload;
+    } catch (error) {
+      logFailure(this.logger, what, error);
+      return null;
     }
   }
 
@@ -214,24 +262,69 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     rpc: HeartbeatRpc<O>,
     payload: O | null | undefined,
   ): void {
-    if (this.monitors.get(monitor.resourceId) !== monitor) {
+    const { target } = monitor;
+    if (target === null || this.monitors.get(monitor.resourceId) !== monitor) {
       return; // unmonitored (or stopped) while the payload was being retrieved
     }
-    let outcome: Promise<void>;
+    let outcome: Promise<HeartbeatAnswer | void>;
     try {
       // Promise.resolve: a plain-JS target might return a non-promise.
-      outcome = Promise.resolve(rpc(monitor.target, payload ?? null));
+      outcome = Promise.resolve(rpc(target, payload ?? null));
     } catch (error) {
       outcome = Promise.reject(error);
     }
-    outcome.then(
-      () => monitor.reportHeartbeatRpcSuccess(),
-      (error: unknown) => {
-        if (RecipientUnreachableError.matches(error)) {
-          monitor.reportHeartbeatRpcFailure();
-        }
-      },
-    );
+    outcome.then(monitor.rpcSucceeded, monitor.rpcFailed);
+  }
+
+  /** An answer to a request (a receiver's, in reply to ours) goes to the origin's target. */
+  private readonly deliverAnswer: HeartbeatRpc<O> = (target, payload) =>
+    target.receiveHeartbeat(this.ownResourceId, payload);
+
+  /**
+   * An answer that came back in a reply is taken as an arriving `receiveHeartbeat` is, once
+   * admitted (a rejected one is logged, and neither refreshes the origin nor reports its payload).
+   */
+  private readonly takeAnswer = (answer: HeartbeatAnswer): void => {
+    const admit = this.admitAnswer;
+    if (!admit) {
+      this.takeHeartbeat(answer.origin, answer.payload as I | null);
+      return;
+    }
+    let outcome: AnswerAdmissionOutcome | Promise<AnswerAdmissionOutcome>;
+    try {
+      outcome = admit(answer);
+    } catch (error) {
+      logFailure(this.logger, `Vetting the answer of ${answer.origin}`, error);
+      return;
+    }
+    if (isPromiseLike(outcome)) {
+      outcome.then(
+        (settled) => this.takeAdmitted(answer, settled),
+        (error: unknown) =>
+          logFailure(this.logger, `Vetting the answer of ${answer.origin}`, error),
+      );
+    } else {
+      this.takeAdmitted(answer, outcome);
+    }
+  };
+
+  private takeAdmitted(answer: HeartbeatAnswer, outcome: AnswerAdmissionOutcome): void {
+    if (outcome.accepted) {
+      this.takeHeartbeat(answer.origin, outcome.payload as I | null);
+    } else {
+      this.logger.warn(
+        `Heartbeat manager ${this.ownResourceId}: rejected the answer of ${answer.origin}: ${outcome.reason}`,
+      );
+    }
+  }
+
+  /** Flink's `receiveHeartbeat`, however the heartbeat arrived. */
+  private takeHeartbeat(origin: string, payload: I | null): void {
+    if (!this.stopped) {
+      this.monitors.get(origin)?.reportHeartbeat();
+      // As in Flink, a payload is reported even from an origin that is not monitored.
+      this.reportPayload(origin, payload);
+    }
   }
 
   private reportPayload(origin: string, payload: I | null): void {
@@ -243,6 +336,12 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
         undefined,
       );
     }
+  }
+}
+
+function disposeMonitored(logger: HeartbeatLogger, monitor: HeartbeatMonitor<unknown>): void {
+  if (monitor.target) {
+    disposeTarget(logger, monitor.resourceId, monitor.target);
   }
 }
 

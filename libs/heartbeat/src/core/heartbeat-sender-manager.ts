@@ -1,6 +1,7 @@
 import type { Cancellable } from './clock.js';
 import type { HeartbeatMonitor } from './heartbeat-monitor.js';
 import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
+import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
 
 /**
  * Requests go out in slices of this many targets, each slice in a timer task of its own, so that a
@@ -31,6 +32,20 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
   private roundOverdue = false;
   private started = false;
   private warnedNotStarted = false;
+
+  /**
+   * Starts monitoring a target it will ask for heartbeats: a sender needs a `target`. Its answers
+   * may come back in the replies to its requests or as separate `receiveHeartbeat` calls.
+   */
+  override monitorTarget(resourceId: string, target: HeartbeatTarget<O>): void {
+    if (typeof target?.requestHeartbeat !== 'function') {
+      throw new TypeError(
+        `Heartbeat sender ${this.ownResourceId}: monitorTarget(${JSON.stringify(resourceId)}) needs ` +
+          `a target to send requests to (a HeartbeatTarget, e.g. from createTcpTarget), got ${String(target)}`,
+      );
+    }
+    super.monitorTarget(resourceId, target);
+  }
 
   /** Whether `start()` has begun the loop (it stays true after `stop()`). */
   get isStarted(): boolean {
@@ -103,15 +118,18 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     }
   }
 
+  private readonly sendRequest = (
+    target: HeartbeatTarget<O>,
+    payload: O | null,
+  ): Promise<HeartbeatAnswer | void> => target.requestHeartbeat(this.ownResourceId, payload);
+
   private requestSlice(round: readonly HeartbeatMonitor<O>[], start: number): void {
     this.nextSlice = null;
     const end = Math.min(round.length, start + REQUESTS_PER_SLICE);
     for (let index = start; index < end; index += 1) {
       const monitor = round[index];
       if (this.monitors.get(monitor.resourceId) === monitor) {
-        this.sendHeartbeat(monitor, (target, payload) =>
-          target.requestHeartbeat(this.ownResourceId, payload),
-        );
+        this.sendHeartbeat(monitor, this.sendRequest);
       }
     }
     if (this.isStopped) {

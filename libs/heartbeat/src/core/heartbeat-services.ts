@@ -1,4 +1,4 @@
-import type { Clock, Scheduler } from './clock.js';
+import { systemClock, timerScheduler, type Clock, type Scheduler } from './clock.js';
 import {
   DEFAULT_HEARTBEAT_CONFIGURATION,
   isResolvedHeartbeatConfiguration,
@@ -7,7 +7,7 @@ import {
   type ResolvedHeartbeatConfiguration,
 } from './heartbeat-configuration.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
-import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
+import { HeartbeatReceiverManager, type AnswerAdmission } from './heartbeat-receiver-manager.js';
 import { HeartbeatSenderManager } from './heartbeat-sender-manager.js';
 
 /**
@@ -19,6 +19,16 @@ export interface HeartbeatEnvironment {
   readonly clock?: Clock;
   readonly scheduler?: Scheduler;
   readonly logger?: HeartbeatLogger;
+}
+
+/** What a sender may be given besides its id and listener. */
+export interface HeartbeatSenderOptions {
+  /**
+   * Vets each answer that comes back in the reply to a request before the sender takes it (in
+   * Nest, the manager's `@OnIncomingHeartbeat` handlers do): rejected, it neither refreshes the
+   * target nor reaches the listener. Every answer is taken if absent.
+   */
+  readonly admitAnswer?: AnswerAdmission;
 }
 
 /**
@@ -73,12 +83,14 @@ export class HeartbeatServices {
   createSenderManager<I, O>(
     ownResourceId: string,
     listener: HeartbeatListener<I, O>,
+    options: HeartbeatSenderOptions = {},
   ): HeartbeatSenderManager<I, O> {
     return new HeartbeatSenderManager({
       ...this.environment,
       ownResourceId,
       listener,
       configuration: this.configuration,
+      admitAnswer: options.admitAnswer,
     });
   }
 
@@ -94,6 +106,19 @@ export class HeartbeatServices {
       configuration: this.configuration,
     });
   }
+}
+
+/**
+ * The clock and scheduler an environment means, the system's where it gives none: what the
+ * managers use, for other parts that must keep the same time (the TCP target's request timeouts).
+ * @internal
+ */
+export function timeSourcesOf(environment: HeartbeatEnvironment): {
+  clock: Clock;
+  scheduler: Scheduler;
+} {
+  const { clock, scheduler } = completeEnvironment(environment);
+  return { clock: clock ?? systemClock, scheduler: scheduler ?? timerScheduler };
 }
 
 /** A clock given without a scheduler schedules too if it can (and the other way round). */

@@ -8,11 +8,13 @@ import {
   type ResolvedHeartbeatConfiguration,
 } from '../core/heartbeat-configuration.js';
 import { isTimerDelay, MAX_TIMER_DELAY_MS, withoutUndefined } from '../core/values.js';
-import { HEARTBEAT_FRAME_LIMITS } from './transport/checked-json-socket.js';
-import { MAX_NAME_LENGTH } from './transport/heartbeat-wire.js';
+import {
+  HEARTBEAT_FRAME_LIMITS,
+  MAX_NAME_LENGTH,
+  type HeartbeatClientLimits,
+} from '../transport/heartbeat-wire.js';
 import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
 import type {
-  HeartbeatClientLimits,
   HeartbeatModuleExtras,
   HeartbeatModuleOptions,
   HeartbeatRole,

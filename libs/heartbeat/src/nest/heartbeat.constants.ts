@@ -2,8 +2,8 @@
 export const HEARTBEAT_HANDLERS_METADATA = 'nestjs-heartbeat:handlers';
 /** Injection token of the manager declarations given to `forRoot` / `forRootAsync`. */
 export const HEARTBEAT_MANAGER_DEFINITIONS = Symbol('HEARTBEAT_MANAGER_DEFINITIONS');
-/** Context used by the library's logger. */
-export const HEARTBEAT_LOGGER_CONTEXT = 'Heartbeat';
+/** Context used by the library's logger (defined with the transport, which logs too). */
+export { HEARTBEAT_LOGGER_CONTEXT } from '../transport/heartbeat-wire.js';
 
 /**
  * The injection token of the manager declared under `name` (what `@InjectHeartbeatManager(name)`

@@ -19,7 +19,7 @@ import type {
   IncomingHeartbeat,
   TargetLossReason,
 } from './interfaces/heartbeat-handler.interface.js';
-import { HeartbeatIngress } from './transport/heartbeat-ingress.js';
+import { HeartbeatIngress } from '../transport/heartbeat-ingress.js';
 
 type Outcome = 'ok' | 'unreachable' | 'other';
 

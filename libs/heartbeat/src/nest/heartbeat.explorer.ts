@@ -4,7 +4,6 @@ import { HEARTBEAT_LOGGER_CONTEXT } from './heartbeat.constants.js';
 import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
 import { HeartbeatMetadataAccessor } from './heartbeat-metadata.accessor.js';
 import { HeartbeatRegistry } from './heartbeat.registry.js';
-import { HeartbeatIngress } from './transport/heartbeat-ingress.js';
 import {
   HeartbeatHandlerKind,
   type HeartbeatHandlerMetadata,
@@ -14,7 +13,7 @@ type AnyMethod = (...args: never[]) => unknown;
 
 /**
  * Finds the decorated methods of every provider and controller and binds them: the listener's
- * handlers to their manager's listener, the `@OnIncomingHeartbeat` ones to the ingress's vetter
+ * handlers to their manager's listener, the `@OnIncomingHeartbeat` ones to the manager's vetter
  * of their manager.
  */
 @Injectable()
@@ -26,7 +25,6 @@ export class HeartbeatExplorer implements OnModuleInit {
     private readonly scanner: MetadataScanner,
     private readonly accessor: HeartbeatMetadataAccessor,
     private readonly registry: HeartbeatRegistry,
-    private readonly ingress: HeartbeatIngress,
   ) {}
 
   onModuleInit(): void {
@@ -61,8 +59,7 @@ export class HeartbeatExplorer implements OnModuleInit {
 
   private bind({ kind, manager }: HeartbeatHandlerMetadata, where: string, call: AnyMethod): void {
     const entry = this.registry.findEntry(manager);
-    const vetter = this.ingress.vetterFor(manager);
-    if (!entry || !vetter) {
+    if (!entry) {
       throw new Error(
         HEARTBEAT_MESSAGES.unknownManager(manager, where, this.registry.getManagerNames()),
       );
@@ -80,7 +77,7 @@ export class HeartbeatExplorer implements OnModuleInit {
       case HeartbeatHandlerKind.PayloadToSend:
         return entry.listener.providePayload(handler);
       case HeartbeatHandlerKind.IncomingHeartbeat:
-        return vetter.add(handler);
+        return entry.vetter.add(handler);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { describeValue } from '../core/values.js';
 import { HEARTBEAT_CONFIGURATION_KEYS } from '../core/heartbeat-configuration.js';
-import { MAX_NAME_LENGTH } from './transport/heartbeat-wire.js';
+import { MAX_NAME_LENGTH } from '../transport/heartbeat-wire.js';
 
 export const HEARTBEAT_MESSAGES = {
   noManagers: () =>

@@ -10,9 +10,9 @@ import { HeartbeatMetadataAccessor } from './heartbeat-metadata.accessor.js';
 import { ConfigurableHeartbeatModule } from './heartbeat.module-definition.js';
 import { resolveHeartbeatOptions } from './heartbeat-options.validation.js';
 import { HeartbeatRegistry } from './heartbeat.registry.js';
-import { HeartbeatIngress } from './transport/heartbeat-ingress.js';
-import { HeartbeatTargetFactory } from './transport/heartbeat-target.factory.js';
-import { HeartbeatTransportController } from './transport/heartbeat-transport.controller.js';
+import { HEARTBEAT_ROUTES, HeartbeatIngress } from '../transport/heartbeat-ingress.js';
+import { HeartbeatTargetFactory } from './heartbeat-target.factory.js';
+import { HeartbeatTransportController } from '../transport/heartbeat-transport.controller.js';
 
 /**
  * Flink's heartbeat services for Nest: `HeartbeatModule.forRoot({ resourceId, managers })` or
@@ -28,6 +28,7 @@ import { HeartbeatTransportController } from './transport/heartbeat-transport.co
       inject: [HEARTBEAT_MODULE_OPTIONS, HEARTBEAT_MANAGER_DEFINITIONS],
     },
     HeartbeatRegistry,
+    { provide: HEARTBEAT_ROUTES, useExisting: HeartbeatRegistry },
     HeartbeatMetadataAccessor,
     HeartbeatExplorer,
     HeartbeatIngress,

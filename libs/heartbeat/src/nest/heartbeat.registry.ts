@@ -8,8 +8,15 @@ import {
 import type { HeartbeatReceiverManager } from '../core/heartbeat-receiver-manager.js';
 import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
 import type { HeartbeatSenderManager } from '../core/heartbeat-sender-manager.js';
+import type { AnswerAdmissionOutcome } from '../core/heartbeat-receiver-manager.js';
 import { HeartbeatServices } from '../core/heartbeat-services.js';
+import type {
+  HeartbeatMessageKind,
+  HeartbeatRoute,
+  HeartbeatRoutes,
+} from '../transport/heartbeat-ingress.js';
 import { BoundHeartbeatListener } from './bound-heartbeat-listener.js';
+import { IncomingHeartbeatVetter } from './incoming-heartbeat-vetter.js';
 import { HEARTBEAT_LOGGER_CONTEXT, HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
 import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions } from './heartbeat-options.validation.js';
@@ -21,18 +28,23 @@ import type { ResolvedHeartbeatOptions } from './heartbeat-options.validation.js
 export type HeartbeatManagerEntry = {
   readonly name: string;
   readonly listener: BoundHeartbeatListener;
-} & (
-  | { readonly role: 'sender'; readonly manager: HeartbeatSenderManager<unknown, unknown> }
-  | { readonly role: 'receiver'; readonly manager: HeartbeatReceiverManager<unknown, unknown> }
-);
+  /** Its `@OnIncomingHeartbeat` handlers, bound by the explorer. */
+  readonly vetter: IncomingHeartbeatVetter;
+} & HeartbeatRoute &
+  (
+    | { readonly role: 'sender'; readonly manager: HeartbeatSenderManager<unknown, unknown> }
+    | { readonly role: 'receiver'; readonly manager: HeartbeatReceiverManager<unknown, unknown> }
+  );
 
 /**
  * Creates the declared managers (through `HeartbeatServices`, from the options resolved once),
  * holds them by name, starts the senders when the application bootstraps, and stops them all when
- * it shuts down.
+ * it shuts down. It is also the transport's routing table: each manager with its vetter.
  */
 @Injectable()
-export class HeartbeatRegistry implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class HeartbeatRegistry
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, HeartbeatRoutes
+{
   private readonly logger = new Logger(HEARTBEAT_LOGGER_CONTEXT);
   private readonly entries = new Map<string, HeartbeatManagerEntry>();
 
@@ -45,13 +57,32 @@ export class HeartbeatRegistry implements OnApplicationBootstrap, BeforeApplicat
     for (const { name, role, resourceId, configuration } of options.managers) {
       const services = new HeartbeatServices(configuration, environment);
       const listener = new BoundHeartbeatListener(name, this.logger);
+      const vetter = new IncomingHeartbeatVetter(name);
+      const vet = (kind: HeartbeatMessageKind, origin: string, payload: unknown) =>
+        vetIncoming(vetter, { manager: name, kind, origin, payload });
+      const common = { name, listener, vetter, vet };
       this.entries.set(
         name,
         role === 'sender'
-          ? { name, listener, role, manager: services.createSenderManager(resourceId, listener) }
-          : { name, listener, role, manager: services.createReceiverManager(resourceId, listener) },
+          ? {
+              ...common,
+              role,
+              manager: services.createSenderManager(resourceId, listener, {
+                // An answer in a reply is vetted as a separate `heartbeat.receive` would be.
+                admitAnswer: ({ origin, payload }) => vet('receive', origin, payload),
+              }),
+            }
+          : { ...common, role, manager: services.createReceiverManager(resourceId, listener) },
       );
     }
+  }
+
+  /**
+   * Where the transport delivers a heartbeat for the manager declared under `name`.
+   * @internal
+   */
+  routeTo(name: string): HeartbeatRoute | undefined {
+    return this.entries.get(name);
   }
 
   /** The manager declared under `name`; throws if there is none. */
@@ -93,4 +124,12 @@ export class HeartbeatRegistry implements OnApplicationBootstrap, BeforeApplicat
       manager.stop();
     }
   }
+}
+
+/** Vets one heartbeat; without handlers (the common case) at once, with no promise per heartbeat. */
+function vetIncoming(
+  vetter: IncomingHeartbeatVetter,
+  heartbeat: Parameters<IncomingHeartbeatVetter['vet']>[0],
+): AnswerAdmissionOutcome | Promise<AnswerAdmissionOutcome> {
+  return vetter.isEmpty ? { accepted: true, payload: heartbeat.payload } : vetter.vet(heartbeat);
 }

@@ -25,7 +25,10 @@ export type TargetLossReason = 'timeout' | 'unreachable';
 /** A heartbeat RPC that arrived over the transport, before it reaches its manager. */
 export interface IncomingHeartbeat<I = unknown> {
   readonly manager: string;
-  /** `request`: the origin asks for a heartbeat; `receive`: the origin answers one of ours. */
+  /**
+   * `request`: the origin asks for a heartbeat; `receive`: the origin answers one of ours (as a
+   * separate RPC, or in the reply to our request).
+   */
   readonly kind: 'request' | 'receive';
   readonly origin: string;
   /** The payload as it arrived, or as an earlier `@OnIncomingHeartbeat` handler replaced it. */

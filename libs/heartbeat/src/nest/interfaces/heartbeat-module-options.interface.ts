@@ -1,18 +1,9 @@
 import type { Clock, Scheduler } from '../../core/clock.js';
 import type { HeartbeatConfiguration } from '../../core/heartbeat-configuration.js';
+import type { HeartbeatClientLimits } from '../../transport/heartbeat-wire.js';
 
 /** A manager's role: a `sender` requests heartbeats every interval, a `receiver` answers them. */
 export type HeartbeatRole = 'sender' | 'receiver';
-
-/** Frame limits for the TCP clients the library opens to heartbeat targets (defaults: `HEARTBEAT_FRAME_LIMITS`). */
-export interface HeartbeatClientLimits {
-  /** Largest frame accepted from a peer, in characters. Default 65,536. */
-  readonly maxBufferSize?: number;
-  /** How long a partly received frame may wait for the rest, in ms. Default 5,000. */
-  readonly incompleteMessageTimeout?: number;
-  /** Largest amount of unsent data buffered towards a peer, in bytes. Default 262,144. */
-  readonly maxSendBufferSize?: number;
-}
 
 /** Runtime options (may come from `forRootAsync`'s factory). */
 export interface HeartbeatModuleOptions extends Partial<HeartbeatConfiguration> {
@@ -20,6 +11,7 @@ export interface HeartbeatModuleOptions extends Partial<HeartbeatConfiguration> 
   readonly resourceId: string;
   /** How long one heartbeat RPC may take before it fails (not counted as unreachable). Default 10,000 ms. */
   readonly requestTimeout?: number;
+  /** Frame limits of the TCP clients the library opens to heartbeat targets (defaults: `HEARTBEAT_FRAME_LIMITS`). */
   readonly clientLimits?: HeartbeatClientLimits;
   /** Time source and timer scheduler; replace them with a `ManualClock` in tests. */
   readonly clock?: Clock;

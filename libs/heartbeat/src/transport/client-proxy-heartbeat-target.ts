@@ -1,9 +1,10 @@
 import type { ClientProxy } from '@nestjs/microservices';
 import { TimeoutError, type Subscription } from 'rxjs';
-import type { HeartbeatTarget } from '../../core/heartbeat-target.interface.js';
-import { RecipientUnreachableError } from '../../core/recipient-unreachable.error.js';
+import type { HeartbeatAnswer, HeartbeatTarget } from '../core/heartbeat-target.interface.js';
+import { RecipientUnreachableError } from '../core/recipient-unreachable.error.js';
 import { isConnectionFailure } from './connection-failure.js';
 import {
+  answerOf,
   HEARTBEAT_RECEIVE_PATTERN,
   HEARTBEAT_REQUEST_PATTERN,
   type HeartbeatMessage,
@@ -24,19 +25,22 @@ export interface ClientProxyHeartbeatTargetOptions {
   readonly recipient: string;
 }
 
-/** A heartbeat target reached through a Nest `ClientProxy` with request/response messages. */
+/**
+ * A heartbeat target reached through a Nest `ClientProxy` with request/response messages, for
+ * transports besides TCP (NATS, Redis, …). A request's reply brings the answer back with it.
+ */
 export class ClientProxyHeartbeatTarget<O = unknown> implements HeartbeatTarget<O> {
   constructor(
     private readonly client: HeartbeatClient,
     private readonly options: ClientProxyHeartbeatTargetOptions,
   ) {}
 
-  requestHeartbeat(origin: string, payload: O | null): Promise<void> {
+  requestHeartbeat(origin: string, payload: O | null): Promise<HeartbeatAnswer | void> {
     return this.call(HEARTBEAT_REQUEST_PATTERN, origin, payload);
   }
 
-  receiveHeartbeat(origin: string, payload: O | null): Promise<void> {
-    return this.call(HEARTBEAT_RECEIVE_PATTERN, origin, payload);
+  async receiveHeartbeat(origin: string, payload: O | null): Promise<void> {
+    await this.call(HEARTBEAT_RECEIVE_PATTERN, origin, payload);
   }
 
   async dispose(): Promise<void> {
@@ -46,17 +50,21 @@ export class ClientProxyHeartbeatTarget<O = unknown> implements HeartbeatTarget<
   }
 
   /**
-   * One RPC: resolves on the first reply (or an empty one), rejects on an error reply, and on
-   * `requestTimeout` with rxjs's `TimeoutError`. Written out rather than with `timeout` and
-   * `firstValueFrom`: this runs for every heartbeat, and the operators cost an interval timer and
+   * One RPC: resolves on the first reply with the answer it carries (if any) or on an empty one,
+   * rejects on an error reply, and on `requestTimeout` with rxjs's `TimeoutError`. Written out
+   * rather than with `timeout` and `firstValueFrom`: the operators cost an interval timer and
    * several subscribers per call.
    */
-  private call(pattern: string, origin: string, payload: O | null): Promise<void> {
+  private call(
+    pattern: string,
+    origin: string,
+    payload: O | null,
+  ): Promise<HeartbeatAnswer | void> {
     const message: HeartbeatMessage<O> = { manager: this.options.remoteManager, origin, payload };
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<HeartbeatAnswer | void>((resolve, reject) => {
       let settled = false;
       let subscription: Subscription | undefined;
-      const settle = (failed: boolean, error?: unknown) => {
+      const settle = (failed: boolean, outcome?: unknown) => {
         if (settled) {
           return;
         }
@@ -64,14 +72,18 @@ export class ClientProxyHeartbeatTarget<O = unknown> implements HeartbeatTarget<
         clearTimeout(timer);
         subscription?.unsubscribe();
         if (failed) {
-          reject(this.classify(error));
-        } else {
-          resolve();
+          reject(this.classify(outcome));
+          return;
+        }
+        try {
+          resolve(answerOf(outcome));
+        } catch (error) {
+          reject(error);
         }
       };
       const timer = setTimeout(() => settle(true, new TimeoutError()), this.options.requestTimeout);
       subscription = this.client.send(pattern, message).subscribe({
-        next: () => settle(false),
+        next: (response: unknown) => settle(false, response),
         error: (error: unknown) => settle(true, error),
         complete: () => settle(false),
       });

@@ -2,24 +2,16 @@ import { Logger, type Type } from '@nestjs/common';
 import { JsonSocket, type TcpSocket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
 import { z } from 'zod';
-import { HEARTBEAT_LOGGER_CONTEXT } from '../heartbeat.constants.js';
-import type { HeartbeatClientLimits } from '../interfaces/heartbeat-module-options.interface.js';
 import { isConnectionFailure } from './connection-failure.js';
-import { HEARTBEAT_RECEIVE_PATTERN, HEARTBEAT_REQUEST_PATTERN } from './heartbeat-wire.js';
-
-/**
- * Frame limits that fit heartbeats (small JSON messages, one per interval): the recommended
- * settings for a heartbeat endpoint's `ServerTCP` and the default `clientLimits`. Nest's own
- * defaults (128 Mi characters, 30 s) let one peer hold a lot of memory for a long time.
- */
-export const HEARTBEAT_FRAME_LIMITS: Required<HeartbeatClientLimits> = {
-  maxBufferSize: 65_536,
-  incompleteMessageTimeout: 5_000,
-  maxSendBufferSize: 262_144,
-};
-
-const MAX_PATTERN_LENGTH = 256;
-const MAX_PACKET_ID_LENGTH = 128;
+import {
+  HEARTBEAT_FRAME_LIMITS,
+  HEARTBEAT_LOGGER_CONTEXT,
+  HEARTBEAT_RECEIVE_PATTERN,
+  HEARTBEAT_REQUEST_PATTERN,
+  MAX_PACKET_ID_LENGTH,
+  MAX_PATTERN_LENGTH,
+  type HeartbeatClientLimits,
+} from './heartbeat-wire.js';
 
 /** Options of {@link createCheckedJsonSocket}: frame limits and the patterns the server handles. */
 export interface CheckedJsonSocketOptions {

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type ConnectionOptions } from 'node:tls';
-import { HeartbeatConfigurationError } from '../../core/heartbeat-configuration.js';
+import { HeartbeatConfigurationError } from '../core/heartbeat-configuration.js';
 
 /** Keys that would make the TLS socket connect somewhere else than the target's host and port. */
 const CONNECTION_KEYS = ['host', 'port', 'path', 'socket'] as const;

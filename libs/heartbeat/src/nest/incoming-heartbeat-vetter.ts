@@ -1,17 +1,17 @@
-import { isAcceptedHeartbeat } from '../accepted-heartbeat.js';
-import type { BoundHandler } from '../bound-heartbeat-listener.js';
-import type { IncomingHeartbeat } from '../interfaces/heartbeat-handler.interface.js';
+import type { AnswerAdmissionOutcome } from '../core/heartbeat-receiver-manager.js';
+import { isAcceptedHeartbeat } from './accepted-heartbeat.js';
+import type { BoundHandler } from './bound-heartbeat-listener.js';
+import type { IncomingHeartbeat } from './interfaces/heartbeat-handler.interface.js';
 
 type VettingHandler = (heartbeat: IncomingHeartbeat) => unknown;
 
 /** The outcome of vetting: the payload to hand to the manager, or why the heartbeat is refused. */
-export type VettingOutcome =
-  | { readonly accepted: true; readonly payload: unknown }
-  | { readonly accepted: false; readonly reason: string };
+export type VettingOutcome = AnswerAdmissionOutcome;
 
 /**
- * The `@OnIncomingHeartbeat` handlers of one manager, run by the ingress on every heartbeat RPC
- * for it before the manager sees it (see `IncomingHeartbeatVerdict`). Unlike the listener's
+ * The `@OnIncomingHeartbeat` handlers of one manager, run on every heartbeat for it before the
+ * manager sees it: each RPC the ingress takes, and each answer a sender's request brings back in
+ * its reply (see `IncomingHeartbeatVerdict`). Unlike the listener's
  * callbacks, whose errors are only logged, a handler that throws here rejects the heartbeat: that
  * is what it is for.
  */
@@ -22,6 +22,11 @@ export class IncomingHeartbeatVetter {
 
   add(handler: BoundHandler<VettingHandler>): void {
     this.handlers.push(handler);
+  }
+
+  /** Whether any handler vets this manager's heartbeats (without one, every heartbeat passes). */
+  get isEmpty(): boolean {
+    return this.handlers.length === 0;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type ConnectionOptions } from 'node:tls';
-import { TestCertificates, type TlsFiles } from '../../../../../test/fixtures/test-certificates.js';
-import { HeartbeatConfigurationError } from '../../core/heartbeat-configuration.js';
+import { TestCertificates, type TlsFiles } from '../../../../test/fixtures/test-certificates.js';
+import { HeartbeatConfigurationError } from '../core/heartbeat-configuration.js';
 import { resolveTargetTlsOptions } from './target-tls-options.js';
 
 describe('resolveTargetTlsOptions', () => {

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
-import { acceptHeartbeat } from '../accepted-heartbeat.js';
-import type { IncomingHeartbeat } from '../interfaces/heartbeat-handler.interface.js';
+import { acceptHeartbeat } from './accepted-heartbeat.js';
+import type { IncomingHeartbeat } from './interfaces/heartbeat-handler.interface.js';
 import { IncomingHeartbeatVetter } from './incoming-heartbeat-vetter.js';
 
 const heartbeat: IncomingHeartbeat = {

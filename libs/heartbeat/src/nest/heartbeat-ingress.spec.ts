@@ -2,24 +2,24 @@ import { jest } from '@jest/globals';
 import { Injectable, Logger, type Type } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { Test, type TestingModule } from '@nestjs/testing';
-import type { HeartbeatManager } from '../../core/heartbeat-manager.interface.js';
-import type { HeartbeatTarget } from '../../core/heartbeat-target.interface.js';
-import { ManualClock } from '../../core/manual-clock.js';
+import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
+import type { HeartbeatTarget } from '../core/heartbeat-target.interface.js';
+import { ManualClock } from '../core/manual-clock.js';
 import {
   OnHeartbeatPayload,
   OnHeartbeatTimeout,
   OnIncomingHeartbeat,
   ProvideHeartbeatPayload,
-} from '../decorators/heartbeat-handler.decorator.js';
-import { acceptHeartbeat, type AcceptedHeartbeat } from '../accepted-heartbeat.js';
-import { HeartbeatModule } from '../heartbeat.module.js';
-import { HeartbeatRegistry } from '../heartbeat.registry.js';
+} from './decorators/heartbeat-handler.decorator.js';
+import { acceptHeartbeat, type AcceptedHeartbeat } from './accepted-heartbeat.js';
+import { HeartbeatModule } from './heartbeat.module.js';
+import { HeartbeatRegistry } from './heartbeat.registry.js';
 import type {
   IncomingHeartbeat,
   IncomingHeartbeatVerdict,
-} from '../interfaces/heartbeat-handler.interface.js';
-import { HeartbeatIngress } from './heartbeat-ingress.js';
-import { HeartbeatTransportController } from './heartbeat-transport.controller.js';
+} from './interfaces/heartbeat-handler.interface.js';
+import { HeartbeatIngress } from '../transport/heartbeat-ingress.js';
+import { HeartbeatTransportController } from '../transport/heartbeat-transport.controller.js';
 
 function fakeTarget() {
   return {

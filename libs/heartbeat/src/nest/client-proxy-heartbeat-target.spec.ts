@@ -3,22 +3,25 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { EMPTY, map, NEVER, Observable, of, throwError, timer, TimeoutError } from 'rxjs';
-import { HeartbeatConfigurationError } from '../../core/heartbeat-configuration.js';
-import type { HeartbeatManager } from '../../core/heartbeat-manager.interface.js';
-import { ManualClock } from '../../core/manual-clock.js';
-import { RecipientUnreachableError } from '../../core/recipient-unreachable.error.js';
-import { OnTargetLost } from '../decorators/heartbeat-handler.decorator.js';
-import { HeartbeatModule } from '../heartbeat.module.js';
-import { HeartbeatRegistry } from '../heartbeat.registry.js';
-import type { TargetLossReason } from '../interfaces/heartbeat-handler.interface.js';
-import type { HeartbeatModuleOptions } from '../interfaces/heartbeat-module-options.interface.js';
+import { HeartbeatConfigurationError } from '../core/heartbeat-configuration.js';
+import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
+import { ManualClock } from '../core/manual-clock.js';
+import { RecipientUnreachableError } from '../core/recipient-unreachable.error.js';
+import { OnTargetLost } from './decorators/heartbeat-handler.decorator.js';
+import { HeartbeatModule } from './heartbeat.module.js';
+import { HeartbeatRegistry } from './heartbeat.registry.js';
+import type { TargetLossReason } from './interfaces/heartbeat-handler.interface.js';
+import type { HeartbeatModuleOptions } from './interfaces/heartbeat-module-options.interface.js';
 import {
   ClientProxyHeartbeatTarget,
   type ClientProxyHeartbeatTargetOptions,
   type HeartbeatClient,
-} from './client-proxy-heartbeat-target.js';
+} from '../transport/client-proxy-heartbeat-target.js';
 import { HeartbeatTargetFactory } from './heartbeat-target.factory.js';
-import { HEARTBEAT_RECEIVE_PATTERN, HEARTBEAT_REQUEST_PATTERN } from './heartbeat-wire.js';
+import {
+  HEARTBEAT_RECEIVE_PATTERN,
+  HEARTBEAT_REQUEST_PATTERN,
+} from '../transport/heartbeat-wire.js';
 
 const ACK = { accepted: true };
 

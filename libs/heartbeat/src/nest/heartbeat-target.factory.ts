@@ -1,20 +1,21 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ClientTCP } from '@nestjs/microservices';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConnectionOptions } from 'node:tls';
-import { closeTcpClient } from './close-tcp-client.js';
-import { resolveTargetTlsOptions } from './target-tls-options.js';
-import { HeartbeatConfigurationError } from '../../core/heartbeat-configuration.js';
-import type { HeartbeatTarget } from '../../core/heartbeat-target.interface.js';
-import { HEARTBEAT_RESOLVED_OPTIONS } from '../heartbeat.constants.js';
+import type { Clock, Scheduler } from '../core/clock.js';
+import { HeartbeatConfigurationError } from '../core/heartbeat-configuration.js';
+import { timeSourcesOf } from '../core/heartbeat-services.js';
+import type { HeartbeatTarget } from '../core/heartbeat-target.interface.js';
+import {
+  ClientProxyHeartbeatTarget,
+  type HeartbeatClient,
+} from '../transport/client-proxy-heartbeat-target.js';
+import { resolveTargetTlsOptions } from '../transport/target-tls-options.js';
+import { TcpHeartbeatTarget } from '../transport/tcp-heartbeat-target.js';
+import { HEARTBEAT_LOGGER_CONTEXT, HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
 import {
   requireName,
   requireRequestTimeout,
   type ResolvedHeartbeatOptions,
-} from '../heartbeat-options.validation.js';
-import {
-  ClientProxyHeartbeatTarget,
-  type HeartbeatClient,
-} from './client-proxy-heartbeat-target.js';
+} from './heartbeat-options.validation.js';
 
 /** Where and how {@link HeartbeatTargetFactory.createTcpTarget} connects: the peer's endpoint and manager. */
 export interface TcpHeartbeatTargetOptions {
@@ -33,18 +34,29 @@ export interface TcpHeartbeatTargetOptions {
   readonly requestTimeout?: number;
 }
 
-/** Makes heartbeat targets that speak the library's wire format through Nest clients. */
+/** Makes heartbeat targets that speak the library's wire format. */
 @Injectable()
 export class HeartbeatTargetFactory {
+  private readonly logger = new Logger(HEARTBEAT_LOGGER_CONTEXT);
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
+
   /**
    * Nest makes the factory, from the module's resolved options.
    * @internal
    */
   constructor(
     @Inject(HEARTBEAT_RESOLVED_OPTIONS) private readonly options: ResolvedHeartbeatOptions,
-  ) {}
+  ) {
+    // The managers' time: request timeouts follow a ManualClock in tests too.
+    ({ clock: this.clock, scheduler: this.scheduler } = timeSourcesOf(options));
+  }
 
-  /** A target at host:port over Nest's TCP transport. It owns its client and closes it when disposed. */
+  /**
+   * A target at host:port over TCP (or TLS), on a connection of its own that it opens on first use
+   * and ends when disposed. Any Nest TCP microservice that imports `HeartbeatModule` takes its
+   * heartbeats, and answers in the replies.
+   */
   createTcpTarget<O = unknown>(target: TcpHeartbeatTargetOptions): HeartbeatTarget<O> {
     const { host, port, remoteManager, tlsOptions, requestTimeout } = target;
     if (typeof host !== 'string' || host.length === 0) {
@@ -60,16 +72,15 @@ export class HeartbeatTargetFactory {
       );
     }
     const settings = this.targetSettings(remoteManager, requestTimeout);
-    const client = new ClientTCP({
+    return new TcpHeartbeatTarget<O>({
       host,
       port,
-      tlsOptions: resolveTargetTlsOptions(tlsOptions, `${host}:${port}`),
-      ...this.options.clientLimits,
-    });
-    return new ClientProxyHeartbeatTarget<O>(withHardClose(client), {
       ...settings,
-      closeClientOnDispose: true,
-      recipient: `${host}:${port}`,
+      tlsOptions: resolveTargetTlsOptions(tlsOptions, `${host}:${port}`),
+      limits: this.options.clientLimits,
+      clock: this.clock,
+      scheduler: this.scheduler,
+      logger: this.logger,
     });
   }
 
@@ -92,11 +103,4 @@ export class HeartbeatTargetFactory {
     requireRequestTimeout('requestTimeout', requestTimeout);
     return { remoteManager, requestTimeout };
   }
-}
-
-function withHardClose(client: ClientTCP): HeartbeatClient {
-  return {
-    send: (pattern, data) => client.send(pattern, data),
-    close: () => closeTcpClient(client),
-  };
 }

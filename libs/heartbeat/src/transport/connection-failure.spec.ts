@@ -1,5 +1,5 @@
 import { TimeoutError } from 'rxjs';
-import { RecipientUnreachableError } from '../../core/recipient-unreachable.error.js';
+import { RecipientUnreachableError } from '../core/recipient-unreachable.error.js';
 import { isConnectionFailure } from './connection-failure.js';
 
 const socketError = (code: string) =>
