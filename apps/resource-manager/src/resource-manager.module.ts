@@ -24,6 +24,8 @@ export class ResourceManagerModule {
           // The answer comes in the reply, so a reply later than this is no heartbeat: allow up
           // to the timeout for it (a hung TaskManager is declared by the timeout anyway).
           requestTimeout: config.heartbeat.timeout,
+          // The slot reports come back in the replies: read them with the configured frame limit.
+          clientLimits: config.frameLimits,
         }),
       ],
       controllers: [TaskManagerGateway, ClusterController],

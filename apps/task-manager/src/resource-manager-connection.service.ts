@@ -112,7 +112,10 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     return acceptHeartbeat(proof);
   }
 
-  /** The ResourceManager timed out or is unreachable: register again (unless it is a stale one). */
+  /**
+   * The ResourceManager's requests stopped coming (this side only answers, in the replies, so it
+   * has no RPC of its own that could find it unreachable): register again, unless it is stale.
+   */
   @OnTargetLost(RESOURCE_MANAGER_HEARTBEATS)
   onResourceManagerLost(resourceManagerId: string, reason: TargetLossReason): void {
     // A loss of a ResourceManager we have already left is stale: ignore it.

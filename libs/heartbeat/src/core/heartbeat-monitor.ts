@@ -100,7 +100,9 @@ export class HeartbeatMonitor<O = unknown> {
    */
   readonly rpcSucceeded = (reply: HeartbeatAnswer | void): void => {
     this.reportHeartbeatRpcSuccess();
-    if (isHeartbeatAnswer(reply)) {
+    // An answer that comes back after the target was unmonitored (or its manager stopped) is
+    // dropped: nothing fires for a target once it is unmonitored.
+    if (this.state !== HeartbeatMonitorState.Canceled && isHeartbeatAnswer(reply)) {
       this.context.onAnswer?.(reply);
     }
   };

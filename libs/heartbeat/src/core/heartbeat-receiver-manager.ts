@@ -6,7 +6,7 @@ import type { HeartbeatManager } from './heartbeat-manager.interface.js';
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
 import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
 import { StallGuard } from './stall-guard.js';
-import { disposeTarget, isPromiseLike, logFailure, safely } from './safely.js';
+import { disposeTarget, isPromiseLike, logFailure, logRejection, safely } from './safely.js';
 
 /**
  * What a manager is built from. `HeartbeatServices` builds managers: it is the one place that
@@ -328,13 +328,17 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   }
 
   private reportPayload(origin: string, payload: I | null): void {
-    if (payload !== null && payload !== undefined) {
-      safely(
-        this.logger,
-        `Heartbeat payload handler for ${origin}`,
-        () => this.listener.reportPayload(origin, payload),
-        undefined,
-      );
+    if (payload === null || payload === undefined) {
+      return;
+    }
+    // Written out rather than with `safely`: this runs on every heartbeat.
+    try {
+      const result = this.listener.reportPayload(origin, payload);
+      if (isPromiseLike(result)) {
+        logRejection(this.logger, `Heartbeat payload handler for ${origin}`, result);
+      }
+    } catch (error) {
+      logFailure(this.logger, `Heartbeat payload handler for ${origin}`, error);
     }
   }
 }

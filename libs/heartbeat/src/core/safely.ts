@@ -22,6 +22,16 @@ export function safely<T>(
   }
 }
 
+/**
+ * Logs the rejection of a user callback's result, if it is a promise. With a try/catch around the
+ * call, this is `safely` without a closure: for the callbacks that run on every heartbeat.
+ */
+export function logRejection(logger: HeartbeatLogger, what: string, result: unknown): void {
+  if (isPromiseLike(result)) {
+    result.then(undefined, (error: unknown) => logFailure(logger, what, error));
+  }
+}
+
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' &&

@@ -1,5 +1,5 @@
 import type { HeartbeatListener, HeartbeatLogger } from '../core/heartbeat-listener.interface.js';
-import { safely } from '../core/safely.js';
+import { logFailure, logRejection, safely } from '../core/safely.js';
 import { HEARTBEAT_MESSAGES } from './heartbeat.messages.js';
 import type { TargetLossReason } from './interfaces/heartbeat-handler.interface.js';
 
@@ -72,8 +72,13 @@ export class BoundHeartbeatListener implements HeartbeatListener<unknown, unknow
   }
 
   reportPayload(resourceId: string, payload: unknown): void {
+    // Written out rather than with `safely`: this runs on every heartbeat.
     for (const handler of this.payloadHandlers) {
-      safely(this.logger, handler.where, () => handler.call(resourceId, payload), undefined);
+      try {
+        logRejection(this.logger, handler.where, handler.call(resourceId, payload));
+      } catch (error) {
+        logFailure(this.logger, handler.where, error);
+      }
     }
   }
 

@@ -3,7 +3,7 @@ import { Injectable, Logger, type Type } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
-import type { HeartbeatTarget } from '../core/heartbeat-target.interface.js';
+import type { HeartbeatAnswer, HeartbeatTarget } from '../core/heartbeat-target.interface.js';
 import { ManualClock } from '../core/manual-clock.js';
 import {
   OnHeartbeatPayload,
@@ -18,7 +18,12 @@ import type {
   IncomingHeartbeat,
   IncomingHeartbeatVerdict,
 } from './interfaces/heartbeat-handler.interface.js';
-import { HeartbeatIngress } from '../transport/heartbeat-ingress.js';
+import {
+  HEARTBEAT_ROUTES,
+  HeartbeatIngress,
+  type HeartbeatRoute,
+  type HeartbeatRoutes,
+} from '../transport/heartbeat-ingress.js';
 import { HeartbeatTransportController } from '../transport/heartbeat-transport.controller.js';
 
 function fakeTarget() {
@@ -26,6 +31,14 @@ function fakeTarget() {
     requestHeartbeat: jest.fn((_origin: string, _payload: unknown) => Promise.resolve()),
     receiveHeartbeat: jest.fn((_origin: string, _payload: unknown) => Promise.resolve()),
     dispose: jest.fn(() => undefined),
+  } satisfies HeartbeatTarget;
+}
+
+/** A sender's target whose every request comes back with `answer` in its reply. */
+function answeringTarget(answer: () => HeartbeatAnswer) {
+  return {
+    requestHeartbeat: jest.fn((_origin: string, _payload: unknown) => Promise.resolve(answer())),
+    receiveHeartbeat: jest.fn((_origin: string, _payload: unknown) => Promise.resolve()),
   } satisfies HeartbeatTarget;
 }
 
@@ -68,6 +81,19 @@ class Gatekeeper {
   verdict: Verdict = () => true;
 
   @OnIncomingHeartbeat('supervisor')
+  vet(heartbeat: IncomingHeartbeat): IncomingHeartbeatVerdict | Promise<IncomingHeartbeatVerdict> {
+    this.seen.push(heartbeat);
+    return this.verdict(heartbeat);
+  }
+}
+
+/** Vets incoming heartbeats of the "workers" sender: the answers its requests bring back. */
+@Injectable()
+class SenderGate {
+  readonly seen: IncomingHeartbeat[] = [];
+  verdict: Verdict = () => true;
+
+  @OnIncomingHeartbeat('workers')
   vet(heartbeat: IncomingHeartbeat): IncomingHeartbeatVerdict | Promise<IncomingHeartbeatVerdict> {
     this.seen.push(heartbeat);
     return this.verdict(heartbeat);
@@ -271,6 +297,160 @@ describe('HeartbeatIngress', () => {
       expect(workers.getLastHeartbeatFrom('w1')).toBe(clock.now());
 
       await expect(controller.receiveHeartbeat('junk')).rejects.toBeInstanceOf(RpcException);
+    });
+  });
+
+  describe('answers in the reply', () => {
+    beforeEach(() => start([Node]));
+
+    it('a request from an origin monitored without a target gets the answer in the reply, with the @ProvideHeartbeatPayload payload', async () => {
+      supervisor.monitorTarget('rm');
+      clock.advance(1_234);
+
+      await expect(
+        ingress.handle('request', {
+          manager: 'supervisor',
+          origin: 'rm',
+          payload: { leader: true },
+        }),
+      ).resolves.toStrictEqual({
+        accepted: true,
+        heartbeat: { origin: 'tm-1', payload: { slotsFor: 'rm' } },
+      });
+
+      expect(supervisor.getLastHeartbeatFrom('rm')).toBe(clock.now());
+      expect(moduleRef.get(Node).payloads).toEqual([['rm', { leader: true }]]);
+    });
+
+    it('the transport controller returns that reply as it is', async () => {
+      supervisor.monitorTarget('rm');
+      await expect(
+        moduleRef
+          .get(HeartbeatTransportController)
+          .requestHeartbeat({ manager: 'supervisor', origin: 'rm', payload: null }),
+      ).resolves.toStrictEqual({
+        accepted: true,
+        heartbeat: { origin: 'tm-1', payload: { slotsFor: 'rm' } },
+      });
+    });
+
+    it('a request from an origin the manager does not monitor gets { accepted: true } only', async () => {
+      supervisor.monitorTarget('rm');
+
+      await expect(
+        ingress.handle('request', { manager: 'supervisor', origin: 'stranger', payload: 1 }),
+      ).resolves.toStrictEqual({ accepted: true });
+
+      expect(moduleRef.get(Node).payloads).toEqual([]);
+      expect(supervisor.getLastHeartbeatFrom('rm')).toBe(0);
+    });
+
+    it('a request from an origin monitored with a target gets { accepted: true } only: the answer goes to the target', async () => {
+      const rm = fakeTarget();
+      supervisor.monitorTarget('rm', rm);
+
+      await expect(
+        ingress.handle('request', { manager: 'supervisor', origin: 'rm', payload: null }),
+      ).resolves.toStrictEqual({ accepted: true });
+      expect(rm.receiveHeartbeat).toHaveBeenCalledWith('tm-1', { slotsFor: 'rm' });
+    });
+
+    it('a sender answers requests only through its targets: { accepted: true }, never an answer in the reply', async () => {
+      const w1 = fakeTarget();
+      workers.monitorTarget('w1', w1);
+
+      await expect(
+        ingress.handle('request', { manager: 'workers', origin: 'w1', payload: null }),
+      ).resolves.toStrictEqual({ accepted: true });
+
+      expect(w1.receiveHeartbeat).toHaveBeenCalledWith('tm-1', null);
+      // It cannot monitor an origin without a target, to answer it in the replies.
+      expect(() => workers.monitorTarget('w2')).toThrow(TypeError);
+    });
+  });
+
+  describe('@OnIncomingHeartbeat on a sender: the answers its requests bring back', () => {
+    let gate: SenderGate;
+    let w1: ReturnType<typeof answeringTarget>;
+
+    beforeEach(async () => {
+      await start([Node, SenderGate]);
+      gate = moduleRef.get(SenderGate);
+      w1 = answeringTarget(() => ({ origin: 'w1', payload: 'lease@7' }));
+      workers.monitorTarget('w1', w1);
+    });
+
+    it('vets each answer as a "receive" heartbeat of its manager before the manager takes it', async () => {
+      clock.advance(0);
+      await flush();
+
+      expect(w1.requestHeartbeat).toHaveBeenCalledWith('tm-1', null);
+      expect(gate.seen).toEqual([
+        { manager: 'workers', kind: 'receive', origin: 'w1', payload: 'lease@7' },
+      ]);
+      expect(workers.getLastHeartbeatFrom('w1')).toBe(clock.now());
+      expect(moduleRef.get(Node).payloads).toEqual([['w1', 'lease@7']]);
+    });
+
+    it.each<[string, Verdict, string]>([
+      ['returns false', () => false, 'rejected by SenderGate.vet'],
+      [
+        'throws',
+        () => {
+          throw new Error('stale lease');
+        },
+        'stale lease',
+      ],
+    ])(
+      'keeps the target from being refreshed when the handler %s, and logs a warning',
+      async (_case, verdict, reason) => {
+        gate.verdict = verdict;
+
+        for (let elapsed = 0; elapsed < TIMEOUT; elapsed += 1_000) {
+          clock.advance(elapsed === 0 ? 0 : 1_000);
+          await flush();
+        }
+
+        expect(gate.seen).toHaveLength(TIMEOUT / 1_000);
+        expect(workers.getLastHeartbeatFrom('w1')).toBe(0);
+        expect(moduleRef.get(Node).payloads).toEqual([]);
+        expect(warnLog).toHaveBeenCalledWith(
+          `Heartbeat manager tm-1: rejected the answer of w1: ${reason}`,
+        );
+        expect(moduleRef.get(Node).timeouts).toEqual([]);
+        clock.advance(1_000); // a timeout after the start, with every answer rejected
+        expect(moduleRef.get(Node).timeouts).toEqual(['w1']);
+      },
+    );
+
+    it('hands the payload as the handler replaced it (acceptHeartbeat) to the manager', async () => {
+      gate.verdict = ({ payload }) => {
+        const [leader, term] = String(payload).split('@');
+        return acceptHeartbeat({ leader, term: Number(term) });
+      };
+      clock.advance(0);
+      await flush();
+
+      expect(moduleRef.get(Node).payloads).toEqual([['w1', { leader: 'lease', term: 7 }]]);
+      expect(workers.getLastHeartbeatFrom('w1')).toBe(clock.now());
+    });
+
+    it('accepts again once the handler does', async () => {
+      gate.verdict = () => false;
+      clock.advance(0);
+      await flush();
+      expect(workers.getLastHeartbeatFrom('w1')).toBe(0);
+
+      gate.verdict = async () => true;
+      clock.advance(1_000);
+      await flush();
+      expect(workers.getLastHeartbeatFrom('w1')).toBe(clock.now());
+    });
+
+    it('does not vet the heartbeats of the other managers', async () => {
+      supervisor.monitorTarget('rm');
+      await ingress.handle('request', { manager: 'supervisor', origin: 'rm', payload: null });
+      expect(gate.seen).toEqual([]);
     });
   });
 
@@ -487,5 +667,89 @@ describe('HeartbeatIngress', () => {
       ).resolves.toEqual({ accepted: true });
       expect(moduleRef.get(Node).payloads).toEqual([['w1', 'raw']]);
     });
+  });
+});
+
+/** A route whose manager answers requests with `answer`, and whose vetting passes `vetted` on. */
+function routeWith(answer: HeartbeatAnswer | void, vetted: unknown = 'vetted') {
+  const route = {
+    manager: {
+      requestHeartbeat: jest.fn((_origin: string, _payload: unknown) =>
+        Promise.resolve<HeartbeatAnswer | void>(answer),
+      ),
+      receiveHeartbeat: jest.fn((_origin: string, _payload: unknown) => Promise.resolve()),
+    },
+    vet: jest.fn((_kind: string, _origin: string, _payload: unknown) => ({
+      accepted: true as const,
+      payload: vetted,
+    })),
+  } satisfies HeartbeatRoute;
+  const routes: HeartbeatRoutes = { routeTo: (name) => (name === 'm' ? route : undefined) };
+  return { route, ingress: new HeartbeatIngress(routes) };
+}
+
+describe('HeartbeatIngress over a narrow HeartbeatRoutes (no registry)', () => {
+  let warnLog: jest.SpiedFunction<Logger['warn']>;
+
+  beforeEach(() => {
+    warnLog = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('is provided with the registry as its routes (HEARTBEAT_ROUTES)', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [HeartbeatModule.forRoot({ resourceId: 'tm-1', managers: { m: 'receiver' } })],
+    }).compile();
+    try {
+      expect(moduleRef.get(HEARTBEAT_ROUTES)).toBe(moduleRef.get(HeartbeatRegistry));
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
+  it("puts the manager's answer to a request in the reply, handing it the vetted payload", async () => {
+    const { route, ingress } = routeWith({ origin: 'tm-1', payload: { slots: 2 } });
+
+    await expect(
+      ingress.handle('request', { manager: 'm', origin: 'rm', payload: 'raw' }),
+    ).resolves.toStrictEqual({
+      accepted: true,
+      heartbeat: { origin: 'tm-1', payload: { slots: 2 } },
+    });
+
+    expect(route.vet).toHaveBeenCalledWith('request', 'rm', 'raw');
+    expect(route.manager.requestHeartbeat).toHaveBeenCalledWith('rm', 'vetted');
+  });
+
+  it('acknowledges a request the manager does not answer in the reply with { accepted: true } only', async () => {
+    const { ingress } = routeWith(undefined);
+    await expect(
+      ingress.handle('request', { manager: 'm', origin: 'rm', payload: null }),
+    ).resolves.toStrictEqual({ accepted: true });
+  });
+
+  it('hands a separate heartbeat ("receive") to receiveHeartbeat and acknowledges it', async () => {
+    const { route, ingress } = routeWith({ origin: 'tm-1', payload: 1 });
+    await expect(
+      ingress.handle('receive', { manager: 'm', origin: 'rm', payload: 'raw' }),
+    ).resolves.toStrictEqual({ accepted: true });
+    expect(route.manager.receiveHeartbeat).toHaveBeenCalledWith('rm', 'vetted');
+    expect(route.manager.requestHeartbeat).not.toHaveBeenCalled();
+  });
+
+  it('rejects a heartbeat its route refuses, or for a manager it has no route to, without calling a manager', async () => {
+    const { route, ingress } = routeWith({ origin: 'tm-1', payload: 1 });
+    route.vet.mockReturnValueOnce({ accepted: false, reason: 'fenced' } as never);
+
+    await expect(
+      rejection(ingress.handle('request', { manager: 'm', origin: 'rm', payload: null })),
+    ).resolves.toMatchObject({ message: 'heartbeat from rm to "m" rejected: fenced' });
+    await expect(
+      rejection(ingress.handle('request', { manager: 'other', origin: 'rm', payload: null })),
+    ).resolves.toMatchObject({ message: 'unknown heartbeat manager "other" (from rm)' });
+
+    expect(route.manager.requestHeartbeat).not.toHaveBeenCalled();
+    expect(warnLog).toHaveBeenCalledTimes(2);
   });
 });

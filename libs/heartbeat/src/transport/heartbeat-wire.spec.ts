@@ -19,6 +19,12 @@ import {
   type HeartbeatMessage,
 } from './heartbeat-wire.js';
 
+/** Length of the frame (`<length>#<json>`) that carries `packet`. */
+const lengthOf = (packet: unknown) => {
+  const json = JSON.stringify(packet);
+  return `${json.length}#`.length + json.length;
+};
+
 /** The packet id in a captured frame. */
 const idOf = (frame: string) =>
   (JSON.parse(frame.slice(frame.indexOf('#') + 1)) as { id: string }).id;
@@ -217,10 +223,6 @@ describe('heartbeat wire format', () => {
 
     it('is the longest of the request, receive and reply frames of the message, with a 36-character id', () => {
       const id = 'x'.repeat(36);
-      const lengthOf = (packet: unknown) => {
-        const json = JSON.stringify(packet);
-        return `${json.length}#`.length + json.length;
-      };
       const framesOf = (sent: HeartbeatMessage) => ({
         request: lengthOf({ pattern: HEARTBEAT_REQUEST_PATTERN, data: sent, id }),
         receive: lengthOf({ pattern: HEARTBEAT_RECEIVE_PATTERN, data: sent, id }),
@@ -244,18 +246,18 @@ describe('heartbeat wire format', () => {
     it.each([HEARTBEAT_REQUEST_PATTERN, HEARTBEAT_RECEIVE_PATTERN])(
       "bounds the frame Nest's TCP client sends with %s, exactly when the request is the longest frame",
       async (pattern) => {
+        const withUuids: number[] = [];
         for (const sent of [message, longManager]) {
           const { frame } = await deliver(pattern, sent, 65_536);
           expect(frame).toMatch(/^\d+#\{"pattern":/);
           const id = idOf(frame);
           expect(id.length).toBeLessThanOrEqual(36);
           // Nest's ids are shorter than a UUID (21 characters in Nest 12): the bound counts 36.
-          const asWithUuid = frame.length + (36 - id.length);
-          expect(asWithUuid).toBeLessThanOrEqual(heartbeatFrameLength(sent));
-          if (sent === longManager) {
-            expect(asWithUuid).toBe(heartbeatFrameLength(sent));
-          }
+          withUuids.push(frame.length + (36 - id.length));
         }
+        const [short, long] = withUuids;
+        expect(short).toBeLessThan(heartbeatFrameLength(message)); // the reply is longer
+        expect(long).toBe(heartbeatFrameLength(longManager));
       },
     );
 

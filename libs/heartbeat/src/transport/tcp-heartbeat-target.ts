@@ -99,8 +99,7 @@ export class TcpHeartbeatTarget<O = unknown> implements HeartbeatTarget<O> {
   /** Ends the connection; RPCs in flight fail (their manager no longer listens). */
   dispose(): void {
     this.disposed = true;
-    this.timeoutCheck?.cancel();
-    this.timeoutCheck = null;
+    this.cancelTimeoutCheck();
     this.drop(new Error(`heartbeat target ${this.recipient} disposed`));
   }
 
@@ -190,18 +189,23 @@ export class TcpHeartbeatTarget<O = unknown> implements HeartbeatTarget<O> {
       rpc.reject(new HeartbeatRejectedError(describeRejection(err)));
       return;
     }
+    let answer: HeartbeatAnswer | undefined;
     try {
-      rpc.resolve(answerOf(response));
+      answer = answerOf(response);
     } catch (error) {
+      // A malformed answer fails its RPC, then ends the connection, as a malformed frame does.
       rpc.reject(error);
+      throw error;
     }
+    rpc.resolve(answer);
   }
 
   /** A reply that is not the wire format: the connection is ended, and said so once. */
   private refuse(connection: Connection, error: unknown): void {
     const reason = error instanceof Error ? error.message : String(error);
     this.settings.logger.warn(
-      `Closed the heartbeat connection to ${this.recipient}: ${reason.slice(0, 200)}`,
+      // The reason may quote the peer: cut short, control characters escaped.
+      `Closed the heartbeat connection to ${this.recipient}: ${JSON.stringify(reason.slice(0, 200)).slice(1, -1)}`,
     );
     if (connection === this.connection) {
       this.drop(new HeartbeatReplyError(`heartbeat target ${this.recipient}: ${reason}`));
@@ -213,6 +217,7 @@ export class TcpHeartbeatTarget<O = unknown> implements HeartbeatTarget<O> {
       return; // dropped earlier: its RPCs were settled then
     }
     this.connection = null;
+    this.cancelTimeoutCheck();
     const cause = connection.error;
     const error = isConnectionFailure(cause)
       ? new RecipientUnreachableError(this.recipient, describe(cause), { cause })
@@ -227,8 +232,15 @@ export class TcpHeartbeatTarget<O = unknown> implements HeartbeatTarget<O> {
       return;
     }
     this.connection = null;
+    this.cancelTimeoutCheck();
     connection.socket.destroy();
     failAll(connection, error);
+  }
+
+  /** No connection, no RPC in flight: nothing to time out until the next one. */
+  private cancelTimeoutCheck(): void {
+    this.timeoutCheck?.cancel();
+    this.timeoutCheck = null;
   }
 
   /** Fails the RPCs past their deadline, then waits for the oldest one left. */
@@ -245,10 +257,12 @@ export class TcpHeartbeatTarget<O = unknown> implements HeartbeatTarget<O> {
         this.timeoutCheck = this.settings.scheduler.schedule(this.expireRpcs, rpc.deadline - now);
         return;
       }
-      // A connection that leaves a request unanswered may be dead without a word: start afresh.
+      // A connection that leaves a request unanswered may be dead without a word: start afresh
+      // (the requests after it on this connection fail with it, uncounted too).
       this.drop(
         new HeartbeatRequestTimeoutError(
-          `heartbeat target ${this.recipient}: no reply within ${this.settings.requestTimeout} ms`,
+          `heartbeat target ${this.recipient}: a request got no reply within ` +
+            `${this.settings.requestTimeout} ms; its connection was ended`,
         ),
       );
       return;
