@@ -521,6 +521,23 @@ describe('a sender whose requests come back with answers', () => {
     expect(manager.getLastHeartbeatFrom('tm-1')).toBe(-1);
   });
 
+  it('drops an answer that comes back after its target was unmonitored: nothing fires for it', async () => {
+    const { clock, sender } = world();
+    const { manager, listener } = sender();
+    const target = new ScriptedTarget().always('hold');
+    manager.monitorTarget('tm-1', target);
+    manager.start();
+    clock.advance(0);
+    expect(target.held).toHaveLength(1);
+
+    manager.unmonitorTarget('tm-1');
+    target.held[0].resolve(answer('tm-1', 'late'));
+    await flush();
+
+    expect(listener.reported).toEqual([]);
+    expect(manager.getLastHeartbeatFrom('tm-1')).toBe(-1);
+  });
+
   describe('admitAnswer', () => {
     it('vets each answer before it is taken, and may replace its payload', async () => {
       const { clock, sender } = world();
