@@ -2,10 +2,8 @@ import { Child } from './child.js';
 import type { ProcessMetrics } from './process-metrics.js';
 import type { LoadConfig, MonitorConfig, Report, TargetAddress } from './protocol.js';
 
-/** Targets one load process simulates at most (two sockets each, under the 20,000-file limit). */
+/** Targets one load process simulates at most (two files each: its listener and its connection). */
 export const TARGETS_PER_LOAD = 2_500;
-/** Simulated targets sharing one connection for their answers. */
-const TARGETS_PER_ANSWER_CONNECTION = 4;
 /** Load processes listen from this port up, below Linux's ephemeral range (32768+). */
 const BASE_PORT = 20_000;
 const START_TIMEOUT_MS = 60_000;
@@ -17,6 +15,8 @@ export interface WindowResult {
   readonly monitor: ProcessMetrics;
   readonly loads: ProcessMetrics[];
   readonly rounds: number;
+  /** Heartbeats per second the monitor counted (every target's own rate, summed). */
+  readonly perSecond: number;
   readonly errors: number;
   /** CPU µs of every process of the fleet together, per round. */
   readonly cpuMicrosPerRound: number;
@@ -35,6 +35,8 @@ export class Fleet {
     private readonly loads: Child[],
     readonly targets: TargetAddress[],
     private readonly loadOf: Map<string, Child>,
+    /** What carried the heartbeats, as the monitor names it (e.g. the library's target class). */
+    readonly client: string,
   ) {
     const record = (report: Report) => {
       if (report.type === 'lost') {
@@ -55,7 +57,7 @@ export class Fleet {
     );
     const loads: Child[] = [];
     try {
-      const { port } = await monitor.next('ready', START_TIMEOUT_MS);
+      await monitor.next('ready', START_TIMEOUT_MS);
       for (let first = 0; first < targetCount; first += TARGETS_PER_LOAD) {
         const count = Math.min(TARGETS_PER_LOAD, targetCount - first);
         const config: LoadConfig = {
@@ -64,8 +66,6 @@ export class Fleet {
           basePort: BASE_PORT,
           firstIndex: first,
           count,
-          monitorPort: port,
-          replyConnections: Math.ceil(count / TARGETS_PER_ANSWER_CONNECTION),
         };
         loads.push(Child.start(`load ${loads.length}`, script('load'), config));
       }
@@ -78,8 +78,8 @@ export class Fleet {
       );
       const targets = listening.flatMap((report) => report.targets);
       monitor.send({ type: 'watch', targets });
-      await monitor.next('watching', START_TIMEOUT_MS);
-      return new Fleet(monitor, loads, targets, loadOf);
+      const { client } = await monitor.next('watching', START_TIMEOUT_MS);
+      return new Fleet(monitor, loads, targets, loadOf, client);
     } catch (error) {
       await Promise.all([monitor, ...loads].map((child) => child.stop()));
       throw error;
@@ -100,6 +100,7 @@ export class Fleet {
       monitor: monitor.metrics,
       loads: loads.map((load) => load.metrics),
       rounds: monitor.rounds,
+      perSecond: monitor.perSecond,
       errors: monitor.errors + loads.reduce((sum, load) => sum + load.errors, 0),
       cpuMicrosPerRound: cpuMicros / Math.max(1, monitor.rounds),
     };

@@ -1,19 +1,18 @@
 /**
  * A load process: simulates `count` heartbeat targets with plain sockets, each behind its own
- * listening port. It answers a request as a library receiver does, with the accepting reply on
- * the request's connection and a separate answer RPC (`heartbeat.receive`) to the monitoring
- * process, carried by a small pool of connections (one per target would exceed the monitoring
- * process's file limit at 10,000 targets).
+ * listening port. It answers a request as the library's receiver does: one reply on the request's
+ * connection, carrying the target's heartbeat (its id and `TARGET_PAYLOAD`).
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { MeasurementWindow } from './process-metrics.js';
 import { encodeFrame, FrameReader } from '../support/nest-tcp-frames.js';
 import {
-  ANSWER_PATTERNS,
-  MONITOR_MANAGER,
   onCommand,
   report,
+  REQUEST_PATTERN,
+  TARGET_MANAGER,
   TARGET_PAYLOAD,
+  type HeartbeatResponse,
   type KillMode,
   type LoadConfig,
   type TargetAddress,
@@ -21,6 +20,7 @@ import {
 
 interface SimulatedTarget {
   readonly id: string;
+  readonly response: HeartbeatResponse;
   port: number;
   readonly server: Server;
   readonly sockets: Set<Socket>;
@@ -30,14 +30,11 @@ interface SimulatedTarget {
 interface RequestFrame {
   readonly id?: unknown;
   readonly pattern?: unknown;
+  readonly data?: { readonly manager?: unknown };
 }
 
-const ACCEPTED = { accepted: true };
 const config = JSON.parse(process.argv[2]) as LoadConfig;
 const window = new MeasurementWindow();
-const answerPool: Socket[] = [];
-let nextAnswerConnection = 0;
-let answersSent = 0;
 let errors = 0;
 
 function bind(server: Server, port: number): Promise<number> {
@@ -52,8 +49,10 @@ function bind(server: Server, port: number): Promise<number> {
 }
 
 async function listen(index: number): Promise<SimulatedTarget> {
+  const id = `target-${index}`;
   const target: SimulatedTarget = {
-    id: `target-${index}`,
+    id,
+    response: { accepted: true, heartbeat: { origin: id, payload: TARGET_PAYLOAD } },
     port: 0,
     server: createServer((socket) => serve(target, socket)),
     sockets: new Set(),
@@ -83,57 +82,20 @@ function serve(target: SimulatedTarget, socket: Socket): void {
       return; // a hung process: the connection stays open, nothing is answered
     }
     for (const frame of reader.push(chunk) as RequestFrame[]) {
-      answer(target, socket, frame);
+      socket.write(reply(target, frame));
     }
   });
   socket.on('error', () => socket.destroy());
   socket.on('close', () => target.sockets.delete(socket));
 }
 
-function answer(target: SimulatedTarget, socket: Socket, frame: RequestFrame): void {
-  socket.write(encodeFrame({ id: frame.id, response: ACCEPTED, isDisposed: true }));
-  const answerPattern = typeof frame.pattern === 'string' ? ANSWER_PATTERNS[frame.pattern] : null;
-  if (!answerPattern || answerPool.length === 0) {
-    return;
+/** The receiver's reply: the heartbeat for a request to our manager, an error reply otherwise. */
+function reply(target: SimulatedTarget, frame: RequestFrame): string {
+  if (frame.pattern !== REQUEST_PATTERN || frame.data?.manager !== TARGET_MANAGER) {
+    errors += 1;
+    return encodeFrame({ id: frame.id, err: 'unexpected request', isDisposed: true });
   }
-  const connection = answerPool[nextAnswerConnection];
-  nextAnswerConnection = (nextAnswerConnection + 1) % answerPool.length;
-  answersSent += 1;
-  connection.write(
-    encodeFrame({
-      pattern: answerPattern,
-      data: { manager: MONITOR_MANAGER, origin: target.id, payload: TARGET_PAYLOAD },
-      id: `${target.id}:${answersSent}`,
-    }),
-  );
-}
-
-function connectAnswerPool(): Promise<void[]> {
-  const connections = config.monitorPort > 0 ? config.replyConnections : 0;
-  return Promise.all(
-    Array.from(
-      { length: connections },
-      () =>
-        new Promise<void>((resolve, reject) => {
-          const socket = createConnection({ host: '127.0.0.1', port: config.monitorPort }, () => {
-            answerPool.push(socket);
-            resolve();
-          });
-          socket.setNoDelay(true);
-          socket.setEncoding('utf8');
-          // Before the connection: fails the start; after: the monitor went away, as at the end.
-          socket.on('error', reject);
-          const reader = new FrameReader();
-          socket.on('data', (chunk: string) => {
-            for (const reply of reader.push(chunk)) {
-              if ((reply as { err?: unknown }).err !== undefined) {
-                errors += 1;
-              }
-            }
-          });
-        }),
-    ),
-  );
+  return encodeFrame({ id: frame.id, response: target.response, isDisposed: true });
 }
 
 function kill(target: SimulatedTarget, mode: KillMode): void {
@@ -154,7 +116,6 @@ for (const target of await Promise.all(
 )) {
   targets.set(target.id, target);
 }
-await connectAnswerPool();
 report({ type: 'listening', targets: [...targets.values()].map(addressOf) });
 
 onCommand((command) => {
@@ -164,7 +125,7 @@ onCommand((command) => {
       errors = 0;
       break;
     case 'measure-stop':
-      report({ type: 'metrics', metrics: window.stop(), rounds: 0, errors });
+      report({ type: 'metrics', metrics: window.stop(), rounds: 0, perSecond: 0, errors });
       break;
     case 'kill': {
       const target = targets.get(command.id);

@@ -5,11 +5,18 @@ export interface ProcessMetrics {
   readonly cpuMicros: number;
   readonly elapsedMs: number;
   readonly rssMb: number;
+  /** Event-loop delay beyond the sampling period (see `LAG_RESOLUTION_MS`), p99 and max. */
   readonly loopLagP99Ms: number;
   readonly loopLagMaxMs: number;
 }
 
-const nanosToMs = (nanos: number) => (Number.isFinite(nanos) ? nanos / 1e6 : 0);
+/**
+ * The histogram samples the loop with a timer of this period and records the time between two
+ * samples, so an idle loop reads about one period: the real lag is what lies beyond it.
+ */
+const LAG_RESOLUTION_MS = 1;
+const lagMs = (nanos: number) =>
+  Number.isFinite(nanos) ? Math.max(0, nanos / 1e6 - LAG_RESOLUTION_MS) : 0;
 
 /** CPU time, RSS and event-loop delay of this process between `start()` and `stop()`. */
 export class MeasurementWindow {
@@ -19,7 +26,7 @@ export class MeasurementWindow {
 
   start(): void {
     this.lag?.disable();
-    this.lag = monitorEventLoopDelay({ resolution: 10 });
+    this.lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     this.lag.enable();
     this.cpuAtStart = process.cpuUsage();
     this.startedAt = performance.now();
@@ -33,8 +40,8 @@ export class MeasurementWindow {
       cpuMicros: cpu.user + cpu.system,
       elapsedMs,
       rssMb: process.memoryUsage().rss / 1_048_576,
-      loopLagP99Ms: nanosToMs(this.lag?.percentile(99) ?? 0),
-      loopLagMaxMs: nanosToMs(this.lag?.max ?? 0),
+      loopLagP99Ms: lagMs(this.lag?.percentile(99) ?? 0),
+      loopLagMaxMs: lagMs(this.lag?.max ?? 0),
     };
   }
 }

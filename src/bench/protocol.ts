@@ -9,19 +9,21 @@ export interface TargetAddress {
 
 export type KillMode = 'hang' | 'refuse';
 
-/** Settings of a load process: which targets it simulates and where it answers. */
+/** Settings of a load process: which targets it simulates, where. */
 export interface LoadConfig {
   readonly host: string;
   readonly basePort: number;
   readonly firstIndex: number;
   readonly count: number;
-  /** The monitoring process's TCP port for answers (0: answers are not sent, as for terminus). */
-  readonly monitorPort: number;
-  /** How many connections carry this process's answers to the monitoring process. */
-  readonly replyConnections: number;
 }
 
-export type MonitorMode = 'library' | 'floor' | 'terminus';
+/**
+ * - library: a HeartbeatModule sender manager, one `createTcpTarget` per target;
+ * - plain: the plain Nest floor, one `ClientTCP` per target sending the same request;
+ * - raw: the raw floor, one bare `net` socket per target writing the same frame;
+ * - terminus: a @nestjs/terminus ping check of every target.
+ */
+export type MonitorMode = 'library' | 'plain' | 'raw' | 'terminus';
 
 /** Settings of the monitoring process. */
 export interface MonitorConfig {
@@ -41,15 +43,18 @@ export type Command =
 
 /** Child → orchestrator. */
 export type Report =
-  | { readonly type: 'ready'; readonly port: number }
+  | { readonly type: 'ready' }
   | { readonly type: 'listening'; readonly targets: TargetAddress[] }
-  | { readonly type: 'watching' }
+  /** `client`: what carries the heartbeats (in library mode, the class of its targets). */
+  | { readonly type: 'watching'; readonly client: string }
   | {
       readonly type: 'metrics';
       readonly metrics: ProcessMetrics;
-      /** Heartbeat rounds (or checks) completed in the window; 0 for load processes. */
+      /** Heartbeats (or checks) completed in the window; 0 for load processes. */
       readonly rounds: number;
-      /** Answers or checks that failed in the window. */
+      /** Heartbeats (or checks) per second, from each target's own rate (see `Tally`). */
+      readonly perSecond: number;
+      /** Requests, replies or checks that failed in the window. */
       readonly errors: number;
     }
   | { readonly type: 'killed'; readonly id: string; readonly mode: KillMode; readonly at: number }
@@ -62,17 +67,18 @@ export type Report =
       readonly lastHeartbeat: number;
     };
 
-/** The patterns the load processes answer, and the answer each gets (a separate RPC back). */
-export const ANSWER_PATTERNS: Readonly<Record<string, string>> = {
-  'heartbeat.request': 'heartbeat.receive',
-  'bench.ping': 'bench.pong',
-};
+/** The wire: a heartbeat request, and what the `response` of its reply carries. */
+export const REQUEST_PATTERN = 'heartbeat.request';
+export interface HeartbeatResponse {
+  readonly accepted: true;
+  readonly heartbeat?: { readonly origin: string; readonly payload: unknown };
+}
 
-/** The monitoring process's manager that takes answers, and the targets' manager. */
+/** The monitoring process's manager, its id, and the targets' manager. */
 export const MONITOR_MANAGER = 'targets';
 export const TARGET_MANAGER = 'target';
 export const MONITOR_ID = 'monitor';
-/** The payload every simulated target sends with its answer (a small slot report). */
+/** The payload every simulated target sends with its heartbeat (a small slot report). */
 export const TARGET_PAYLOAD = { free: 4, slots: 4 };
 
 /** Sends a report to the parent process (a no-op when run without IPC). */

@@ -22,13 +22,14 @@ describe('the benchmark harness (npm run bench)', () => {
     clearTimeout(killer);
 
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
-    for (const title of ['Overhead:', 'Scale:', 'Detection', 'terminus pingCheck']) {
+    for (const title of ['Overhead:', 'Scale:', 'Ceiling:', 'Detection', 'terminus pingCheck']) {
       expect(stdout).toContain(title);
     }
     const lines = stdout.trimEnd().split('\n');
     const summary = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
     for (const key of [
       'overheadRatio',
+      'rawFloorRatio',
       'rmCpuPercent',
       'rssMb',
       'loopLagP99Ms',
@@ -37,7 +38,16 @@ describe('the benchmark harness (npm run bench)', () => {
     ]) {
       expect({ key, type: typeof summary[key] }).toEqual({ key, type: 'number' });
     }
-    expect(summary).toMatchObject({ targets: 4, falseTimeouts: expect.any(Number), quick: true });
+    expect(summary).toMatchObject({
+      targets: 4,
+      falseTimeouts: expect.any(Number),
+      ceilingTargets: expect.any(Number),
+      libraryClient: expect.any(String),
+      // A quick run has no detection above 1,000 targets.
+      detectionErrorP99Ms10k: null,
+      quick: true,
+    });
     expect(Number.isInteger(summary.falseTimeouts)).toBe(true);
+    expect(Object.keys(summary.rawFloorRatios as object)).toEqual(['1', '4']);
   }, 90_000);
 });

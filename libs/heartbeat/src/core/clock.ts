@@ -6,6 +6,12 @@ export interface Clock {
 /** A scheduled task that has not run yet can be cancelled; cancelling twice is harmless. */
 export interface Cancellable {
   cancel(): void;
+  /**
+   * Optional: schedules the task again, its first delay from now, as if cancelled and scheduled
+   * anew, but reusing what it holds (Node's `timeout.refresh()`). It also revives a task that ran
+   * or was cancelled. Without it, the caller cancels and schedules.
+   */
+  refresh?(): void;
 }
 
 /** Runs a task once after a delay. Injected so tests drive timeouts with fake time. */
@@ -21,6 +27,10 @@ class NodeTimerTask implements Cancellable {
 
   cancel(): void {
     clearTimeout(this.handle);
+  }
+
+  refresh(): void {
+    this.handle.refresh();
   }
 }
 

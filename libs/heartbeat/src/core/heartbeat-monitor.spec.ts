@@ -47,6 +47,36 @@ describe('HeartbeatMonitor', () => {
     expect(timeouts).toEqual(['peer']);
   });
 
+  it('re-arms one timer per monitor where the scheduler can refresh it: a heartbeat schedules nothing', () => {
+    const clock = new ManualClock();
+    let scheduled = 0;
+    const timeouts: string[] = [];
+    const monitor = new HeartbeatMonitor('peer', target, {
+      clock,
+      scheduler: {
+        schedule: (task, delay) => {
+          scheduled += 1;
+          return clock.schedule(task, delay);
+        },
+      },
+      timeout: 200,
+      rpcFailureThreshold: 2,
+      onTimeout: (id) => timeouts.push(id),
+      onUnreachable: () => undefined,
+    });
+    for (let beat = 0; beat < 5; beat += 1) {
+      clock.advance(150);
+      monitor.reportHeartbeat();
+    }
+
+    expect(scheduled).toBe(1);
+    clock.advance(199);
+    expect(timeouts).toEqual([]);
+    clock.advance(1);
+    expect(timeouts).toEqual(['peer']);
+    expect(clock.pendingTasks).toBe(0);
+  });
+
   it('goes RUNNING -> TIMEOUT once, calling onTimeout once', () => {
     const { clock, monitor, timeouts } = newMonitor();
 

@@ -33,8 +33,9 @@ export interface HeartbeatMonitorContext {
 /**
  * Per-target state (Flink's `HeartbeatMonitorImpl`): the last heartbeat time, the timeout timer,
  * the count of consecutive unreachable RPCs, and a state machine that leaves RUNNING at most once.
- * As in Flink, a heartbeat cancels the timeout timer and schedules a new one; the task and the RPC
- * callbacks are bound once per monitor, so that a heartbeat allocates no closure for them.
+ * As in Flink, a heartbeat cancels the timeout timer and schedules a new one, or re-arms the same
+ * one where the scheduler can (Node's timers); the task and the RPC callbacks are bound once per
+ * monitor, so that a heartbeat allocates no closure or timer for them.
  */
 export class HeartbeatMonitor<O = unknown> {
   private state = HeartbeatMonitorState.Running;
@@ -122,13 +123,17 @@ export class HeartbeatMonitor<O = unknown> {
     if (this.state !== HeartbeatMonitorState.Running) {
       return;
     }
-    this.timeoutTask?.cancel();
     this.deadline = this.context.clock.now() + this.context.timeout;
-    this.timeoutTask = this.context.scheduler.schedule(this.timeoutDue, this.context.timeout);
+    const task = this.timeoutTask;
+    if (task?.refresh) {
+      task.refresh(); // the same timer, re-armed: a heartbeat allocates none
+    } else {
+      task?.cancel();
+      this.timeoutTask = this.context.scheduler.schedule(this.timeoutDue, this.context.timeout);
+    }
   }
 
   private readonly timeoutDue = (): void => {
-    this.timeoutTask = null;
     if (this.context.silenceExcused?.(this.deadline)) {
       this.armTimeout();
     } else if (this.leaveRunning(HeartbeatMonitorState.Timeout)) {

@@ -38,17 +38,24 @@ function senderWithTargets(count: number) {
 describe('HeartbeatSenderManager: requests in slices', () => {
   const COUNT = 2 * REQUESTS_PER_SLICE + 10;
 
-  it('asks every target once per round, at the same (fake) time, in slices between which other tasks run', () => {
+  it('asks every target once per round, in slices spread over the first quarter of the interval, between which other tasks run', () => {
     const { clock, manager, requested, ids } = senderWithTargets(COUNT);
     manager.start();
     const seenBetweenSlices: number[] = [];
     clock.schedule(() => seenBetweenSlices.push(requested.length), 0);
 
     clock.advance(0);
-
-    expect(requested).toEqual(ids);
+    expect(requested).toEqual(ids.slice(0, REQUESTS_PER_SLICE));
     expect(seenBetweenSlices).toEqual([REQUESTS_PER_SLICE]);
-    clock.advance(100);
+
+    // Three slices, 25 ms (a quarter of the 100 ms interval) / 3 = 8 ms apart.
+    clock.advance(8);
+    expect(requested).toHaveLength(2 * REQUESTS_PER_SLICE);
+    clock.advance(8);
+    expect(requested).toEqual(ids);
+    clock.advance(100 - 16);
+    expect(requested).toHaveLength(COUNT + REQUESTS_PER_SLICE);
+    clock.advance(16);
     expect(requested).toHaveLength(2 * COUNT);
     manager.stop();
   });
@@ -59,7 +66,7 @@ describe('HeartbeatSenderManager: requests in slices', () => {
     const last = ids[ids.length - 1];
     clock.schedule(() => manager.unmonitorTarget(last), 0);
 
-    clock.advance(0);
+    clock.advance(25);
 
     expect(requested).toHaveLength(COUNT - 1);
     expect(requested).not.toContain(last);
@@ -114,7 +121,8 @@ describe('HeartbeatSenderManager: requests in slices', () => {
     const slices: Array<() => void> = [];
     const schedule = clock.schedule.bind(clock);
     clock.schedule = (task, delay) => {
-      if (delay === 0 && requested.length > 0) {
+      // The slices (the next run is due a whole interval later).
+      if (delay < SETTINGS.interval && requested.length > 0) {
         slices.push(task);
         return { cancel: () => slices.splice(slices.indexOf(task), 1) };
       }
@@ -136,6 +144,45 @@ describe('HeartbeatSenderManager: requests in slices', () => {
 
     expect(requested).toEqual([...ids, ...ids]); // then the overdue one, in full
     expect(slices).toEqual([]);
+    manager.stop();
+  });
+});
+
+describe('HeartbeatSenderManager: rounds on planned times', () => {
+  /** The fake time of every request of a one-target sender. */
+  function timedSender() {
+    const { clock, manager } = senderWithTargets(0);
+    const times: number[] = [];
+    manager.monitorTarget('tm', {
+      requestHeartbeat: () => {
+        times.push(clock.now());
+        return Promise.resolve();
+      },
+      receiveHeartbeat: () => Promise.resolve(),
+    });
+    const start = clock.now();
+    manager.start();
+    clock.advance(0);
+    return { clock, manager, times, start };
+  }
+
+  it('keeps to the planned times when a timer fires late: a late round does not push back the next', () => {
+    const { clock, manager, times, start } = timedSender();
+    clock.advance(99);
+    clock.stall(20); // the round due at +100 runs at +119
+
+    clock.advance(81); // to +200
+    expect(times.map((time) => time - start)).toEqual([0, 119, 200]);
+    manager.stop();
+  });
+
+  it('plans afresh from a run late by a whole interval or more (a stall), without a burst to catch up', () => {
+    const { clock, manager, times, start } = timedSender();
+    clock.advance(99);
+    clock.stall(351); // the round due at +100 runs at +450
+
+    clock.advance(100); // to +550
+    expect(times.map((time) => time - start)).toEqual([0, 450, 550]);
     manager.stop();
   });
 });

@@ -9,10 +9,13 @@ import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interf
  */
 export const REQUESTS_PER_SLICE = 128;
 
+/** The share of the interval over which a round's slices are spread. */
+const ROUND_SPREAD = 0.25;
+
 /**
  * The sending side (Flink's `HeartbeatManagerSenderImpl`): a receiver manager that also asks
- * every monitored target for a heartbeat, once as soon as it is started and then `interval` after
- * the start of each round (a round's requests go out in slices). Under overload an unfinished round
+ * every monitored target for a heartbeat, once as soon as it is started and then every `interval`,
+ * on planned times that late timers do not push back (a round's requests go out in slices). Under overload an unfinished round
  * delays the next one, which then starts as soon as it ends. Sending a request does not reset a
  * target's timeout; only its answers do.
  *
@@ -28,6 +31,9 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
   O
 > {
   private nextRun: Cancellable | null = null;
+  /** When the current round was planned to start (-1 before the first). */
+  private nextRunAt = -1;
+  private readonly runTask = () => this.run();
   private nextSlice: Cancellable | null = null;
   private roundOverdue = false;
   private started = false;
@@ -53,8 +59,8 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
   }
 
   /**
-   * Starts the loop: a first run right away (in a timer task of delay 0), then one `interval` after
-   * each. The targets already monitored get a fresh `timeout` window from now: their silence
+   * Starts the loop: a first run right away (in a timer task of delay 0), then one every
+   * `interval`. The targets already monitored get a fresh `timeout` window from now: their silence
    * before the start proves nothing, since no request had gone out. Idempotent; a stopped sender
    * does not start again.
    */
@@ -66,7 +72,7 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     for (const monitor of this.monitors.values()) {
       monitor.restartTimeout();
     }
-    this.nextRun = this.scheduler.schedule(() => this.run(), 0);
+    this.nextRun = this.scheduler.schedule(this.runTask, 0);
   }
 
   /**
@@ -105,6 +111,13 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     if (this.isStopped) {
       return;
     }
+    // Rounds keep to the planned times, `interval` apart: a timer that fires a little late, or
+    // the first slice's own time, does not push every later round back. A run late by a whole
+    // interval or more (a stall) plans afresh from now.
+    const now = this.clock.now();
+    if (this.nextRunAt < 0 || now >= this.nextRunAt + this.configuration.interval) {
+      this.nextRunAt = now;
+    }
     // An overloaded process may not finish a round within the interval: the unfinished round goes
     // on (so the last targets are asked too) and the next one starts as soon as it ends.
     if (this.nextSlice) {
@@ -114,7 +127,11 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     }
     if (!this.isStopped) {
       // (a listener may have stopped the manager during the slice)
-      this.nextRun = this.scheduler.schedule(() => this.run(), this.configuration.interval);
+      this.nextRunAt += this.configuration.interval;
+      this.nextRun = this.scheduler.schedule(
+        this.runTask,
+        Math.max(0, this.nextRunAt - this.clock.now()),
+      );
     }
   }
 
@@ -136,7 +153,13 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
       return; // stopped by a listener during the slice
     }
     if (end < round.length) {
-      this.nextSlice = this.scheduler.schedule(() => this.requestSlice(round, end), 0);
+      // A round's slices are spread over the first part of the interval: their answers come back
+      // spread too, so that no burst of replies holds up the timers (timeouts fire on time).
+      const slices = Math.ceil(round.length / REQUESTS_PER_SLICE);
+      const gap = this.roundOverdue
+        ? 0
+        : Math.floor((this.configuration.interval * ROUND_SPREAD) / slices);
+      this.nextSlice = this.scheduler.schedule(() => this.requestSlice(round, end), gap);
     } else if (this.roundOverdue) {
       this.roundOverdue = false;
       const next = [...this.monitors.values()];

@@ -173,4 +173,26 @@ describe('ManualClock', () => {
     expect(() => clock.advance(Number.NaN)).toThrow(RangeError);
     expect(clock.now()).toBe(100);
   });
+
+  it('refreshes a task: due its first delay from now, even after it ran or was cancelled', () => {
+    const clock = new ManualClock(0);
+    const runs: number[] = [];
+    const task = clock.schedule(() => runs.push(clock.now()), 100);
+
+    clock.advance(60);
+    task.refresh?.();
+    clock.advance(99);
+    expect(runs).toEqual([]);
+    clock.advance(1);
+    expect(runs).toEqual([160]);
+
+    task.refresh?.(); // after it ran
+    clock.advance(100);
+    expect(runs).toEqual([160, 260]);
+    task.cancel();
+    task.refresh?.(); // after it was cancelled
+    clock.advance(100);
+    expect(runs).toEqual([160, 260, 360]);
+    expect(clock.pendingTasks).toBe(0);
+  });
 });

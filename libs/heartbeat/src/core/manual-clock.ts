@@ -25,6 +25,19 @@ export class ManualClock implements Clock, Scheduler {
   }
 
   schedule(run: () => void, delayMs: number): Cancellable {
+    let task = this.add(run, delayMs);
+    return {
+      cancel: () => {
+        task.cancelled = true;
+      },
+      refresh: () => {
+        task.cancelled = true;
+        task = this.add(run, delayMs);
+      },
+    };
+  }
+
+  private add(run: () => void, delayMs: number): PendingTask {
     const task: PendingTask = {
       due: this.current + Math.max(0, delayMs),
       order: this.nextOrder++,
@@ -32,11 +45,7 @@ export class ManualClock implements Clock, Scheduler {
       cancelled: false,
     };
     this.tasks.push(task);
-    return {
-      cancel: () => {
-        task.cancelled = true;
-      },
-    };
+    return task;
   }
 
   /** Moves time forward by `ms`, running every task that falls due on the way. */

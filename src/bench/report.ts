@@ -1,0 +1,211 @@
+/** The tables on stdout and the JSON summary, its last line. */
+import { expectedPerSecond, MIN_RATE_SHARE, type Ceiling } from './ceiling.js';
+import type { Detection } from './detection.js';
+import type { WindowResult } from './fleet.js';
+import type { OverheadRow } from './overhead.js';
+import { interval, plan, quick, THRESHOLD, timeout, windowMs } from './plan.js';
+import type { ProcessMetrics } from './process-metrics.js';
+import type { Scale, ScaleRow } from './scale.js';
+import { round, type Distribution } from './stats.js';
+import type { TerminusResult } from './terminus.js';
+
+export interface Results {
+  readonly overhead: OverheadRow[];
+  readonly scale: Scale;
+  readonly ceiling: Ceiling;
+  readonly terminus: TerminusResult;
+  readonly seconds: number;
+}
+
+type Cell = string | number | null;
+
+function table(title: string, header: string[], rows: Cell[][]): string {
+  const cells = [
+    header,
+    ...rows.map((row) => row.map((cell) => (cell === null ? '-' : String(cell)))),
+  ];
+  const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column].length)));
+  const line = (row: string[]) =>
+    row.map((cell, column) => cell.padStart(widths[column])).join('  ');
+  return [title, line(cells[0]), ...cells.slice(1).map(line), ''].join('\n');
+}
+
+const cpuPercent = ({ cpuMicros, elapsedMs }: ProcessMetrics) =>
+  (cpuMicros / (elapsedMs * 1_000)) * 100;
+const loadCpuPercent = (result: WindowResult) =>
+  result.loads.reduce((sum, load) => sum + cpuPercent(load), 0);
+const ms = (value: number) => round(value, 1);
+const maxOf = (values: number[]) => round(Math.max(...values), 2);
+
+/** The columns scale and ceiling rows share. */
+const scaleCells = ({ targets, result, falseLosses }: ScaleRow): Cell[] => [
+  targets,
+  ms(cpuPercent(result.monitor)),
+  ms(loadCpuPercent(result)),
+  Math.round(result.monitor.rssMb),
+  ms(result.monitor.loopLagP99Ms),
+  ms(result.monitor.loopLagMaxMs),
+  Math.round(result.perSecond),
+  falseLosses,
+];
+const SCALE_HEADER = [
+  'targets',
+  'monitor CPU %',
+  'load CPU %',
+  'RSS MB',
+  'lag p99 ms',
+  'lag max ms',
+  'heartbeats/s',
+  'false losses',
+];
+
+function detectionRows(detection: Detection): Cell[][] {
+  const rows: [string, Distribution, string][] = [
+    ['hung: loss − last heartbeat − timeout', detection.timeoutError, 'error'],
+    ['hung: loss − kill', detection.hungKillToLoss, `≤ ${timeout}+${interval}`],
+    ['refusing: unreachable − kill', detection.refusedKillToLoss, `≤ ${THRESHOLD}×${interval}`],
+  ];
+  return rows.map(([name, stats, bound]) => distributionRow(name, detection.targets, stats, bound));
+}
+
+const distributionRow = (name: string, targets: number, stats: Distribution, bound: string) => [
+  name,
+  targets,
+  stats.count,
+  ms(stats.p50),
+  ms(stats.p99),
+  ms(stats.max),
+  bound,
+];
+
+export function render({ overhead, scale, ceiling, terminus, seconds }: Results): string {
+  const largest = scale.rows[scale.rows.length - 1];
+  const atTerminusSize = scale.rows.find((row) => row.targets === terminus.targets) ?? largest;
+  const terminusCostRatio =
+    terminus.result.cpuMicrosPerRound / atTerminusSize.result.cpuMicrosPerRound;
+  const { detection, detectionAtScale } = scale;
+  const detections = [detection, ...(detectionAtScale ? [detectionAtScale] : [])];
+  const ceilingRows = [...scale.rows, ...ceiling.steps.map((step) => step.row)];
+
+  const output = [
+    `Library client: ${largest.client} (the class createTcpTarget returned)\n`,
+    table(
+      `Overhead: CPU µs per heartbeat (one request and its reply; monitor and load processes together), ` +
+        `medians of ${plan.overheadTriples} interleaved triple(s)`,
+      [
+        'targets',
+        'library µs',
+        'library hb/s',
+        'plain Nest µs',
+        'plain hb/s',
+        'raw µs',
+        'raw hb/s',
+        'library/plain',
+        'library/raw',
+      ],
+      overhead.map(({ targets, runs, plainRatio, rawRatio }) => [
+        targets,
+        ...[runs.library, runs.plain, runs.raw].flatMap((run) => [
+          ms(run.cpuMicrosPerRound),
+          Math.round(run.perSecond),
+        ]),
+        round(plainRatio, 2),
+        round(rawRatio, 2),
+      ]),
+    ),
+    table(
+      `Scale: one sender manager, interval ${interval} ms, timeout ${timeout} ms, window ${windowMs} ms ` +
+        `(lag: event-loop delay beyond the 1 ms sampling period)`,
+      [...SCALE_HEADER, 'errors'],
+      [
+        ...scale.rows.map((row) => [...scaleCells(row), row.result.errors]),
+        [...scaleCells(scale.rawAtLargest), `${scale.rawAtLargest.result.errors} (raw floor)`],
+      ],
+    ),
+    table(
+      `Ceiling: a size passes with no false loss and ≥ ${MIN_RATE_SHARE * 100} % of the expected ` +
+        `heartbeats/s (search window ${plan.ceiling.windowMs} ms)`,
+      [...SCALE_HEADER, '% of expected', 'verdict'],
+      ceilingRows.map((row) => {
+        const failed = ceiling.targets < row.targets;
+        return [
+          ...scaleCells(row),
+          round((row.result.perSecond / expectedPerSecond(row.targets)) * 100, 2),
+          failed ? 'failed' : 'passed',
+        ];
+      }),
+    ),
+    `Ceiling: ${ceiling.targets} targets; ` +
+      (ceiling.limitedBy
+        ? `above it, ${ceiling.limitedBy.detail} (${ceiling.limitedBy.limit})\n`
+        : `the largest size of this run (not searched: --quick)\n`),
+    table(
+      `Detection (${plan.kills} hung + ${plan.kills} refusing targets, killed at random moments), ms`,
+      ['measure', 'targets', 'n', 'p50', 'p99', 'max', 'bound'],
+      [
+        ...detections.flatMap(detectionRows),
+        distributionRow(
+          'terminus, refusing: failed check − kill',
+          terminus.targets,
+          terminus.refusedKillToLoss,
+          `≤ ${interval}+`,
+        ),
+      ],
+    ),
+    `Missed kills: ${detections.map((found) => found.missed).join(' / ')}; ` +
+      `false losses while detecting: ${detections.map((found) => found.falseLosses).join(' / ')}; ` +
+      `hung targets terminus noticed: ${terminus.hungDetected} of ${plan.kills}\n`,
+    table(
+      `The usual alternative: terminus pingCheck of ${terminus.targets} targets every ${interval} ms`,
+      ['', 'CPU µs per check/heartbeat', 'monitor CPU %', 'RSS MB', 'lag p99 ms'],
+      [
+        ['terminus', terminus.result],
+        ['library', atTerminusSize.result],
+      ].map(([name, result]) => {
+        const { cpuMicrosPerRound, monitor } = result as WindowResult;
+        return [
+          name as string,
+          ms(cpuMicrosPerRound),
+          ms(cpuPercent(monitor)),
+          Math.round(monitor.rssMb),
+          ms(monitor.loopLagP99Ms),
+        ];
+      }),
+    ),
+    `terminus / library CPU per check: ${round(terminusCostRatio, 1)}×; run took ${seconds} s`,
+  ];
+  const summary = {
+    overheadRatio: maxOf(overhead.map((row) => row.plainRatio)),
+    overheadRatios: Object.fromEntries(
+      overhead.map((row) => [row.targets, round(row.plainRatio, 2)]),
+    ),
+    rawFloorRatio: maxOf(overhead.map((row) => row.rawRatio)),
+    rawFloorRatios: Object.fromEntries(
+      overhead.map((row) => [row.targets, round(row.rawRatio, 2)]),
+    ),
+    targets: largest.targets,
+    rmCpuPercent: round(cpuPercent(largest.result.monitor), 1),
+    loadCpuPercent: round(loadCpuPercent(largest.result), 1),
+    rawFloorCpuPercent: round(cpuPercent(scale.rawAtLargest.result.monitor), 1),
+    rssMb: round(largest.result.monitor.rssMb, 0),
+    loopLagP99Ms: round(largest.result.monitor.loopLagP99Ms, 1),
+    loopLagMaxMs: round(largest.result.monitor.loopLagMaxMs, 1),
+    heartbeatsPerSecond: round(largest.result.perSecond, 0),
+    falseTimeouts:
+      scale.rows.reduce((sum, row) => sum + row.falseLosses, 0) +
+      detections.reduce((sum, found) => sum + found.falseLosses, 0),
+    detectionErrorP50Ms: round(detection.timeoutError.p50, 1),
+    detectionErrorP99Ms: round(detection.timeoutError.p99, 1),
+    detectionErrorMaxMs: round(detection.timeoutError.max, 1),
+    detectionErrorP99Ms10k: detectionAtScale ? round(detectionAtScale.timeoutError.p99, 1) : null,
+    detectionErrorMaxMs10k: detectionAtScale ? round(detectionAtScale.timeoutError.max, 1) : null,
+    unreachableP99Ms: round(detection.refusedKillToLoss.p99, 1),
+    terminusCostRatio: round(terminusCostRatio, 1),
+    terminusDetectionP99Ms: round(terminus.refusedKillToLoss.p99, 1),
+    ceilingTargets: ceiling.targets,
+    ceilingLimitedBy: ceiling.limitedBy?.limit ?? null,
+    libraryClient: largest.client,
+    quick,
+  };
+  return [...output, JSON.stringify(summary)].join('\n');
+}
