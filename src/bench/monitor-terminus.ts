@@ -44,12 +44,9 @@ class TerminusPoller {
             }
           },
         );
-    everyInterval(
-      targets.length,
-      config.interval,
-      (index) => void check(targets[index], index),
-      Number.POSITIVE_INFINITY,
-    );
+    everyInterval(targets.length, config.interval, (index) => void check(targets[index], index), {
+      burst: true,
+    });
   }
 }
 

@@ -12,12 +12,19 @@ const listener: HeartbeatListener<null, null> = {
 };
 
 const SETTINGS = { interval: 100, timeout: 1_000, stallThreshold: -1 } as const;
+/**
+ * A round of 266 targets at a 1 s interval goes out in slices of 16 (the fewest a slice carries),
+ * 14 ms apart: 17 slices spread over the first 250 ms (a quarter of the interval).
+ */
+const SLICED = { interval: 1_000, timeout: 5_000, stallThreshold: -1 } as const;
+const SLICE = 16;
+const GAP = 14;
 
 /** A sender with `count` targets that record the time of every request they get. */
-function senderWithTargets(count: number) {
+function senderWithTargets(count: number, settings: typeof SETTINGS | typeof SLICED = SETTINGS) {
   const clock = new ManualClock();
   const requested: string[] = [];
-  const manager = HeartbeatServices.fromConfiguration(SETTINGS, {
+  const manager = HeartbeatServices.fromConfiguration(settings, {
     clock,
     scheduler: clock,
   }).createSenderManager('rm', listener);
@@ -38,35 +45,43 @@ function senderWithTargets(count: number) {
 describe('HeartbeatSenderManager: requests in slices', () => {
   const COUNT = 2 * REQUESTS_PER_SLICE + 10;
 
+  it('sends a round of up to one slice at once, as Flink does', () => {
+    const { clock, manager, requested, ids } = senderWithTargets(REQUESTS_PER_SLICE, SLICED);
+    manager.start();
+    clock.advance(0);
+    expect(requested).toEqual(ids);
+    manager.stop();
+  });
+
   it('asks every target once per round, in slices spread over the first quarter of the interval, between which other tasks run', () => {
-    const { clock, manager, requested, ids } = senderWithTargets(COUNT);
+    const { clock, manager, requested, ids } = senderWithTargets(COUNT, SLICED);
     manager.start();
     const seenBetweenSlices: number[] = [];
     clock.schedule(() => seenBetweenSlices.push(requested.length), 0);
 
     clock.advance(0);
-    expect(requested).toEqual(ids.slice(0, REQUESTS_PER_SLICE));
-    expect(seenBetweenSlices).toEqual([REQUESTS_PER_SLICE]);
-
-    // Three slices, 25 ms (a quarter of the 100 ms interval) / 3 = 8 ms apart.
-    clock.advance(8);
-    expect(requested).toHaveLength(2 * REQUESTS_PER_SLICE);
-    clock.advance(8);
+    expect(requested).toEqual(ids.slice(0, SLICE));
+    expect(seenBetweenSlices).toEqual([SLICE]);
+    clock.advance(GAP);
+    expect(requested).toEqual(ids.slice(0, 2 * SLICE));
+    clock.advance(14 * GAP); // the 16th slice, at 15 gaps
+    expect(requested).toHaveLength(16 * SLICE);
+    clock.advance(GAP);
     expect(requested).toEqual(ids);
-    clock.advance(100 - 16);
-    expect(requested).toHaveLength(COUNT + REQUESTS_PER_SLICE);
-    clock.advance(16);
-    expect(requested).toHaveLength(2 * COUNT);
+    expect(clock.now() - 1_000_000).toBeLessThanOrEqual(SLICED.interval / 4);
+
+    clock.advance(SLICED.interval - 16 * GAP); // the next round, on time
+    expect(requested).toHaveLength(COUNT + SLICE);
     manager.stop();
   });
 
   it('does not ask a target unmonitored while its round was under way', () => {
-    const { clock, manager, requested, ids } = senderWithTargets(COUNT);
+    const { clock, manager, requested, ids } = senderWithTargets(COUNT, SLICED);
     manager.start();
     const last = ids[ids.length - 1];
     clock.schedule(() => manager.unmonitorTarget(last), 0);
 
-    clock.advance(25);
+    clock.advance(SLICED.interval / 4);
 
     expect(requested).toHaveLength(COUNT - 1);
     expect(requested).not.toContain(last);
@@ -74,13 +89,13 @@ describe('HeartbeatSenderManager: requests in slices', () => {
   });
 
   it('stops in the middle of a round with no slice left pending', () => {
-    const { clock, manager, requested } = senderWithTargets(COUNT);
+    const { clock, manager, requested } = senderWithTargets(COUNT, SLICED);
     manager.start();
     clock.schedule(() => manager.stop(), 0);
 
-    clock.advance(1_000);
+    clock.advance(10_000);
 
-    expect(requested).toHaveLength(REQUESTS_PER_SLICE);
+    expect(requested).toHaveLength(SLICE);
     expect(clock.pendingTasks).toBe(0);
   });
 
@@ -88,7 +103,7 @@ describe('HeartbeatSenderManager: requests in slices', () => {
     const clock = new ManualClock();
     let asked = 0;
     const manager: HeartbeatSenderManager<null, null> = HeartbeatServices.fromConfiguration(
-      SETTINGS,
+      SLICED,
       { clock, scheduler: clock },
     ).createSenderManager('rm', {
       ...listener,
@@ -115,35 +130,39 @@ describe('HeartbeatSenderManager: requests in slices', () => {
     expect(clock.pendingTasks).toBe(0);
   });
 
-  it('lets an unfinished round go on and starts the overdue one as soon as it ends', () => {
-    const { clock, manager, requested, ids } = senderWithTargets(COUNT);
+  it('lets an unfinished round go on and starts the overdue one as soon as it ends, without gaps', () => {
+    const { clock, manager, requested, ids } = senderWithTargets(COUNT, SLICED);
     // A scheduler that holds slices back, as an overloaded event loop would, past the next run.
-    const slices: Array<() => void> = [];
+    const slices: Array<{ task: () => void; delay: number }> = [];
     const schedule = clock.schedule.bind(clock);
     clock.schedule = (task, delay) => {
       // The slices (the next run is due a whole interval later).
-      if (delay < SETTINGS.interval && requested.length > 0) {
-        slices.push(task);
-        return { cancel: () => slices.splice(slices.indexOf(task), 1) };
+      if (delay < SLICED.interval && requested.length > 0) {
+        const held = { task, delay };
+        slices.push(held);
+        return { cancel: () => slices.splice(slices.indexOf(held), 1) };
       }
       return schedule(task, delay);
     };
     manager.start();
     clock.advance(0);
-    expect(requested).toHaveLength(REQUESTS_PER_SLICE);
+    expect(requested).toHaveLength(SLICE);
 
-    clock.advance(100); // the next run falls due while the round is unfinished
-    expect(requested).toHaveLength(REQUESTS_PER_SLICE);
-    for (let slice = 0; slice < 2 && slices.length > 0; slice += 1) {
-      slices.shift()!();
+    clock.advance(SLICED.interval); // the next run falls due while the round is unfinished
+    expect(requested).toHaveLength(SLICE);
+    while (requested.length < COUNT && slices.length > 0) {
+      slices.shift()!.task();
     }
     expect(requested).toEqual(ids); // the first round, finished
-    for (let slice = 0; slice < 3 && slices.length > 0; slice += 1) {
-      slices.shift()!();
+    const overdueDelays: number[] = [];
+    while (slices.length > 0) {
+      const { task, delay } = slices.shift()!;
+      overdueDelays.push(delay);
+      task();
     }
 
     expect(requested).toEqual([...ids, ...ids]); // then the overdue one, in full
-    expect(slices).toEqual([]);
+    expect(new Set(overdueDelays)).toEqual(new Set([0])); // catching up, not spread
     manager.stop();
   });
 });

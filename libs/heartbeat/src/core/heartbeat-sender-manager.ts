@@ -4,13 +4,19 @@ import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
 import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
 
 /**
- * Requests go out in slices of this many targets, each slice in a timer task of its own, so that a
- * large manager's burst does not hold up reading answers and firing timeouts for long.
+ * Requests go out in slices of at most this many targets, each slice in a timer task of its own,
+ * so that a large manager's burst does not hold up reading answers and firing timeouts for long.
  */
 export const REQUESTS_PER_SLICE = 128;
 
-/** The share of the interval over which a round's slices are spread. */
+/**
+ * The share of the interval over which a round's slices are spread, about one slice per ms: the
+ * answers come back spread too, so that no burst of replies holds up the timers (a timeout falls
+ * due about when its target's slice goes out, a round trip after that target's last answer).
+ */
 const ROUND_SPREAD = 0.25;
+/** The fewest requests a slice of a spread round carries. */
+const MIN_SLICE = 16;
 
 /**
  * The sending side (Flink's `HeartbeatManagerSenderImpl`): a receiver manager that also asks
@@ -140,9 +146,17 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     payload: O | null,
   ): Promise<HeartbeatAnswer | void> => target.requestHeartbeat(this.ownResourceId, payload);
 
-  private requestSlice(round: readonly HeartbeatMonitor<O>[], start: number): void {
+  /** `hurry`: an overdue round, whose slices follow each other at once instead of spread. */
+  private requestSlice(round: readonly HeartbeatMonitor<O>[], start: number, hurry = false): void {
     this.nextSlice = null;
-    const end = Math.min(round.length, start + REQUESTS_PER_SLICE);
+    const spreadMs = this.configuration.interval * ROUND_SPREAD;
+    // A round of up to one slice goes out at once, as in Flink; a larger one in slices small
+    // enough to spread it (but not below MIN_SLICE requests, not to run a task per request).
+    const size =
+      round.length <= REQUESTS_PER_SLICE
+        ? REQUESTS_PER_SLICE
+        : Math.min(REQUESTS_PER_SLICE, Math.max(MIN_SLICE, Math.ceil(round.length / spreadMs)));
+    const end = Math.min(round.length, start + size);
     for (let index = start; index < end; index += 1) {
       const monitor = round[index];
       if (this.monitors.get(monitor.resourceId) === monitor) {
@@ -153,17 +167,14 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
       return; // stopped by a listener during the slice
     }
     if (end < round.length) {
-      // A round's slices are spread over the first part of the interval: their answers come back
-      // spread too, so that no burst of replies holds up the timers (timeouts fire on time).
-      const slices = Math.ceil(round.length / REQUESTS_PER_SLICE);
-      const gap = this.roundOverdue
-        ? 0
-        : Math.floor((this.configuration.interval * ROUND_SPREAD) / slices);
-      this.nextSlice = this.scheduler.schedule(() => this.requestSlice(round, end), gap);
+      // Late rounds catch up at once; otherwise the slices share the spread evenly.
+      const late = hurry || this.roundOverdue;
+      const gap = late ? 0 : Math.floor(spreadMs / Math.ceil(round.length / size));
+      this.nextSlice = this.scheduler.schedule(() => this.requestSlice(round, end, hurry), gap);
     } else if (this.roundOverdue) {
       this.roundOverdue = false;
       const next = [...this.monitors.values()];
-      this.nextSlice = this.scheduler.schedule(() => this.requestSlice(next, 0), 0);
+      this.nextSlice = this.scheduler.schedule(() => this.requestSlice(next, 0, true), 0);
     }
   }
 }
