@@ -7,9 +7,9 @@ export interface Clock {
 export interface Cancellable {
   cancel(): void;
   /**
-   * Optional: schedules the task again, its first delay from now, as if cancelled and scheduled
-   * anew, but reusing what it holds (Node's `timeout.refresh()`). It also revives a task that ran
-   * or was cancelled. Without it, the caller cancels and schedules.
+   * Optional: schedules the task again, its first delay from now, reusing what it holds (Node's
+   * `timeout.refresh()`), also once it ran; a cancelled task stays cancelled. Without it, the
+   * caller cancels and schedules anew.
    */
   refresh?(): void;
 }

@@ -538,6 +538,42 @@ describe('a sender whose requests come back with answers', () => {
     expect(manager.getLastHeartbeatFrom('tm-1')).toBe(-1);
   });
 
+  it('drops a late answer of a target that timed out and was monitored again: the new monitor is not refreshed', async () => {
+    const { clock, sender } = world();
+    const { manager, listener } = sender();
+    const first = new ScriptedTarget().always('hold');
+    manager.monitorTarget('tm-1', first);
+    manager.start();
+    clock.advance(TIMEOUT);
+    expect(listener.timeouts).toEqual(['tm-1']);
+
+    manager.unmonitorTarget('tm-1');
+    manager.monitorTarget('tm-1', new ScriptedTarget().always('hold'));
+    first.held[0].resolve(answer('tm-1', 'late'));
+    await flush();
+
+    expect(listener.reported).toEqual([]);
+    expect(manager.getLastHeartbeatFrom('tm-1')).toBe(0);
+    manager.stop();
+  });
+
+  it('drops an answer whose target is unmonitored while the answer is being vetted', async () => {
+    const { clock, sender } = world();
+    const vetting = deferred<{ accepted: true; payload: unknown }>();
+    const { manager, listener } = sender('rm', () => vetting.promise);
+    manager.monitorTarget('tm-1', new ScriptedTarget().always(answer('tm-1', 'p')));
+    manager.start();
+    clock.advance(0);
+    await flush();
+
+    manager.unmonitorTarget('tm-1');
+    vetting.resolve({ accepted: true, payload: 'p' });
+    await flush();
+
+    expect(listener.reported).toEqual([]);
+    manager.stop();
+  });
+
   describe('admitAnswer', () => {
     it('vets each answer before it is taken, and may replace its payload', async () => {
       const { clock, sender } = world();

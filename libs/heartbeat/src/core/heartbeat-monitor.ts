@@ -27,7 +27,7 @@ export interface HeartbeatMonitorContext {
   onTimeout(resourceId: string): void;
   onUnreachable(resourceId: string): void;
   /** A request's reply carried the target's answer (see `HeartbeatAnswer`). */
-  onAnswer?(answer: HeartbeatAnswer): void;
+  onAnswer?(answer: HeartbeatAnswer, monitor: HeartbeatMonitor): void;
 }
 
 /**
@@ -101,10 +101,8 @@ export class HeartbeatMonitor<O = unknown> {
    */
   readonly rpcSucceeded = (reply: HeartbeatAnswer | void): void => {
     this.reportHeartbeatRpcSuccess();
-    // An answer that comes back after the target was unmonitored (or its manager stopped) is
-    // dropped: nothing fires for a target once it is unmonitored.
-    if (this.state !== HeartbeatMonitorState.Canceled && isHeartbeatAnswer(reply)) {
-      this.context.onAnswer?.(reply);
+    if (isHeartbeatAnswer(reply)) {
+      this.context.onAnswer?.(reply, this);
     }
   };
 

@@ -228,11 +228,19 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   /** The answer itself, for an origin that can only be answered in the reply to its request. */
   private answerInReply(monitor: HeartbeatMonitor<O>): Promise<HeartbeatAnswer<O> | void> {
     const payload = this.retrievePayload(monitor);
-    const answer = (resolved: O | null | undefined): HeartbeatAnswer<O> | void =>
-      this.monitors.get(monitor.resourceId) === monitor
-        ? { origin: this.ownResourceId, payload: resolved ?? null }
-        : undefined; // unmonitored (or stopped) while the payload was being retrieved
-    return isPromiseLike(payload) ? payload.then(answer) : Promise.resolve(answer(payload));
+    return isPromiseLike(payload)
+      ? payload.then((resolved) => this.answerOf(monitor, resolved))
+      : Promise.resolve(this.answerOf(monitor, payload));
+  }
+
+  private answerOf(
+    monitor: HeartbeatMonitor<O>,
+    payload: O | null | undefined,
+  ): HeartbeatAnswer<O> | void {
+    // Nothing if unmonitored (or stopped) while the payload was being retrieved.
+    return this.isCurrent(monitor)
+      ? { origin: this.ownResourceId, payload: payload ?? null }
+      : undefined;
   }
 
   /**
@@ -242,19 +250,22 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   private retrievePayload(
     monitor: HeartbeatMonitor<O>,
   ): O | null | undefined | Promise<O | null | undefined> {
-    const what = `Retrieving the heartbeat payload for ${monitor.resourceId}`;
     try {
       const payload = this.listener.retrievePayload(monitor.resourceId);
       return isPromiseLike(payload)
         ? Promise.resolve(payload).then(undefined, (error: unknown) => {
-            logFailure(this.logger, what, error);
+            this.payloadFailed(monitor, error);
             return null;
           })
         : payload;
     } catch (error) {
-      logFailure(this.logger, what, error);
+      this.payloadFailed(monitor, error);
       return null;
     }
+  }
+
+  private payloadFailed(monitor: HeartbeatMonitor<O>, error: unknown): void {
+    logFailure(this.logger, `Retrieving the heartbeat payload for ${monitor.resourceId}`, error);
   }
 
   private deliver(
@@ -284,7 +295,10 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
    * An answer that came back in a reply is taken as an arriving `receiveHeartbeat` is, once
    * admitted (a rejected one is logged, and neither refreshes the origin nor reports its payload).
    */
-  private readonly takeAnswer = (answer: HeartbeatAnswer): void => {
+  private readonly takeAnswer = (answer: HeartbeatAnswer, monitor: HeartbeatMonitor): void => {
+    if (!this.isCurrent(monitor)) {
+      return;
+    }
     const admit = this.admitAnswer;
     if (!admit) {
       this.takeHeartbeat(answer.origin, answer.payload as I | null);
@@ -299,16 +313,23 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     }
     if (isPromiseLike(outcome)) {
       outcome.then(
-        (settled) => this.takeAdmitted(answer, settled),
+        (settled) => this.takeAdmitted(answer, monitor, settled),
         (error: unknown) =>
           logFailure(this.logger, `Vetting the answer of ${answer.origin}`, error),
       );
     } else {
-      this.takeAdmitted(answer, outcome);
+      this.takeAdmitted(answer, monitor, outcome);
     }
   };
 
-  private takeAdmitted(answer: HeartbeatAnswer, outcome: AnswerAdmissionOutcome): void {
+  private takeAdmitted(
+    answer: HeartbeatAnswer,
+    monitor: HeartbeatMonitor,
+    outcome: AnswerAdmissionOutcome,
+  ): void {
+    if (!this.isCurrent(monitor)) {
+      return; // unmonitored while it was being vetted
+    }
     if (outcome.accepted) {
       this.takeHeartbeat(answer.origin, outcome.payload as I | null);
     } else {
@@ -316,6 +337,15 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
         `Heartbeat manager ${this.ownResourceId}: rejected the answer of ${answer.origin}: ${outcome.reason}`,
       );
     }
+  }
+
+  /**
+   * Whether the monitor an RPC went out for is still the one for its id: an answer that comes back
+   * after its target was unmonitored (even monitored again since) or its manager stopped is
+   * dropped, since nothing fires for a target once it is unmonitored.
+   */
+  private isCurrent(monitor: HeartbeatMonitor): boolean {
+    return !this.stopped && this.monitors.get(monitor.resourceId) === monitor;
   }
 
   /** Flink's `receiveHeartbeat`, however the heartbeat arrived. */

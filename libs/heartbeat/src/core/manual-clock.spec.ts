@@ -174,7 +174,7 @@ describe('ManualClock', () => {
     expect(clock.now()).toBe(100);
   });
 
-  it('refreshes a task: due its first delay from now, even after it ran or was cancelled', () => {
+  it('refreshes a task as Node does: due its first delay from now, also after it ran, not after it was cancelled', () => {
     const clock = new ManualClock(0);
     const runs: number[] = [];
     const task = clock.schedule(() => runs.push(clock.now()), 100);
@@ -189,10 +189,11 @@ describe('ManualClock', () => {
     task.refresh?.(); // after it ran
     clock.advance(100);
     expect(runs).toEqual([160, 260]);
+    task.refresh?.();
     task.cancel();
-    task.refresh?.(); // after it was cancelled
+    task.refresh?.(); // after it was cancelled: nothing
     clock.advance(100);
-    expect(runs).toEqual([160, 260, 360]);
+    expect(runs).toEqual([160, 260]);
     expect(clock.pendingTasks).toBe(0);
   });
 });

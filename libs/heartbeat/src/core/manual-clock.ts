@@ -26,13 +26,18 @@ export class ManualClock implements Clock, Scheduler {
 
   schedule(run: () => void, delayMs: number): Cancellable {
     let task = this.add(run, delayMs);
+    let cancelled = false;
     return {
       cancel: () => {
+        cancelled = true;
         task.cancelled = true;
       },
+      // As Node's `timeout.refresh()`: again from now, also once it ran, but not once cancelled.
       refresh: () => {
-        task.cancelled = true;
-        task = this.add(run, delayMs);
+        if (!cancelled) {
+          task.cancelled = true;
+          task = this.add(run, delayMs);
+        }
       },
     };
   }

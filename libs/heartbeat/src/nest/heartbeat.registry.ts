@@ -58,8 +58,15 @@ export class HeartbeatRegistry
       const services = new HeartbeatServices(configuration, environment);
       const listener = new BoundHeartbeatListener(name, this.logger);
       const vetter = new IncomingHeartbeatVetter(name);
-      const vet = (kind: HeartbeatMessageKind, origin: string, payload: unknown) =>
-        vetIncoming(vetter, { manager: name, kind, origin, payload });
+      // Without handlers (the common case) at once, with no object or promise per heartbeat.
+      const vet = (
+        kind: HeartbeatMessageKind,
+        origin: string,
+        payload: unknown,
+      ): AnswerAdmissionOutcome | Promise<AnswerAdmissionOutcome> =>
+        vetter.isEmpty
+          ? { accepted: true, payload }
+          : vetter.vet({ manager: name, kind, origin, payload });
       const common = { name, listener, vetter, vet };
       this.entries.set(
         name,
@@ -124,12 +131,4 @@ export class HeartbeatRegistry
       manager.stop();
     }
   }
-}
-
-/** Vets one heartbeat; without handlers (the common case) at once, with no promise per heartbeat. */
-function vetIncoming(
-  vetter: IncomingHeartbeatVetter,
-  heartbeat: Parameters<IncomingHeartbeatVetter['vet']>[0],
-): AnswerAdmissionOutcome | Promise<AnswerAdmissionOutcome> {
-  return vetter.isEmpty ? { accepted: true, payload: heartbeat.payload } : vetter.vet(heartbeat);
 }

@@ -19,6 +19,8 @@ const DIGIT_9 = 57;
 export class FrameParser {
   private readonly decoder = new StringDecoder('utf8');
   private buffer = '';
+  /** Length the buffer needs to hold the frame begun in it (0: not known yet). */
+  private awaited = 0;
 
   constructor(
     private readonly maxFrameLength: number,
@@ -29,6 +31,11 @@ export class FrameParser {
   push(chunk: Buffer): void {
     const text = this.decoder.write(chunk);
     const data = this.buffer.length === 0 ? text : this.buffer + text;
+    if (data.length < this.awaited) {
+      this.buffer = data; // a frame that trickles in is not searched and parsed again per chunk
+      return;
+    }
+    this.awaited = 0;
     let offset = 0;
     while (offset < data.length) {
       const hash = data.indexOf('#', offset);
@@ -41,6 +48,7 @@ export class FrameParser {
       const length = this.lengthPrefix(data, offset, hash);
       const end = hash + 1 + length;
       if (end > data.length) {
+        this.awaited = end - offset;
         break;
       }
       // A frame handler may throw (the connection is then dropped): nothing of it stays buffered.
