@@ -167,24 +167,24 @@ describe('HeartbeatSenderManager: requests in slices', () => {
   });
 });
 
-describe('HeartbeatSenderManager: rounds on planned times', () => {
-  /** The fake time of every request of a one-target sender. */
-  function timedSender() {
-    const { clock, manager } = senderWithTargets(0);
-    const times: number[] = [];
-    manager.monitorTarget('tm', {
-      requestHeartbeat: () => {
-        times.push(clock.now());
-        return Promise.resolve();
-      },
-      receiveHeartbeat: () => Promise.resolve(),
-    });
-    const start = clock.now();
-    manager.start();
-    clock.advance(0);
-    return { clock, manager, times, start };
-  }
+/** The fake time of every request of a one-target sender. */
+function timedSender() {
+  const { clock, manager } = senderWithTargets(0);
+  const times: number[] = [];
+  manager.monitorTarget('tm', {
+    requestHeartbeat: () => {
+      times.push(clock.now());
+      return Promise.resolve();
+    },
+    receiveHeartbeat: () => Promise.resolve(),
+  });
+  const start = clock.now();
+  manager.start();
+  clock.advance(0);
+  return { clock, manager, times, start };
+}
 
+describe('HeartbeatSenderManager: rounds on planned times', () => {
   it('keeps to the planned times when a timer fires late: a late round does not push back the next', () => {
     const { clock, manager, times, start } = timedSender();
     clock.advance(99);
