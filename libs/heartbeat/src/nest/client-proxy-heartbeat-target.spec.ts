@@ -11,6 +11,7 @@ import {
   HEARTBEAT_REQUEST_PATTERN,
   HeartbeatReplyError,
 } from '../transport/heartbeat-wire.js';
+import { rejectionOf } from '../../../../test/fixtures/settling.js';
 
 // The factory's tests (fromClient, createTcpTarget) are in heartbeat-target.factory.spec.ts.
 
@@ -33,16 +34,6 @@ const OPTIONS: ClientProxyHeartbeatTargetOptions = {
   closeClientOnDispose: false,
   recipient: '10.0.0.7:6123',
 };
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
-}
 
 describe('ClientProxyHeartbeatTarget', () => {
   it("sends 'heartbeat.request' and 'heartbeat.receive' with { manager, origin, payload }", async () => {

@@ -30,6 +30,8 @@ import { HeartbeatRegistry } from './heartbeat.registry.js';
 import { HeartbeatTargetFactory } from './heartbeat-target.factory.js';
 import type { TargetLossReason } from './interfaces/heartbeat-handler.interface.js';
 import type { HeartbeatModuleOptions } from './interfaces/heartbeat-module-options.interface.js';
+import { Condition, rejectionOf } from '../../../../test/fixtures/settling.js';
+import { encodeFrame } from '../../../../src/support/nest-tcp-frames.js';
 
 const ACK = { accepted: true };
 
@@ -46,51 +48,7 @@ const refused = () =>
   Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6123'), { code: 'ECONNREFUSED' });
 const errorReply = (message: string) => ({ status: 'error', message });
 
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    (value) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
-    },
-    (error: unknown) => error,
-  );
-}
-
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Resolves once `probe()` holds, checked on every `changed()`; fails after `ms` of real time. */
-class Condition {
-  private waiters: Array<() => void> = [];
-
-  changed(): void {
-    for (const waiter of this.waiters) {
-      waiter();
-    }
-  }
-
-  until(what: string, probe: () => boolean, ms = 3_000): Promise<void> {
-    if (probe()) {
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(deadline);
-        this.waiters = this.waiters.filter((waiter) => waiter !== check);
-      };
-      const deadline = setTimeout(() => {
-        done();
-        reject(new Error(`Timed out after ${ms} ms waiting for ${what}`));
-      }, ms);
-      const check = () => {
-        if (probe()) {
-          done();
-          resolve();
-        }
-      };
-      this.waiters.push(check);
-    });
-  }
-}
 
 /**
  * Wraps a target so that the test can await each RPC the manager makes through it (settled, its
@@ -187,12 +145,8 @@ const pem = (files: TlsFiles) => ({
   key: readFileSync(files.key),
 });
 
-const frameOf = (packet: unknown) => {
-  const json = JSON.stringify(packet);
-  return `${json.length}#${json}`;
-};
 const replyTo = (request: Request, response: unknown = ACK) =>
-  frameOf({ id: request.id, response, isDisposed: true });
+  encodeFrame({ id: request.id, response, isDisposed: true });
 
 @Injectable()
 class LossRecorder {

@@ -30,16 +30,12 @@ import {
   type TcpHeartbeatTargetSettings,
 } from './tcp-heartbeat-target.js';
 import { resolveTargetTlsOptions } from './target-tls-options.js';
+import { Condition, rejectionOf } from '../../../../test/fixtures/settling.js';
+import { encodeFrame } from '../../../../src/support/nest-tcp-frames.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: frames, bounded waits, a raw loopback peer and a frame-counting proxy
 // ---------------------------------------------------------------------------------------------
-
-/** A packet framed as Nest's TCP transport frames it: `<length>#<json>`, length in UTF-16 units. */
-const frameOf = (packet: unknown) => {
-  const json = JSON.stringify(packet);
-  return `${json.length}#${json}`;
-};
 
 /** Splits a text stream into the JSON packets of its complete frames (test side, unbounded). */
 class FrameCounter {
@@ -57,37 +53,6 @@ class FrameCounter {
       this.packets.push(JSON.parse(this.buffer.slice(hash + 1, end)));
       this.buffer = this.buffer.slice(end);
     }
-  }
-}
-
-/** Resolves once `probe()` holds, checked on every `changed()`; fails after `ms` of real time. */
-class Condition {
-  private waiters: Array<() => void> = [];
-
-  changed(): void {
-    for (const waiter of this.waiters) {
-      waiter();
-    }
-  }
-
-  until(what: string, probe: () => boolean, ms = 3_000): Promise<void> {
-    if (probe()) {
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((waiter) => waiter !== check);
-        reject(new Error(`Timed out after ${ms} ms waiting for ${what}`));
-      }, ms);
-      const check = () => {
-        if (probe()) {
-          clearTimeout(timer);
-          this.waiters = this.waiters.filter((waiter) => waiter !== check);
-          resolve();
-        }
-      };
-      this.waiters.push(check);
-    });
   }
 }
 
@@ -177,7 +142,7 @@ class RawPeer {
 
 /** The reply frame Nest's ServerTCP sends for an accepted request. */
 const replyTo = (request: Request, response: unknown = { accepted: true }) =>
-  frameOf({ id: request.id, response, isDisposed: true });
+  encodeFrame({ id: request.id, response, isDisposed: true });
 
 /**
  * A TCP proxy to `port` that counts the connections through it and the frames each way, to
@@ -242,16 +207,6 @@ class RecordingLogger implements HeartbeatLogger {
   error(message: string): void {
     this.errors.push(message);
   }
-}
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    (value) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
-    },
-    (error: unknown) => error,
-  );
 }
 
 /** The message of the error `fail` throws. */
@@ -762,7 +717,7 @@ describe('TcpHeartbeatTarget on the wire', () => {
         peer.onRequest = (connection, request) =>
           connection.socket.write(
             peer.requests.length === 1
-              ? frameOf({ id: request.id, err, isDisposed: true })
+              ? encodeFrame({ id: request.id, err, isDisposed: true })
               : replyTo(request),
           );
         const target = targetAt(peer.port);
@@ -839,7 +794,7 @@ describe('TcpHeartbeatTarget on the wire', () => {
       ],
       [
         'a reply without id',
-        () => frameOf({ response: { accepted: true } }),
+        () => encodeFrame({ response: { accepted: true } }),
         'a reply must carry the string id of its request',
       ],
       [
