@@ -40,7 +40,7 @@ function newRegistry(env: NodeJS.ProcessEnv = {}) {
     { resourceManagerId: 'resource-manager-test', fencingToken: FENCING_TOKEN },
     config,
     heartbeats as unknown as HeartbeatManager,
-    { fromClient: () => ({}) } as unknown as HeartbeatTargetFactory,
+    { createTcpTarget: () => ({}) } as unknown as HeartbeatTargetFactory,
   );
 }
 
