@@ -21,8 +21,23 @@ export type { HeartbeatSenderManager } from './core/heartbeat-sender-manager.js'
 export {
   HeartbeatServices,
   type HeartbeatEnvironment,
+  type HeartbeatReceiverOptions,
   type HeartbeatSenderOptions,
 } from './core/heartbeat-services.js';
+export type {
+  HeartbeatEvent,
+  HeartbeatEventType,
+  HeartbeatReceivedEvent,
+  HeartbeatRejectedEvent,
+  HeartbeatRejectionReason,
+  HeartbeatRpcFailedEvent,
+  HeartbeatRpcFailureKind,
+  ProcessStalledEvent,
+  TargetMonitoredEvent,
+  TargetTimedOutEvent,
+  TargetUnmonitoredEvent,
+  TargetUnreachableEvent,
+} from './core/heartbeat-events.js';
 export { RecipientUnreachableError } from './core/recipient-unreachable.error.js';
 
 // Nest integration

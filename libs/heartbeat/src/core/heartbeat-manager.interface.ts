@@ -1,3 +1,5 @@
+import type { Observable } from 'rxjs';
+import type { HeartbeatEvent } from './heartbeat-events.js';
 import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
 
 /**
@@ -22,6 +24,11 @@ export interface HeartbeatManager<I = unknown, O = unknown> extends HeartbeatTar
   /** Cancels every monitor; every later call is a no-op. */
   stop(): void;
   readonly isStopped: boolean;
+  /**
+   * What happens to its targets, as it happens (see `HeartbeatEvent`): hot, completes at `stop()`.
+   * Nobody subscribed costs nothing: no event is built.
+   */
+  readonly events: Observable<HeartbeatEvent>;
   /**
    * A target asks for a heartbeat. For an origin monitored without a target, resolves with the
    * answer, which the transport carries back in the request's reply.

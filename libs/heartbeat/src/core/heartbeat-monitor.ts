@@ -25,9 +25,15 @@ export interface HeartbeatMonitorContext {
    */
   silenceExcused?(deadline: number): boolean;
   onTimeout(resourceId: string): void;
-  onUnreachable(resourceId: string): void;
-  /** A request's reply carried the target's answer (see `HeartbeatAnswer`). */
-  onAnswer?(answer: HeartbeatAnswer, monitor: HeartbeatMonitor): void;
+  /** `failure`: the error of the RPC that crossed the threshold. */
+  onUnreachable(resourceId: string, failure: unknown): void;
+  /**
+   * A request's reply carried the target's answer (see `HeartbeatAnswer`); `roundTripMs` is
+   * measured only while someone watches the manager's events, `null` otherwise.
+   */
+  onAnswer?(answer: HeartbeatAnswer, monitor: HeartbeatMonitor, roundTripMs: number | null): void;
+  /** Any heartbeat RPC failed, whether or not it counts (for the manager's events). */
+  onRpcFailed?(error: unknown, monitor: HeartbeatMonitor): void;
 }
 
 /**
@@ -83,7 +89,7 @@ export class HeartbeatMonitor<O = unknown> {
     this.failedRpcs = 0;
   }
 
-  reportHeartbeatRpcFailure(): void {
+  reportHeartbeatRpcFailure(failure?: unknown): void {
     const threshold = this.context.rpcFailureThreshold;
     this.failedRpcs += 1;
     if (
@@ -91,7 +97,7 @@ export class HeartbeatMonitor<O = unknown> {
       this.failedRpcs >= threshold &&
       this.leaveRunning(HeartbeatMonitorState.Unreachable)
     ) {
-      this.context.onUnreachable(this.resourceId);
+      this.context.onUnreachable(this.resourceId, failure);
     }
   }
 
@@ -100,16 +106,22 @@ export class HeartbeatMonitor<O = unknown> {
    * once per monitor, as is {@link rpcFailed}, so that a heartbeat allocates no callback for them.
    */
   readonly rpcSucceeded = (reply: HeartbeatAnswer | void): void => {
+    this.rpcSucceededAfter(reply, null);
+  };
+
+  /** {@link rpcSucceeded}, with the round trip measured for the manager's events. */
+  rpcSucceededAfter(reply: HeartbeatAnswer | void, roundTripMs: number | null): void {
     this.reportHeartbeatRpcSuccess();
     if (isHeartbeatAnswer(reply)) {
-      this.context.onAnswer?.(reply, this);
+      this.context.onAnswer?.(reply, this, roundTripMs);
     }
-  };
+  }
 
   /** Settles a failed heartbeat RPC: only an unreachable recipient counts (Flink's rule). */
   readonly rpcFailed = (error: unknown): void => {
+    this.context.onRpcFailed?.(error, this);
     if (RecipientUnreachableError.matches(error)) {
-      this.reportHeartbeatRpcFailure();
+      this.reportHeartbeatRpcFailure(error);
     }
   };
 

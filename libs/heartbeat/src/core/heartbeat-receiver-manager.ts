@@ -5,6 +5,16 @@ import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.in
 import type { HeartbeatManager } from './heartbeat-manager.interface.js';
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
 import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
+import type { Observable } from 'rxjs';
+import {
+  failureMessage,
+  HeartbeatEventStream,
+  payloadBytesOf,
+  rpcFailureKindOf,
+  type HeartbeatEvent,
+  type HeartbeatRejectionReason,
+} from './heartbeat-events.js';
+import { RejectionLog } from './rejection-log.js';
 import { StallGuard } from './stall-guard.js';
 import { disposeTarget, isPromiseLike, logFailure, logRejection, safely } from './safely.js';
 
@@ -16,6 +26,8 @@ import { disposeTarget, isPromiseLike, logFailure, logRejection, safely } from '
 export interface HeartbeatManagerOptions<I, O> {
   /** This side's id, sent as the origin of every heartbeat. */
   readonly ownResourceId: string;
+  /** The name its events carry; its own resource id if absent. */
+  readonly name?: string;
   readonly listener: HeartbeatListener<I, O>;
   /** Validated by `resolveHeartbeatConfiguration`; the manager does not check it again. */
   readonly configuration: ResolvedHeartbeatConfiguration;
@@ -64,8 +76,11 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   protected readonly listener: HeartbeatListener<I, O>;
   /** @internal */
   protected readonly monitors = new Map<string, HeartbeatMonitor<O>>();
+  /** @internal */
+  protected readonly eventStream: HeartbeatEventStream;
   private readonly stallGuard: StallGuard;
   private readonly admitAnswer: AnswerAdmission | undefined;
+  private readonly rejectionLog: RejectionLog;
   private stopped = false;
 
   /**
@@ -81,6 +96,8 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     this.scheduler = options.scheduler ?? timerScheduler;
     this.logger = options.logger ?? consoleHeartbeatLogger;
     this.admitAnswer = options.admitAnswer;
+    this.eventStream = new HeartbeatEventStream(options.name ?? options.ownResourceId);
+    this.rejectionLog = new RejectionLog(this.logger, this.clock, this.configuration.interval);
     const { stallThreshold, timeout } = this.configuration;
     this.stallGuard = new StallGuard({
       clock: this.clock,
@@ -91,7 +108,44 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
         `Heartbeat manager ${this.ownResourceId}: this process stalled, no timer ran for ${gap} ms ` +
         `(stall threshold ${stallThreshold} ms); heartbeat timeouts falling due in or just after ` +
         `the stall get a fresh ${timeout} ms window instead of being declared`,
+      onStall: (stallMs) => {
+        if (this.eventStream.active) {
+          this.emit({ type: 'stalled', manager: this.name, at: this.clock.now(), stallMs });
+        }
+      },
     });
+  }
+
+  /** The name its events carry (in Nest, the name the manager is declared under). */
+  get name(): string {
+    return this.eventStream.manager;
+  }
+
+  /**
+   * This manager's events (see `HeartbeatEvent`), hot: a subscriber sees what happens from then
+   * on; it completes when the manager stops. With nobody subscribed, the manager builds no event.
+   */
+  get events(): Observable<HeartbeatEvent> {
+    return this.eventStream.events;
+  }
+
+  /**
+   * Turns down a heartbeat message from `peer`: reported as a `rejected` event (which the metrics
+   * count), and logged at most once per peer and reason per interval.
+   * @internal
+   */
+  rejectMessage(peer: string, reason: HeartbeatRejectionReason, detail: string): void {
+    if (this.eventStream.active) {
+      this.emit({
+        type: 'rejected',
+        manager: this.name,
+        at: this.clock.now(),
+        peer,
+        reason,
+        detail,
+      });
+    }
+    this.rejectionLog.record(peer, reason, `Heartbeat manager ${this.name}: ${detail}`);
   }
 
   get isStopped(): boolean {
@@ -119,24 +173,54 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       timeout: this.configuration.timeout,
       rpcFailureThreshold: this.configuration.rpcFailureThreshold,
       silenceExcused: (deadline) => this.silenceExcused(resourceId, deadline),
-      onTimeout: (id) =>
+      onTimeout: (id) => {
+        if (this.eventStream.active) {
+          const lastHeartbeat = monitor.getLastHeartbeat();
+          this.emit({
+            type: 'timeout',
+            manager: this.name,
+            at: this.clock.now(),
+            target: id,
+            lastHeartbeat,
+          });
+        }
         safely(
           this.logger,
           `Heartbeat timeout handler for ${id}`,
           () => this.listener.notifyHeartbeatTimeout(id),
           undefined,
-        ),
-      onUnreachable: (id) =>
+        );
+      },
+      onUnreachable: (id, failure) => {
+        if (this.eventStream.active) {
+          this.emit({
+            type: 'unreachable',
+            manager: this.name,
+            at: this.clock.now(),
+            target: id,
+            failure: failureMessage(failure),
+          });
+        }
         safely(
           this.logger,
           `Target unreachable handler for ${id}`,
           () => this.listener.notifyTargetUnreachable(id),
           undefined,
-        ),
+        );
+      },
       onAnswer: this.takeAnswer,
+      onRpcFailed: this.rpcFailed,
     });
     this.monitors.set(resourceId, monitor);
     this.stallGuard.start();
+    if (this.eventStream.active) {
+      this.emit({
+        type: 'monitored',
+        manager: this.name,
+        at: this.clock.now(),
+        target: resourceId,
+      });
+    }
   }
 
   unmonitorTarget(resourceId: string): void {
@@ -148,6 +232,14 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       this.monitors.delete(resourceId);
       monitor.cancel();
       disposeMonitored(this.logger, monitor);
+      if (this.eventStream.active) {
+        this.emit({
+          type: 'unmonitored',
+          manager: this.name,
+          at: this.clock.now(),
+          target: resourceId,
+        });
+      }
     }
     if (this.monitors.size === 0) {
       this.stallGuard.stop();
@@ -173,11 +265,12 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       disposeMonitored(this.logger, monitor);
     }
     this.monitors.clear();
+    this.eventStream.complete();
   }
 
   /** A heartbeat (the answer to one of our requests) arrived. */
   receiveHeartbeat(origin: string, payload: I | null): Promise<void> {
-    this.takeHeartbeat(origin, payload);
+    this.takeHeartbeat(origin, payload, null);
     return NO_ANSWER;
   }
 
@@ -189,9 +282,19 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   requestHeartbeat(origin: string, payload: I | null): Promise<HeartbeatAnswer<O> | void> {
     const monitor = this.stopped ? undefined : this.monitors.get(origin);
     if (!monitor) {
+      if (!this.stopped) {
+        this.rejectMessage(
+          origin,
+          'unknown-origin',
+          `ignored a heartbeat request from ${origin}, which it does not monitor`,
+        );
+      }
       return NO_ANSWER;
     }
     monitor.reportHeartbeat();
+    if (this.eventStream.active) {
+      this.emitHeartbeat(origin, payload, null);
+    }
     this.reportPayload(origin, payload);
     if (monitor.target === null) {
       return this.answerInReply(monitor);
@@ -284,8 +387,30 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     } catch (error) {
       outcome = Promise.reject(error);
     }
-    outcome.then(monitor.rpcSucceeded, monitor.rpcFailed);
+    if (this.eventStream.active && rpc !== this.deliverAnswer) {
+      // Measured only for subscribers: a closure per heartbeat, for its round trip.
+      const sentAt = this.clock.now();
+      outcome.then(
+        (reply) => monitor.rpcSucceededAfter(reply, this.clock.now() - sentAt),
+        monitor.rpcFailed,
+      );
+    } else {
+      outcome.then(monitor.rpcSucceeded, monitor.rpcFailed);
+    }
   }
+
+  private readonly rpcFailed = (error: unknown, monitor: HeartbeatMonitor): void => {
+    if (this.eventStream.active && this.isCurrent(monitor)) {
+      this.emit({
+        type: 'rpc-failed',
+        manager: this.name,
+        at: this.clock.now(),
+        target: monitor.resourceId,
+        kind: rpcFailureKindOf(error),
+        failure: failureMessage(error),
+      });
+    }
+  };
 
   /** An answer to a request (a receiver's, in reply to ours) goes to the origin's target. */
   private readonly deliverAnswer: HeartbeatRpc<O> = (target, payload) =>
@@ -295,13 +420,17 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
    * An answer that came back in a reply is taken as an arriving `receiveHeartbeat` is, once
    * admitted (a rejected one is logged, and neither refreshes the origin nor reports its payload).
    */
-  private readonly takeAnswer = (answer: HeartbeatAnswer, monitor: HeartbeatMonitor): void => {
+  private readonly takeAnswer = (
+    answer: HeartbeatAnswer,
+    monitor: HeartbeatMonitor,
+    roundTripMs: number | null,
+  ): void => {
     if (!this.isCurrent(monitor)) {
       return;
     }
     const admit = this.admitAnswer;
     if (!admit) {
-      this.takeHeartbeat(answer.origin, answer.payload as I | null);
+      this.takeHeartbeat(answer.origin, answer.payload as I | null, roundTripMs);
       return;
     }
     let outcome: AnswerAdmissionOutcome | Promise<AnswerAdmissionOutcome>;
@@ -313,12 +442,12 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     }
     if (isPromiseLike(outcome)) {
       outcome.then(
-        (settled) => this.takeAdmitted(answer, monitor, settled),
+        (settled) => this.takeAdmitted(answer, monitor, settled, roundTripMs),
         (error: unknown) =>
           logFailure(this.logger, `Vetting the answer of ${answer.origin}`, error),
       );
     } else {
-      this.takeAdmitted(answer, monitor, outcome);
+      this.takeAdmitted(answer, monitor, outcome, roundTripMs);
     }
   };
 
@@ -326,15 +455,18 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     answer: HeartbeatAnswer,
     monitor: HeartbeatMonitor,
     outcome: AnswerAdmissionOutcome,
+    roundTripMs: number | null,
   ): void {
     if (!this.isCurrent(monitor)) {
       return; // unmonitored while it was being vetted
     }
     if (outcome.accepted) {
-      this.takeHeartbeat(answer.origin, outcome.payload as I | null);
+      this.takeHeartbeat(answer.origin, outcome.payload as I | null, roundTripMs);
     } else {
-      this.logger.warn(
-        `Heartbeat manager ${this.ownResourceId}: rejected the answer of ${answer.origin}: ${outcome.reason}`,
+      this.rejectMessage(
+        answer.origin,
+        'vetoed',
+        `rejected the answer of ${answer.origin}: ${outcome.reason}`,
       );
     }
   }
@@ -349,11 +481,37 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   }
 
   /** Flink's `receiveHeartbeat`, however the heartbeat arrived. */
-  private takeHeartbeat(origin: string, payload: I | null): void {
+  private takeHeartbeat(origin: string, payload: I | null, roundTripMs: number | null): void {
     if (!this.stopped) {
-      this.monitors.get(origin)?.reportHeartbeat();
+      const monitor = this.monitors.get(origin);
+      if (monitor) {
+        monitor.reportHeartbeat();
+        if (this.eventStream.active) {
+          this.emitHeartbeat(origin, payload, roundTripMs);
+        }
+      }
       // As in Flink, a payload is reported even from an origin that is not monitored.
       this.reportPayload(origin, payload);
+    }
+  }
+
+  private emitHeartbeat(target: string, payload: unknown, roundTripMs: number | null): void {
+    this.emit({
+      type: 'heartbeat',
+      manager: this.name,
+      at: this.clock.now(),
+      target,
+      roundTripMs,
+      payloadBytes: payloadBytesOf(payload),
+    });
+  }
+
+  /** A subscriber that throws is logged: it must not break the manager. */
+  private emit(event: HeartbeatEvent): void {
+    try {
+      this.eventStream.emit(event);
+    } catch (error) {
+      logFailure(this.logger, `A subscriber to the events of ${this.name}`, error);
     }
   }
 

@@ -21,8 +21,17 @@ export interface HeartbeatEnvironment {
   readonly logger?: HeartbeatLogger;
 }
 
+/** What a receiver may be given besides its id and listener. */
+export interface HeartbeatReceiverOptions {
+  /**
+   * The name its events carry (`HeartbeatEvent.manager`), to tell managers apart; its own
+   * resource id if absent. Nest's registry gives each manager the name it is declared under.
+   */
+  readonly name?: string;
+}
+
 /** What a sender may be given besides its id and listener. */
-export interface HeartbeatSenderOptions {
+export interface HeartbeatSenderOptions extends HeartbeatReceiverOptions {
   /**
    * Vets each answer that comes back in the reply to a request before the sender takes it (in
    * Nest, the manager's `@OnIncomingHeartbeat` handlers do): rejected, it neither refreshes the
@@ -90,6 +99,7 @@ export class HeartbeatServices {
       ownResourceId,
       listener,
       configuration: this.configuration,
+      name: options.name,
       admitAnswer: options.admitAnswer,
     });
   }
@@ -98,12 +108,14 @@ export class HeartbeatServices {
   createReceiverManager<I, O>(
     ownResourceId: string,
     listener: HeartbeatListener<I, O>,
+    options: HeartbeatReceiverOptions = {},
   ): HeartbeatReceiverManager<I, O> {
     return new HeartbeatReceiverManager({
       ...this.environment,
       ownResourceId,
       listener,
       configuration: this.configuration,
+      name: options.name,
     });
   }
 }

@@ -9,6 +9,8 @@ export interface StallGuardOptions {
   readonly threshold: number;
   /** Names the owner and the consequence in the one warning logged per stall. */
   describeStall(gapMs: number): string;
+  /** Told of each stall, after the warning (for the owner's events). */
+  onStall?(gapMs: number): void;
 }
 
 /**
@@ -75,6 +77,7 @@ export class StallGuard {
     if (stalled) {
       this.lastStallEnd = now;
       this.options.logger.warn(this.options.describeStall(gap));
+      this.options.onStall?.(gap);
     }
   }
 }

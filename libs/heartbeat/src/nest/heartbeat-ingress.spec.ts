@@ -415,7 +415,7 @@ describe('HeartbeatIngress', () => {
         expect(workers.getLastHeartbeatFrom('w1')).toBe(0);
         expect(moduleRef.get(Node).payloads).toEqual([]);
         expect(warnLog).toHaveBeenCalledWith(
-          `Heartbeat manager tm-1: rejected the answer of w1: ${reason}`,
+          `Heartbeat manager workers: rejected the answer of w1: ${reason}`,
         );
         expect(moduleRef.get(Node).timeouts).toEqual([]);
         clock.advance(1_000); // a timeout after the start, with every answer rejected
@@ -490,8 +490,9 @@ describe('HeartbeatIngress', () => {
         expect(error).toBeInstanceOf(RpcException);
         expect(error.getError()).toBe(reason);
         expect(error.message).toBe(reason);
-        expect(warnLog).toHaveBeenLastCalledWith(`Rejected heartbeat ${kind}: ${reason}`);
       }
+      // Logged once: the second rejection has the same peer and reason within the interval.
+      expect(warnLog.mock.calls).toEqual([[`Rejected heartbeat request: ${reason}`]]);
 
       expect(rm.receiveHeartbeat).not.toHaveBeenCalled();
       expect(supervisor.getLastHeartbeatFrom('rm')).toBe(0);
@@ -684,15 +685,16 @@ function routeWith(answer: HeartbeatAnswer | void, vetted: unknown = 'vetted') {
       payload: vetted,
     })),
   } satisfies HeartbeatRoute;
-  const routes: HeartbeatRoutes = { routeTo: (name) => (name === 'm' ? route : undefined) };
-  return { route, ingress: new HeartbeatIngress(routes) };
+  const routes = {
+    routeTo: (name: string) => (name === 'm' ? route : undefined),
+    rejectMessage: jest.fn<HeartbeatRoutes['rejectMessage']>(),
+  } satisfies HeartbeatRoutes;
+  return { route, routes, ingress: new HeartbeatIngress(routes) };
 }
 
 describe('HeartbeatIngress over a narrow HeartbeatRoutes (no registry)', () => {
-  let warnLog: jest.SpiedFunction<Logger['warn']>;
-
   beforeEach(() => {
-    warnLog = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
   });
 
   afterEach(() => jest.restoreAllMocks());
@@ -739,7 +741,7 @@ describe('HeartbeatIngress over a narrow HeartbeatRoutes (no registry)', () => {
   });
 
   it('rejects a heartbeat its route refuses, or for a manager it has no route to, without calling a manager', async () => {
-    const { route, ingress } = routeWith({ origin: 'tm-1', payload: 1 });
+    const { route, routes, ingress } = routeWith({ origin: 'tm-1', payload: 1 });
     route.vet.mockReturnValueOnce({ accepted: false, reason: 'fenced' } as never);
 
     await expect(
@@ -750,6 +752,20 @@ describe('HeartbeatIngress over a narrow HeartbeatRoutes (no registry)', () => {
     ).resolves.toMatchObject({ message: 'unknown heartbeat manager "other" (from rm)' });
 
     expect(route.manager.requestHeartbeat).not.toHaveBeenCalled();
-    expect(warnLog).toHaveBeenCalledTimes(2);
+    // Each goes to the routes to be counted and (rate-limited) logged, with a bounded reason.
+    expect(routes.rejectMessage.mock.calls).toEqual([
+      [
+        'm',
+        'rm',
+        'vetoed',
+        'Rejected heartbeat request: heartbeat from rm to "m" rejected: fenced',
+      ],
+      [
+        null,
+        'rm',
+        'unknown-manager',
+        'Rejected heartbeat request: unknown heartbeat manager "other" (from rm)',
+      ],
+    ]);
   });
 });

@@ -5,11 +5,19 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import { merge, type Observable } from 'rxjs';
+import type { Clock } from '../core/clock.js';
+import {
+  HeartbeatEventStream,
+  type HeartbeatEvent,
+  type HeartbeatRejectionReason,
+} from '../core/heartbeat-events.js';
 import type { HeartbeatReceiverManager } from '../core/heartbeat-receiver-manager.js';
+import { RejectionLog } from '../core/rejection-log.js';
 import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
 import type { HeartbeatSenderManager } from '../core/heartbeat-sender-manager.js';
 import type { AnswerAdmissionOutcome } from '../core/heartbeat-receiver-manager.js';
-import { HeartbeatServices } from '../core/heartbeat-services.js';
+import { HeartbeatServices, timeSourcesOf } from '../core/heartbeat-services.js';
 import type {
   HeartbeatMessageKind,
   HeartbeatRoute,
@@ -47,6 +55,10 @@ export class HeartbeatRegistry
 {
   private readonly logger = new Logger(HEARTBEAT_LOGGER_CONTEXT);
   private readonly entries = new Map<string, HeartbeatManagerEntry>();
+  /** Rejections of messages that named no manager of this application. */
+  private readonly unroutedEvents = new HeartbeatEventStream('');
+  private readonly unroutedLog: RejectionLog;
+  private readonly clock: Clock;
 
   /**
    * Nest makes the registry, from the module's resolved options.
@@ -54,6 +66,7 @@ export class HeartbeatRegistry
    */
   constructor(@Inject(HEARTBEAT_RESOLVED_OPTIONS) options: ResolvedHeartbeatOptions) {
     const environment = { clock: options.clock, scheduler: options.scheduler, logger: this.logger };
+    this.clock = timeSourcesOf(environment).clock;
     for (const { name, role, resourceId, configuration } of options.managers) {
       const services = new HeartbeatServices(configuration, environment);
       const listener = new BoundHeartbeatListener(name, this.logger);
@@ -75,13 +88,67 @@ export class HeartbeatRegistry
               ...common,
               role,
               manager: services.createSenderManager(resourceId, listener, {
+                name,
                 // An answer in a reply is vetted as a separate `heartbeat.receive` would be.
                 admitAnswer: ({ origin, payload }) => vet('receive', origin, payload),
               }),
             }
-          : { ...common, role, manager: services.createReceiverManager(resourceId, listener) },
+          : {
+              ...common,
+              role,
+              manager: services.createReceiverManager(resourceId, listener, { name }),
+            },
       );
     }
+    const longestInterval = Math.max(
+      10_000,
+      ...options.managers.map(({ configuration }) => configuration.interval),
+    );
+    this.unroutedLog = new RejectionLog(this.logger, this.clock, longestInterval);
+  }
+
+  /**
+   * The events of the manager declared under `name` (throws if there is none), or, without a
+   * name, of every manager, with the rejections of messages that named none of them (their
+   * `manager` is `''`). Hot: a subscriber sees what happens from then on. Nobody subscribed costs
+   * nothing: no event is built.
+   */
+  events(name?: string): Observable<HeartbeatEvent> {
+    if (name !== undefined) {
+      return this.getEntry(name).manager.events;
+    }
+    return merge(
+      this.unroutedEvents.events,
+      ...[...this.entries.values()].map(({ manager }) => manager.events),
+    );
+  }
+
+  /**
+   * Counts and logs (at most once per peer and reason per interval) a message turned down.
+   * @internal
+   */
+  rejectMessage(
+    manager: string | null,
+    peer: string,
+    reason: HeartbeatRejectionReason,
+    detail: string,
+  ): void {
+    const entry = manager === null ? undefined : this.entries.get(manager);
+    if (entry) {
+      entry.manager.rejectMessage(peer, reason, detail);
+      return;
+    }
+    if (this.unroutedEvents.active) {
+      this.unroutedEvents.emit({
+        type: 'rejected',
+        manager: '',
+        at: this.clock.now(),
+        peer,
+        reason,
+        detail,
+      });
+    }
+    this.unroutedLog.record(peer, reason, detail);
   }
 
   /**
@@ -130,5 +197,6 @@ export class HeartbeatRegistry
     for (const { manager } of this.entries.values()) {
       manager.stop();
     }
+    this.unroutedEvents.complete();
   }
 }

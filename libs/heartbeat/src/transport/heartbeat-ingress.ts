@@ -1,12 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
+import type { HeartbeatRejectionReason } from '../core/heartbeat-events.js';
 import type { AnswerAdmissionOutcome } from '../core/heartbeat-receiver-manager.js';
 import type { HeartbeatAnswer } from '../core/heartbeat-target.interface.js';
-import {
-  HEARTBEAT_LOGGER_CONTEXT,
-  parseHeartbeatMessage,
-  type HeartbeatAck,
-} from './heartbeat-wire.js';
+import { parseHeartbeatMessage, type HeartbeatAck } from './heartbeat-wire.js';
 
 /** Which of the two heartbeat RPCs arrived: a request for a heartbeat, or a separate answer. */
 export type HeartbeatMessageKind = 'request' | 'receive';
@@ -27,6 +24,16 @@ export interface HeartbeatRoute {
 /** The narrow lookup the ingress depends on (the module's registry provides it). */
 export interface HeartbeatRoutes {
   routeTo(manager: string): HeartbeatRoute | undefined;
+  /**
+   * Counts and (rate-limited) logs a message turned down; `manager` is null when it named no
+   * manager of this application.
+   */
+  rejectMessage(
+    manager: string | null,
+    peer: string,
+    reason: HeartbeatRejectionReason,
+    detail: string,
+  ): void;
 }
 
 /** Injection token of the {@link HeartbeatRoutes} the ingress uses. */
@@ -40,23 +47,33 @@ const ACCEPTED: HeartbeatAck = { accepted: true };
  */
 @Injectable()
 export class HeartbeatIngress {
-  private readonly logger = new Logger(HEARTBEAT_LOGGER_CONTEXT);
-
   constructor(@Inject(HEARTBEAT_ROUTES) private readonly routes: HeartbeatRoutes) {}
 
   async handle(kind: HeartbeatMessageKind, data: unknown): Promise<HeartbeatAck> {
     const parsed = parseHeartbeatMessage(data);
     if (!parsed.ok) {
-      return this.reject(kind, parsed.reason);
+      return this.reject(kind, null, 'unknown', 'malformed', parsed.reason);
     }
     const { manager: name, origin, payload } = parsed.message;
     const route = this.routes.routeTo(name);
     if (!route) {
-      return this.reject(kind, `unknown heartbeat manager "${name}" (from ${origin})`);
+      return this.reject(
+        kind,
+        null,
+        origin,
+        'unknown-manager',
+        `unknown heartbeat manager "${name}" (from ${origin})`,
+      );
     }
     const outcome = await route.vet(kind, origin, payload);
     if (!outcome.accepted) {
-      return this.reject(kind, `heartbeat from ${origin} to "${name}" rejected: ${outcome.reason}`);
+      return this.reject(
+        kind,
+        name,
+        origin,
+        'vetoed',
+        `heartbeat from ${origin} to "${name}" rejected: ${outcome.reason}`,
+      );
     }
     if (kind === 'receive') {
       await route.manager.receiveHeartbeat(origin, outcome.payload);
@@ -66,8 +83,14 @@ export class HeartbeatIngress {
     return answer ? { accepted: true, heartbeat: answer } : ACCEPTED;
   }
 
-  private reject(kind: HeartbeatMessageKind, reason: string): never {
-    this.logger.warn(`Rejected heartbeat ${kind}: ${reason}`);
-    throw new RpcException(reason);
+  private reject(
+    kind: HeartbeatMessageKind,
+    manager: string | null,
+    peer: string,
+    reason: HeartbeatRejectionReason,
+    detail: string,
+  ): never {
+    this.routes.rejectMessage(manager, peer, reason, `Rejected heartbeat ${kind}: ${detail}`);
+    throw new RpcException(detail);
   }
 }

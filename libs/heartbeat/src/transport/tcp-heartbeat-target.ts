@@ -33,11 +33,15 @@ export interface TcpHeartbeatTargetSettings {
 /** A heartbeat RPC that got no reply within `requestTimeout` (not "unreachable", by Flink's rule). */
 export class HeartbeatRequestTimeoutError extends Error {
   override readonly name = 'HeartbeatRequestTimeoutError';
+  /** Read by the managers' `rpc-failed` events. */
+  readonly heartbeatFailureKind = 'timeout';
 }
 
 /** An error reply (`{ id, err }`): the peer was reached and refused the heartbeat. */
 export class HeartbeatRejectedError extends Error {
   override readonly name = 'HeartbeatRejectedError';
+  /** Read by the managers' `rpc-failed` events. */
+  readonly heartbeatFailureKind = 'rejected';
 }
 
 /** How long a heartbeat connection may be idle before TCP keepalive probes it. */
