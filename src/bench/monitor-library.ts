@@ -4,6 +4,7 @@ import { Inject, Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
   HeartbeatModule,
+  HeartbeatRegistry,
   HeartbeatTargetFactory,
   InjectHeartbeatManager,
   OnHeartbeatPayload,
@@ -93,6 +94,15 @@ export async function startLibraryMonitor(
   const app = await NestFactory.createApplicationContext(LibraryMonitorModule, {
     logger: ['error', 'warn'],
   });
+  if (config.observe === 'events') {
+    // The cheapest real subscriber: it looks at every event (so each is built) and counts it.
+    let seen = 0;
+    app
+      .get(HeartbeatRegistry)
+      .events()
+      .subscribe(() => (seen += 1));
+    process.on('exit', () => void seen);
+  }
   const monitor = app.get(LibraryMonitor);
   return (targets) => monitor.watch(targets);
 }

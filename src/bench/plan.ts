@@ -36,6 +36,8 @@ const detectionSize = Math.min(maxTargets, 1_000);
 export const plan = {
   overheadSizes: [...new Set([1, 100, 1_000].map((size) => Math.min(size, maxTargets)))],
   overheadWindowMs: Math.min(windowMs, quick ? 2_000 : 5_000),
+  /** The library alone and watched (events, metrics): at about 1,000 heartbeats per second. */
+  observabilitySizes: [Math.min(1_000, maxTargets)],
   /** Library, plain and raw runs alternate this many times; medians are kept. */
   overheadTriples: quick ? 1 : 3,
   scaleSizes: quick ? [maxTargets] : [...below([1_000, 5_000]), maxTargets],

@@ -32,6 +32,12 @@ export interface MonitorConfig {
   readonly timeout: number;
   readonly rpcFailureThreshold: number;
   readonly requestTimeout: number;
+  /**
+   * Library mode only: what watches the manager besides the handlers. `events`: one subscriber
+   * to every manager's event stream, counting; `metrics`: the module's Prometheus metrics, scraped
+   * every second. None if absent.
+   */
+  readonly observe?: 'events' | 'metrics';
 }
 
 /** Orchestrator → child. */

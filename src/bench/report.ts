@@ -2,6 +2,7 @@
 import { expectedPerSecond, MIN_RATE_SHARE, type Ceiling } from './ceiling.js';
 import type { Detection } from './detection.js';
 import type { WindowResult } from './fleet.js';
+import type { ObservabilityRow } from './observability.js';
 import type { OverheadRow } from './overhead.js';
 import { interval, plan, quick, THRESHOLD, timeout, windowMs } from './plan.js';
 import type { ProcessMetrics } from './process-metrics.js';
@@ -11,6 +12,7 @@ import type { TerminusResult } from './terminus.js';
 
 export interface Results {
   readonly overhead: OverheadRow[];
+  readonly observability: ObservabilityRow[];
   readonly scale: Scale;
   readonly ceiling: Ceiling;
   readonly terminus: TerminusResult;
@@ -78,7 +80,14 @@ const distributionRow = (name: string, targets: number, stats: Distribution, bou
   bound,
 ];
 
-export function render({ overhead, scale, ceiling, terminus, seconds }: Results): string {
+export function render({
+  overhead,
+  observability,
+  scale,
+  ceiling,
+  terminus,
+  seconds,
+}: Results): string {
   const largest = scale.rows[scale.rows.length - 1];
   const atTerminusSize = scale.rows.find((row) => row.targets === terminus.targets) ?? largest;
   const terminusCostRatio =
@@ -111,6 +120,30 @@ export function render({ overhead, scale, ceiling, terminus, seconds }: Results)
         ]),
         round(plainRatio, 2),
         round(rawRatio, 2),
+      ]),
+    ),
+    table(
+      `Observability: CPU µs per heartbeat of the library alone, with one event subscriber, and with ` +
+        `its Prometheus metrics scraped every second; medians of ${plan.overheadTriples} interleaved triple(s)`,
+      [
+        'targets',
+        'alone µs',
+        'alone hb/s',
+        'events µs',
+        'events hb/s',
+        'metrics µs',
+        'metrics hb/s',
+        'events/alone',
+        'metrics/alone',
+      ],
+      observability.map(({ targets, runs, eventsRatio, metricsRatio }) => [
+        targets,
+        ...[runs.none, runs.events, runs.metrics].flatMap((run) => [
+          ms(run.cpuMicrosPerRound),
+          Math.round(run.perSecond),
+        ]),
+        round(eventsRatio, 2),
+        round(metricsRatio, 2),
       ]),
     ),
     table(
@@ -183,6 +216,8 @@ export function render({ overhead, scale, ceiling, terminus, seconds }: Results)
     rawFloorRatios: Object.fromEntries(
       overhead.map((row) => [row.targets, round(row.rawRatio, 2)]),
     ),
+    eventsCostRatio: maxOf(observability.map((row) => row.eventsRatio)),
+    metricsCostRatio: maxOf(observability.map((row) => row.metricsRatio)),
     targets: largest.targets,
     rmCpuPercent: round(cpuPercent(largest.result.monitor), 1),
     loadCpuPercent: round(loadCpuPercent(largest.result), 1),
