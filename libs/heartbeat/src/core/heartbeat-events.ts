@@ -70,13 +70,17 @@ export interface ProcessStalledEvent extends HeartbeatEventBase {
 /**
  * Why a heartbeat message was turned down: `malformed` (not a heartbeat message),
  * `unknown-manager` (no manager by that name), `vetoed` (an `@OnIncomingHeartbeat` handler or the
- * admission of an answer refused it), `unknown-origin` (a request from an origin not monitored).
+ * admission of an answer refused it), `unknown-origin` (a request from an origin not monitored:
+ * counted but not logged, since Flink ignores such requests and one can precede a registration).
  * A bounded set, so that a metric label built from it stays bounded too.
  */
 export type HeartbeatRejectionReason =
   'malformed' | 'unknown-manager' | 'vetoed' | 'unknown-origin';
 
-/** A heartbeat message was turned down (counted always, logged at most once per peer, reason and interval). */
+/**
+ * A heartbeat message was turned down: counted always, and logged at most once per peer, reason
+ * and interval (`unknown-origin` is not logged).
+ */
 export interface HeartbeatRejectedEvent extends HeartbeatEventBase {
   readonly type: 'rejected';
   /** Who sent it, as it claimed (its origin), or `unknown` for a message without one. */

@@ -135,16 +135,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
    * @internal
    */
   rejectMessage(peer: string, reason: HeartbeatRejectionReason, detail: string): void {
-    if (this.eventStream.active) {
-      this.emit({
-        type: 'rejected',
-        manager: this.name,
-        at: this.clock.now(),
-        peer,
-        reason,
-        detail,
-      });
-    }
+    this.emitRejected(peer, reason, detail);
     this.rejectionLog.record(peer, reason, `Heartbeat manager ${this.name}: ${detail}`);
   }
 
@@ -282,8 +273,9 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   requestHeartbeat(origin: string, payload: I | null): Promise<HeartbeatAnswer<O> | void> {
     const monitor = this.stopped ? undefined : this.monitors.get(origin);
     if (!monitor) {
+      // Counted, not logged: Flink ignores such requests, and one can precede a registration.
       if (!this.stopped) {
-        this.rejectMessage(
+        this.emitRejected(
           origin,
           'unknown-origin',
           `ignored a heartbeat request from ${origin}, which it does not monitor`,
@@ -504,6 +496,19 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       roundTripMs,
       payloadBytes: payloadBytesOf(payload),
     });
+  }
+
+  private emitRejected(peer: string, reason: HeartbeatRejectionReason, detail: string): void {
+    if (this.eventStream.active) {
+      this.emit({
+        type: 'rejected',
+        manager: this.name,
+        at: this.clock.now(),
+        peer,
+        reason,
+        detail,
+      });
+    }
   }
 
   /** A subscriber that throws is logged: it must not break the manager. */
