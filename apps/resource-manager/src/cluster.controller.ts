@@ -10,7 +10,8 @@ import {
 } from '@nestjs/common';
 import { ID_PATTERN, MAX_SLOTS } from '#cluster';
 import { JsonBody } from './json-body.js';
-import { SlotRequestError, TaskManagerRegistry } from './task-manager-registry.service.js';
+import { ClusterViews } from './cluster-views.service.js';
+import { SlotPool, SlotRequestError } from './slot-pool.service.js';
 
 /**
  * The ResourceManager's HTTP API: what it knows of the cluster, and slot requests. Endpoints taking
@@ -18,16 +19,19 @@ import { SlotRequestError, TaskManagerRegistry } from './task-manager-registry.s
  */
 @Controller()
 export class ClusterController {
-  constructor(private readonly registry: TaskManagerRegistry) {}
+  constructor(
+    private readonly views: ClusterViews,
+    private readonly slotPool: SlotPool,
+  ) {}
 
   @Get('taskmanagers')
   taskManagers() {
-    return { taskmanagers: this.registry.list() };
+    return { taskmanagers: this.views.list() };
   }
 
   @Get('taskmanagers/:id')
   taskManager(@Param('id') id: string) {
-    const taskManager = this.registry.find(id);
+    const taskManager = this.views.find(id);
     if (!taskManager) {
       throw new NotFoundException(`No TaskManager with id ${id}`);
     }
@@ -36,7 +40,7 @@ export class ClusterController {
 
   @Get('overview')
   overview() {
-    return this.registry.overview();
+    return this.views.overview();
   }
 
   @Post('slots/allocate')
@@ -47,14 +51,14 @@ export class ClusterController {
     if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > MAX_SLOTS) {
       throw new BadRequestException(`count must be an integer from 1 to ${MAX_SLOTS}`);
     }
-    return { allocations: await asConflict(this.registry.allocate(job, count as number)) };
+    return { allocations: await asConflict(this.slotPool.allocate(job, count as number)) };
   }
 
   @Post('slots/release')
   @HttpCode(200)
   async release(@JsonBody() body: Record<string, unknown>) {
     const job = requireJobId(body.jobId);
-    return { released: await asConflict(this.registry.release(job)) };
+    return { released: await asConflict(this.slotPool.release(job)) };
   }
 }
 

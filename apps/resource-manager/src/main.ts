@@ -5,13 +5,19 @@ import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { createCheckedJsonSocket } from 'nestjs-heartbeat';
 import { logRefusedHandshakes, ResourceManagerPatterns, runApp, serverTlsOptions } from '#cluster';
 import { readResourceManagerConfig } from './resource-manager.config.js';
+import {
+  RESOURCE_MANAGER_IDENTITY,
+  type ResourceManagerIdentity,
+} from './resource-manager-identity.js';
 import { ResourceManagerModule } from './resource-manager.module.js';
-import { TaskManagerRegistry } from './task-manager-registry.service.js';
 
 runApp(async () => {
   const config = readResourceManagerConfig();
   const app = await NestFactory.create(ResourceManagerModule.forConfig(config), {
     logger: ['log', 'warn', 'error'],
+    // On close, drop every HTTP connection: a browser (the dashboard's) keeps spare ones open that
+    // never carry a request, and the server would wait minutes for them to time out.
+    forceCloseConnections: true,
   });
   const endpoint = app.connectMicroservice<MicroserviceOptions>({
     transport: Transport.TCP,
@@ -29,7 +35,8 @@ runApp(async () => {
   app.enableShutdownHooks();
   await app.startAllMicroservices();
   await app.listen(config.httpPort, config.host);
-  const { resourceManagerId, fencingToken } = app.get(TaskManagerRegistry).identity;
+  const { resourceManagerId, fencingToken } =
+    app.get<ResourceManagerIdentity>(RESOURCE_MANAGER_IDENTITY);
   new Logger('ResourceManager').log(
     `ResourceManager ${resourceManagerId} ready: tcp ${config.host}:${config.tcpPort}${config.tls ? ' (mutual TLS)' : ''}, ` +
       `http http://${config.host}:${config.httpPort}, fencing token ${fencingToken}, ` +

@@ -2,12 +2,17 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TASK_MANAGER_HEARTBEATS } from '#cluster';
 import { HeartbeatModule } from 'nestjs-heartbeat';
 import { ClusterController } from './cluster.controller.js';
+import { ClusterViews } from './cluster-views.service.js';
+import { DashboardController, DASHBOARD_PROVIDERS } from './dashboard/index.js';
 import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
 import {
   newResourceManagerIdentity,
   RESOURCE_MANAGER_IDENTITY,
 } from './resource-manager-identity.js';
-import { TaskManagerRegistry } from './task-manager-registry.service.js';
+import { SlotPool } from './slot-pool.service.js';
+import { TaskManagerClients } from './task-manager-clients.service.js';
+import { TaskManagerHeartbeats } from './task-manager-heartbeats.service.js';
+import { TaskManagerRegistrations } from './task-manager-registrations.service.js';
 import { TaskManagerGateway } from './task-manager.gateway.js';
 
 @Module({})
@@ -28,11 +33,16 @@ export class ResourceManagerModule {
           clientLimits: config.frameLimits,
         }),
       ],
-      controllers: [TaskManagerGateway, ClusterController],
+      controllers: [TaskManagerGateway, ClusterController, DashboardController],
       providers: [
         { provide: RESOURCE_MANAGER_CONFIG, useValue: config },
         { provide: RESOURCE_MANAGER_IDENTITY, useValue: identity },
-        TaskManagerRegistry,
+        TaskManagerClients,
+        TaskManagerRegistrations,
+        SlotPool,
+        TaskManagerHeartbeats,
+        ClusterViews,
+        ...DASHBOARD_PROVIDERS,
       ],
     };
   }

@@ -10,19 +10,19 @@ import {
   type RegistrationResponse,
   type UnregistrationRequest,
 } from '#cluster';
-import { TaskManagerRegistry } from './task-manager-registry.service.js';
+import { TaskManagerRegistrations } from './task-manager-registrations.service.js';
 
 /** The ResourceManager's TCP endpoint for TaskManagers (heartbeats are handled by the library). */
 @Controller()
 export class TaskManagerGateway {
-  constructor(private readonly registry: TaskManagerRegistry) {}
+  constructor(private readonly registrations: TaskManagerRegistrations) {}
 
   @MessagePattern(ResourceManagerPatterns.register)
   register(
     @Payload(new MessageShape(registrationRequestSchema, 'registration'))
     request: RegistrationRequest,
   ): RegistrationResponse {
-    return orRpcError(() => this.registry.register(request));
+    return orRpcError(() => this.registrations.register(request));
   }
 
   @MessagePattern(ResourceManagerPatterns.unregister)
@@ -30,6 +30,6 @@ export class TaskManagerGateway {
     @Payload(new MessageShape(unregistrationRequestSchema, 'unregistration'))
     request: UnregistrationRequest,
   ): { released: boolean } {
-    return { released: this.registry.unregister(request) };
+    return { released: this.registrations.unregister(request) };
   }
 }

@@ -6,6 +6,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import {
   clientTlsOptions,
   describeError,
@@ -37,6 +38,8 @@ import { SlotTable } from './slot-table.service.js';
 import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
 
 const FIRST_RETRY_DELAY_MS = 100;
+/** The pending registration retry's name in the `SchedulerRegistry`: at most one is pending. */
+export const REGISTRATION_RETRY = 'resource-manager-registration-retry';
 const GOODBYE_TIMEOUT_MS = 1_000;
 
 /**
@@ -55,7 +58,6 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
    */
   private lastCredential: string | undefined;
   private advertisedPort = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
   private closing = false;
 
   constructor(
@@ -63,6 +65,8 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     @InjectHeartbeatManager(RESOURCE_MANAGER_HEARTBEATS)
     private readonly heartbeats: HeartbeatManager<ResourceManagerHeartbeat, TaskManagerHeartbeat>,
     private readonly slots: SlotTable,
+    // Retries go through Nest's scheduler, which also clears them when the application shuts down.
+    private readonly scheduler: SchedulerRegistry,
   ) {
     const { host, port } = config.resourceManager;
     this.rmAddress = `${host}:${port}`;
@@ -204,7 +208,6 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
   }
 
   private async register(nextDelay: number): Promise<void> {
-    this.retryTimer = null;
     if (this.closing) {
       return;
     }
@@ -234,10 +237,7 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       this.logger.warn(
         `Registration with the ResourceManager at ${this.rmAddress} failed (${describeError(error)}); retrying in ${nextDelay} ms`,
       );
-      this.retryTimer = setTimeout(
-        () => void this.register(Math.min(nextDelay * 2, cap)),
-        nextDelay,
-      );
+      this.scheduleRetry(nextDelay, Math.min(nextDelay * 2, cap));
     }
   }
 
@@ -260,10 +260,19 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     closeTcpClient(this.client);
   }
 
+  /** Registers again in `delay` ms; should that fail too, the retry after it waits `nextDelay`. */
+  private scheduleRetry(delay: number, nextDelay: number): void {
+    const timer = setTimeout(() => {
+      this.scheduler.deleteTimeout(REGISTRATION_RETRY); // it fired: the name is free again
+      void this.register(nextDelay);
+    }, delay);
+    this.scheduler.addTimeout(REGISTRATION_RETRY, timer);
+  }
+
   private cancelRetry(): void {
-    if (this.retryTimer) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = null;
+    // The scheduler may have cleared it already, at shutdown.
+    if (this.scheduler.doesExist('timeout', REGISTRATION_RETRY)) {
+      this.scheduler.deleteTimeout(REGISTRATION_RETRY);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { RESOURCE_MANAGER_HEARTBEATS } from '#cluster';
 import { HeartbeatModule } from 'nestjs-heartbeat';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
@@ -12,6 +13,8 @@ export class TaskManagerModule {
     return {
       module: TaskManagerModule,
       imports: [
+        // The registration retries' timers: cleared by Nest when the application shuts down.
+        ScheduleModule.forRoot(),
         HeartbeatModule.forRoot({
           resourceId: config.id,
           managers: { [RESOURCE_MANAGER_HEARTBEATS]: 'receiver' },

@@ -131,12 +131,17 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
 
   /**
    * Turns down a heartbeat message from `peer`: reported as a `rejected` event (which the metrics
-   * count), and logged at most once per peer and reason per interval.
+   * count), and `message` logged at most once per peer and `detail` per interval.
    * @internal
    */
-  rejectMessage(peer: string, reason: HeartbeatRejectionReason, detail: string): void {
+  rejectMessage(
+    peer: string,
+    reason: HeartbeatRejectionReason,
+    detail: string,
+    message = `Heartbeat manager ${this.name}: ${detail}`,
+  ): void {
     this.emitRejected(peer, reason, detail);
-    this.rejectionLog.record(peer, reason, `Heartbeat manager ${this.name}: ${detail}`);
+    this.rejectionLog.record(peer, `${reason}: ${detail}`, message);
   }
 
   get isStopped(): boolean {

@@ -2,7 +2,7 @@ import type { Clock } from './clock.js';
 import type { HeartbeatLogger } from './heartbeat-listener.interface.js';
 
 /** The most (peer, reason) pairs remembered at once; past it, the pairs share one window. */
-const MAX_TRACKED = 4096;
+const MAX_TRACKED = 1024;
 const OVERFLOW_KEY = '\u0000overflow';
 
 interface LogWindow {
@@ -13,7 +13,8 @@ interface LogWindow {
 
 /**
  * Logs rejected messages at most once per peer and reason per `intervalMs`, counting the rest, so
- * that a flood from a hostile client cannot fill the disk. The next line logged for a pair says
+ * that a flood from a hostile client cannot fill the disk. The reason is the problem as said (a
+ * wrong credential and a stale token from one peer are two lines), not only its category. The next line logged for a pair says
  * how many were suppressed since its last. Memory is bounded: at most {@link MAX_TRACKED} pairs
  * (expired ones are dropped first; past that, new pairs share one window).
  */
@@ -26,7 +27,7 @@ export class RejectionLog {
     readonly intervalMs: number,
   ) {}
 
-  /** Logs `message` (about a rejection of `reason` from `peer`) unless that pair was logged within the interval. */
+  /** Logs `message` (about a rejection for `reason` from `peer`) unless that pair was logged within the interval. */
   record(peer: string, reason: string, message: string): void {
     const now = this.clock.now();
     const key = this.keyFor(`${reason}\u0000${peer}`, now);

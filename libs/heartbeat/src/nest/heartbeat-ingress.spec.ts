@@ -758,12 +758,14 @@ describe('HeartbeatIngress over a narrow HeartbeatRoutes (no registry)', () => {
         'm',
         'rm',
         'vetoed',
+        'heartbeat from rm to "m" rejected: fenced',
         'Rejected heartbeat request: heartbeat from rm to "m" rejected: fenced',
       ],
       [
         null,
         'rm',
         'unknown-manager',
+        'unknown heartbeat manager "other" (from rm)',
         'Rejected heartbeat request: unknown heartbeat manager "other" (from rm)',
       ],
     ]);

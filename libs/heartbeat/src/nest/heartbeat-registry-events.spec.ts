@@ -52,7 +52,7 @@ describe('HeartbeatRegistry.events', () => {
       await expect(
         ingress.handle('request', { manager: 'jobs', origin: 'x', payload: null }),
       ).rejects.toThrow('unknown heartbeat manager "jobs" (from x)');
-      await expect(ingress.handle('request', 'garbage')).rejects.toThrow();
+      await expect(ingress.handle('request', 'garbage')).rejects.toThrow('must be an object');
 
       expect(all.map(({ type, manager }) => [type, manager])).toEqual([
         ['monitored', 'workers'],

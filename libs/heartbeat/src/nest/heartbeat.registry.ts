@@ -124,7 +124,7 @@ export class HeartbeatRegistry
   }
 
   /**
-   * Counts and logs (at most once per peer and reason per interval) a message turned down.
+   * Counts a message turned down, and logs `message` at most once per peer and `detail` per interval.
    * @internal
    */
   rejectMessage(
@@ -132,10 +132,11 @@ export class HeartbeatRegistry
     peer: string,
     reason: HeartbeatRejectionReason,
     detail: string,
+    message: string,
   ): void {
     const entry = manager === null ? undefined : this.entries.get(manager);
     if (entry) {
-      entry.manager.rejectMessage(peer, reason, detail);
+      entry.manager.rejectMessage(peer, reason, detail, message);
       return;
     }
     if (this.unroutedEvents.active) {
@@ -148,7 +149,7 @@ export class HeartbeatRegistry
         detail,
       });
     }
-    this.unroutedLog.record(peer, reason, detail);
+    this.unroutedLog.record(peer, `${reason}: ${detail}`, message);
   }
 
   /**

@@ -33,6 +33,7 @@ export interface HeartbeatRoutes {
     peer: string,
     reason: HeartbeatRejectionReason,
     detail: string,
+    message: string,
   ): void;
 }
 
@@ -90,7 +91,13 @@ export class HeartbeatIngress {
     reason: HeartbeatRejectionReason,
     detail: string,
   ): never {
-    this.routes.rejectMessage(manager, peer, reason, `Rejected heartbeat ${kind}: ${detail}`);
+    this.routes.rejectMessage(
+      manager,
+      peer,
+      reason,
+      detail,
+      `Rejected heartbeat ${kind}: ${detail}`,
+    );
     throw new RpcException(detail);
   }
 }

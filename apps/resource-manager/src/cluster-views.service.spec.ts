@@ -1,0 +1,86 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import type { SlotStatus } from '#cluster';
+import {
+  FENCING_TOKEN,
+  resourceManagerServices,
+  tmA,
+  type ResourceManagerServices,
+} from '../../../test/fixtures/resource-manager-services.js';
+
+describe('ClusterViews', () => {
+  let services: ResourceManagerServices;
+
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    services = resourceManagerServices();
+    services.registrations.register(tmA);
+    services.registrations.register({ ...tmA, taskManagerId: 'tm-b', port: 40_002, slots: 3 });
+    const busy: SlotStatus = {
+      index: 0,
+      free: false,
+      allocationId: 'allocation-1',
+      jobId: 'job-1',
+    };
+    services.slotPool.applyReport(services.registrations.get('tm-a')!, {
+      version: 1,
+      slots: [busy, { index: 1, free: true, allocationId: null, jobId: null }],
+    });
+  });
+
+  afterEach(() => {
+    services.shutdown();
+    jest.restoreAllMocks();
+  });
+
+  it('lists the registered TaskManagers with their free slots and the time since their last heartbeat', () => {
+    const heardAt = Date.now() - 700;
+    services.heartbeatManager.getLastHeartbeatFrom.mockImplementation((id) =>
+      id === 'tm-a' ? heardAt : 0,
+    );
+    const registeredAt = services.registrations.get('tm-b')!.registeredAt;
+
+    const [a, b] = services.views.list();
+
+    expect(a).toEqual({
+      id: 'tm-a',
+      address: '127.0.0.1:40001',
+      slotsNumber: 2,
+      freeSlots: 1,
+      lastHeartbeat: heardAt,
+      timeSinceLastHeartbeat: expect.any(Number),
+    });
+    expect(a.timeSinceLastHeartbeat).toBeGreaterThanOrEqual(700);
+    // No heartbeat yet: it was last heard of when it registered.
+    expect(b).toMatchObject({
+      id: 'tm-b',
+      slotsNumber: 3,
+      freeSlots: 3,
+      lastHeartbeat: registeredAt,
+    });
+  });
+
+  it('finds one TaskManager with its slots, or nothing', () => {
+    expect(services.views.find('tm-a')).toMatchObject({
+      id: 'tm-a',
+      freeSlots: 1,
+      slots: [
+        { index: 0, free: false, jobId: 'job-1' },
+        { index: 1, free: true },
+      ],
+    });
+    expect(services.views.find('tm-ghost')).toBeUndefined();
+  });
+
+  it('sums up the cluster with the fencing token', () => {
+    expect(services.views.overview()).toEqual({
+      taskmanagers: 2,
+      slotsTotal: 5,
+      slotsAvailable: 4,
+      fencingToken: FENCING_TOKEN,
+    });
+    services.registrations.release('tm-b', 'goodbye');
+    expect(services.views.overview()).toMatchObject({ taskmanagers: 1, slotsTotal: 2 });
+  });
+});

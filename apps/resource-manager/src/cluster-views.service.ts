@@ -1,0 +1,74 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  TASK_MANAGER_HEARTBEATS,
+  type ResourceManagerHeartbeat,
+  type SlotStatus,
+  type TaskManagerHeartbeat,
+} from '#cluster';
+import { InjectHeartbeatManager, type HeartbeatManager } from 'nestjs-heartbeat';
+import {
+  RESOURCE_MANAGER_IDENTITY,
+  type ResourceManagerIdentity,
+} from './resource-manager-identity.js';
+import {
+  TaskManagerRegistrations,
+  type Registration,
+} from './task-manager-registrations.service.js';
+
+export interface TaskManagerView {
+  readonly id: string;
+  readonly address: string;
+  readonly slotsNumber: number;
+  readonly freeSlots: number;
+  readonly lastHeartbeat: number;
+  readonly timeSinceLastHeartbeat: number;
+}
+
+/** What the HTTP API shows of the cluster: the registered TaskManagers, their slots, the totals. */
+@Injectable()
+export class ClusterViews {
+  constructor(
+    private readonly registrations: TaskManagerRegistrations,
+    @Inject(RESOURCE_MANAGER_IDENTITY) private readonly identity: ResourceManagerIdentity,
+    @InjectHeartbeatManager(TASK_MANAGER_HEARTBEATS)
+    private readonly heartbeats: HeartbeatManager<TaskManagerHeartbeat, ResourceManagerHeartbeat>,
+  ) {}
+
+  list(): TaskManagerView[] {
+    return this.registrations.all().map((registration) => this.view(registration));
+  }
+
+  find(taskManagerId: string): (TaskManagerView & { slots: SlotStatus[] }) | undefined {
+    const registration = this.registrations.get(taskManagerId);
+    return registration && { ...this.view(registration), slots: registration.slots };
+  }
+
+  overview() {
+    const registrations = this.registrations.all();
+    const slots = registrations.flatMap((registration) => registration.slots);
+    return {
+      taskmanagers: registrations.length,
+      slotsTotal: slots.length,
+      slotsAvailable: slots.filter((slot) => slot.free).length,
+      fencingToken: this.identity.fencingToken,
+    };
+  }
+
+  /** A TaskManager that has not sent a heartbeat yet was last heard of when it registered. */
+  private lastHeartbeatOf(registration: Registration): number {
+    const last = this.heartbeats.getLastHeartbeatFrom(registration.id);
+    return last > 0 ? last : registration.registeredAt;
+  }
+
+  private view(registration: Registration): TaskManagerView {
+    const lastHeartbeat = this.lastHeartbeatOf(registration);
+    return {
+      id: registration.id,
+      address: `${registration.host}:${registration.port}`,
+      slotsNumber: registration.slotsNumber,
+      freeSlots: registration.slots.filter((slot) => slot.free).length,
+      lastHeartbeat,
+      timeSinceLastHeartbeat: Date.now() - lastHeartbeat,
+    };
+  }
+}

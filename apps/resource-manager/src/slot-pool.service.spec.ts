@@ -1,0 +1,247 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import { ClientTCP } from '@nestjs/microservices';
+import { Observable, throwError } from 'rxjs';
+import {
+  TaskManagerPatterns,
+  type SlotAllocation,
+  type SlotReport,
+  type SlotStatus,
+} from '#cluster';
+import { rejectionOf } from '../../../test/fixtures/settling.js';
+import {
+  FENCING_TOKEN,
+  resourceManagerServices,
+  tmA,
+  type ResourceManagerServices,
+} from '../../../test/fixtures/resource-manager-services.js';
+import { SlotRequestError, type SlotPool } from './slot-pool.service.js';
+
+interface Command {
+  readonly taskManagerId: string;
+  readonly pattern: string;
+  readonly data: Record<string, unknown>;
+}
+
+const free = (index: number): SlotStatus => ({
+  index,
+  free: true,
+  allocationId: null,
+  jobId: null,
+});
+
+/** What a TaskManager does to its slots on a command. */
+function apply(slots: SlotStatus[], { pattern, data }: Command): void {
+  if (pattern === TaskManagerPatterns.allocateSlots) {
+    for (const { slotIndex, allocationId, jobId } of data.allocations as SlotAllocation[]) {
+      slots[slotIndex] = { index: slotIndex, free: false, allocationId, jobId };
+    }
+    return;
+  }
+  // A release frees the job's slots, or only the given allocations of it (an undo).
+  const only = data.allocationIds as string[] | undefined;
+  slots.forEach((slot, index) => {
+    if (
+      slot.jobId === data.jobId &&
+      (!only || (slot.allocationId !== null && only.includes(slot.allocationId)))
+    ) {
+      slots[index] = free(index);
+    }
+  });
+}
+
+describe('SlotPool', () => {
+  let services: ResourceManagerServices;
+  let slotPool: SlotPool;
+  /** The commands the TaskManagers got, in the order they were sent. */
+  let commands: Command[];
+  /** TaskManagers that refuse every command. */
+  let refusing: Set<string>;
+
+  /**
+   * Stands in for the TaskManagers behind the command clients: each applies the command to its
+   * slots and answers, on the next turn of the event loop, with its slot report after the change.
+   */
+  function answerCommands(): void {
+    const tables = new Map<string, { version: number; slots: SlotStatus[] }>();
+    jest.spyOn(ClientTCP.prototype, 'send').mockImplementation(function (
+      this: ClientTCP,
+      pattern,
+      data,
+    ) {
+      const registration = services.registrations.all().find(({ client }) => client === this);
+      if (!registration) {
+        commands.push({ taskManagerId: '(released)', pattern, data } as Command);
+        return throwError(() => new Error('a command over the client of a released TaskManager'));
+      }
+      const command = { taskManagerId: registration.id, pattern, data } as Command;
+      commands.push(command);
+      if (refusing.has(registration.id)) {
+        return throwError(() => new Error(`${registration.id} refuses`));
+      }
+      const table = tables.get(registration.id) ?? {
+        version: 0,
+        slots: registration.slots.map((slot) => ({ ...slot })),
+      };
+      tables.set(registration.id, table);
+      apply(table.slots, command);
+      const report: SlotReport = { version: ++table.version, slots: structuredClone(table.slots) };
+      return new Observable((subscriber) => {
+        setImmediate(() => {
+          subscriber.next(report);
+          subscriber.complete();
+        });
+      }) as never;
+    });
+  }
+
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    commands = [];
+    refusing = new Set();
+    services = resourceManagerServices();
+    slotPool = services.slotPool;
+    answerCommands();
+  });
+
+  afterEach(() => {
+    services.shutdown();
+    jest.restoreAllMocks();
+  });
+
+  const freeSlotsOf = (taskManagerId: string) =>
+    services.registrations
+      .get(taskManagerId)
+      ?.slots.filter((slot) => slot.free)
+      .map((slot) => slot.index);
+
+  it("sends the registration's credential with allocate and release commands", async () => {
+    const { credential } = services.registrations.register(tmA);
+
+    const [allocation] = await slotPool.allocate('job-1', 1);
+    expect(await slotPool.release('job-1')).toBe(1);
+
+    expect(commands.map(({ pattern, data }) => [pattern, data])).toEqual([
+      [
+        TaskManagerPatterns.allocateSlots,
+        {
+          fencingToken: FENCING_TOKEN,
+          credential,
+          allocations: [{ slotIndex: 0, allocationId: allocation.allocationId, jobId: 'job-1' }],
+        },
+      ],
+      [
+        TaskManagerPatterns.releaseSlots,
+        { fencingToken: FENCING_TOKEN, credential, jobId: 'job-1' },
+      ],
+    ]);
+  });
+
+  it('spreads an allocation over the TaskManagers in registration order and keeps the slots they report', async () => {
+    services.registrations.register(tmA);
+    services.registrations.register({ ...tmA, taskManagerId: 'tm-b', port: 40_002 });
+
+    const allocations = await slotPool.allocate('job-1', 3);
+
+    expect(allocations).toEqual([
+      { taskManagerId: 'tm-a', slotIndex: 0, allocationId: expect.any(String), jobId: 'job-1' },
+      { taskManagerId: 'tm-a', slotIndex: 1, allocationId: expect.any(String), jobId: 'job-1' },
+      { taskManagerId: 'tm-b', slotIndex: 0, allocationId: expect.any(String), jobId: 'job-1' },
+    ]);
+    expect(new Set(allocations.map(({ allocationId }) => allocationId)).size).toBe(3);
+    expect(freeSlotsOf('tm-a')).toEqual([]);
+    expect(freeSlotsOf('tm-b')).toEqual([1]);
+    expect(await slotPool.release('job-1')).toBe(3);
+    expect(freeSlotsOf('tm-a')).toEqual([0, 1]);
+    expect(freeSlotsOf('tm-b')).toEqual([0, 1]);
+  });
+
+  it('refuses an allocation larger than the free slots, asking no TaskManager', async () => {
+    services.registrations.register(tmA);
+    const error = await rejectionOf(slotPool.allocate('job-1', 3));
+    expect(error).toBeInstanceOf(SlotRequestError);
+    expect((error as Error).message).toBe('Not enough free slots: asked for 3, 2 free');
+    expect(commands).toEqual([]);
+  });
+
+  it('allocates all or nothing: when one TaskManager refuses, the shares given are released again', async () => {
+    services.registrations.register(tmA);
+    services.registrations.register({ ...tmA, taskManagerId: 'tm-b', port: 40_002 });
+    refusing.add('tm-b');
+
+    const error = await rejectionOf(slotPool.allocate('job-1', 3));
+
+    expect(error).toBeInstanceOf(SlotRequestError);
+    expect((error as Error).message).toBe('Allocation failed: tm-b refuses');
+    const [toA, toB, undo] = commands;
+    expect([toA, toB].map(({ taskManagerId, pattern }) => [taskManagerId, pattern])).toEqual([
+      ['tm-a', TaskManagerPatterns.allocateSlots],
+      ['tm-b', TaskManagerPatterns.allocateSlots],
+    ]);
+    const given = (toA.data.allocations as SlotAllocation[]).map(
+      ({ allocationId }) => allocationId,
+    );
+    expect(undo).toEqual({
+      taskManagerId: 'tm-a',
+      pattern: TaskManagerPatterns.releaseSlots,
+      data: expect.objectContaining({ jobId: 'job-1', allocationIds: given }),
+    });
+    expect(commands).toHaveLength(3);
+    expect(freeSlotsOf('tm-a')).toEqual([0, 1]);
+  });
+
+  it('runs allocations one at a time, so that two requests never pick the same free slot', async () => {
+    services.registrations.register(tmA);
+
+    const [first, second, third] = await Promise.allSettled([
+      slotPool.allocate('job-1', 1),
+      slotPool.allocate('job-2', 1),
+      slotPool.allocate('job-3', 1),
+    ]);
+
+    expect(first).toMatchObject({ status: 'fulfilled', value: [{ slotIndex: 0 }] });
+    expect(second).toMatchObject({ status: 'fulfilled', value: [{ slotIndex: 1 }] });
+    expect(third).toMatchObject({
+      status: 'rejected',
+      reason: new SlotRequestError('Not enough free slots: asked for 1, 0 free'),
+    });
+  });
+
+  it('reports a release that a TaskManager refused as incomplete', async () => {
+    services.registrations.register(tmA);
+    await slotPool.allocate('job-1', 1);
+    refusing.add('tm-a');
+    const error = await rejectionOf(slotPool.release('job-1'));
+    expect(error).toBeInstanceOf(SlotRequestError);
+    expect((error as Error).message).toBe('Release incomplete: tm-a refuses');
+  });
+
+  it('sends no command over the client of a TaskManager released while its allocation was under way', async () => {
+    services.registrations.register(tmA);
+    services.registrations.register({ ...tmA, taskManagerId: 'tm-b', port: 40_002 });
+    refusing.add('tm-b');
+
+    const allocation = rejectionOf(slotPool.allocate('job-1', 3));
+    // Runs after the commands went out and before tm-a answers (both are immediates, in order).
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(commands).toHaveLength(2);
+    services.registrations.release('tm-a', 'goodbye');
+
+    expect(await allocation).toEqual(new SlotRequestError('Allocation failed: tm-b refuses'));
+    // tm-a's share is not undone over its closed client: the release dropped its slots anyway.
+    expect(commands).toHaveLength(2);
+  });
+
+  it('ignores a slot report older than what it knows', () => {
+    services.registrations.register(tmA);
+    const registration = services.registrations.get('tm-a')!;
+    const busy: SlotStatus = { index: 0, free: false, allocationId: 'a-1', jobId: 'job-1' };
+
+    slotPool.applyReport(registration, { version: 5, slots: [busy, free(1)] });
+    slotPool.applyReport(registration, { version: 4, slots: [free(0), free(1)] });
+    expect(freeSlotsOf('tm-a')).toEqual([1]);
+    slotPool.applyReport(registration, { version: 5, slots: [free(0), free(1)] });
+    expect(freeSlotsOf('tm-a')).toEqual([0, 1]);
+  });
+});

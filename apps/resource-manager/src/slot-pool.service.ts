@@ -1,0 +1,162 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import {
+  describeError,
+  parseMessage,
+  ProtocolError,
+  slotReportSchema,
+  TaskManagerPatterns,
+  type SlotAllocation,
+  type SlotReport,
+} from '#cluster';
+import { TaskManagerClients } from './task-manager-clients.service.js';
+import {
+  TaskManagerRegistrations,
+  type Registration,
+} from './task-manager-registrations.service.js';
+
+/** A slot request the cluster cannot satisfy (the HTTP API answers it with 409). */
+export class SlotRequestError extends Error {}
+
+/**
+ * The slots of the registered TaskManagers: all-or-nothing allocation across TaskManagers (undoing
+ * the shares already given when one fails), release by job, and the bookkeeping reconciled from
+ * slot reports. Allocations and releases run one at a time.
+ */
+@Injectable()
+export class SlotPool {
+  private slotOperations: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly registrations: TaskManagerRegistrations,
+    private readonly clients: TaskManagerClients,
+  ) {}
+
+  /**
+   * Picks `count` free slots across TaskManagers and asks each TaskManager to allocate its share.
+   * All or nothing: if a TaskManager refuses or fails, the shares already given are released again.
+   */
+  allocate(
+    jobId: string,
+    count: number,
+  ): Promise<Array<SlotAllocation & { taskManagerId: string }>> {
+    return this.oneAtATime(async () => {
+      const free = this.registrations
+        .all()
+        .flatMap((registration) =>
+          registration.slots.filter((slot) => slot.free).map((slot) => ({ registration, slot })),
+        );
+      if (free.length < count) {
+        throw new SlotRequestError(
+          `Not enough free slots: asked for ${count}, ${free.length} free`,
+        );
+      }
+      const shares = new Map<Registration, SlotAllocation[]>();
+      for (const { registration, slot } of free.slice(0, count)) {
+        const share = shares.get(registration) ?? [];
+        share.push({ slotIndex: slot.index, allocationId: randomUUID(), jobId });
+        shares.set(registration, share);
+      }
+      const outcomes = await Promise.allSettled(
+        [...shares].map(([registration, allocations]) =>
+          this.command(registration, TaskManagerPatterns.allocateSlots, {
+            ...this.registrations.proofFor(registration),
+            allocations,
+          }),
+        ),
+      );
+      const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+      if (failure) {
+        await this.undo(
+          jobId,
+          [...shares].filter((_, i) => outcomes[i].status === 'fulfilled'),
+        );
+        throw new SlotRequestError(`Allocation failed: ${describeError(failure.reason)}`);
+      }
+      return [...shares].flatMap(([registration, allocations]) =>
+        allocations.map((allocation) => ({ ...allocation, taskManagerId: registration.id })),
+      );
+    });
+  }
+
+  /** Asks every TaskManager holding slots of the job to free them; returns how many were freed. */
+  release(jobId: string): Promise<number> {
+    return this.oneAtATime(async () => {
+      const holders = this.registrations
+        .all()
+        .filter((registration) => registration.slots.some((slot) => slot.jobId === jobId));
+      const held = holders.reduce(
+        (sum, r) => sum + r.slots.filter((slot) => slot.jobId === jobId).length,
+        0,
+      );
+      const outcomes = await Promise.allSettled(
+        holders.map((registration) =>
+          this.command(registration, TaskManagerPatterns.releaseSlots, {
+            ...this.registrations.proofFor(registration),
+            jobId,
+          }),
+        ),
+      );
+      const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+      if (failure) {
+        throw new SlotRequestError(`Release incomplete: ${describeError(failure.reason)}`);
+      }
+      return held;
+    });
+  }
+
+  /** Takes a report if it is newer than what we know and describes exactly the registered slots. */
+  applyReport(registration: Registration, report: SlotReport): void {
+    const wellFormed =
+      report.slots.length === registration.slotsNumber &&
+      report.slots.every((slot, i) => slot.index === i);
+    if (!wellFormed) {
+      throw new ProtocolError(
+        `slot report of ${registration.id} must list its ${registration.slotsNumber} slots in order`,
+      );
+    }
+    if (report.version < registration.reportVersion) {
+      return; // sent before a change we already know of
+    }
+    registration.reportVersion = report.version;
+    registration.slots = report.slots.map((slot) => ({ ...slot }));
+  }
+
+  /** Runs slot operations one after the other, so that two requests never pick the same free slot. */
+  private oneAtATime<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.slotOperations.then(operation);
+    this.slotOperations = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  /** Best effort: frees the given shares of a failed allocation. */
+  private async undo(
+    jobId: string,
+    shares: Array<[Registration, SlotAllocation[]]>,
+  ): Promise<void> {
+    await Promise.allSettled(
+      shares.map(([registration, allocations]) =>
+        this.command(registration, TaskManagerPatterns.releaseSlots, {
+          ...this.registrations.proofFor(registration),
+          jobId,
+          allocationIds: allocations.map(({ allocationId }) => allocationId),
+        }),
+      ),
+    );
+  }
+
+  /** Sends a command to a registered TaskManager; its answer is the slot report after the change. */
+  private async command(registration: Registration, pattern: string, data: object): Promise<void> {
+    if (!this.registrations.isCurrent(registration)) {
+      // Its client is closed: sending would quietly open a new connection that nobody closes.
+      throw new SlotRequestError(`TaskManager ${registration.id} is no longer registered`);
+    }
+    const answer = await this.clients.send(registration.client, pattern, data);
+    if (this.registrations.isCurrent(registration)) {
+      this.applyReport(registration, parseMessage(slotReportSchema, answer, 'slot report'));
+    }
+  }
+}

@@ -1,0 +1,286 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { ClientTCP } from '@nestjs/microservices';
+import { randomUUID } from 'node:crypto';
+import { Subject, type Observable } from 'rxjs';
+import {
+  clientTlsOptions,
+  largestHeartbeatFrame,
+  sameSecret,
+  RESOURCE_MANAGER_HEARTBEATS,
+  TASK_MANAGER_HEARTBEATS,
+  type RegistrationRequest,
+  type RegistrationResponse,
+  type ResourceManagerHeartbeat,
+  type SlotStatus,
+  type TaskManagerHeartbeat,
+  type UnregistrationRequest,
+} from '#cluster';
+import {
+  HeartbeatTargetFactory,
+  InjectHeartbeatManager,
+  type HeartbeatManager,
+  type TargetLossReason,
+} from 'nestjs-heartbeat';
+import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
+import {
+  RESOURCE_MANAGER_IDENTITY,
+  type ResourceManagerIdentity,
+} from './resource-manager-identity.js';
+import { TaskManagerClients } from './task-manager-clients.service.js';
+
+/** What the ResourceManager knows of one registered TaskManager. */
+export interface Registration {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly slotsNumber: number;
+  readonly registeredAt: number;
+  /** Issued at registration: only the TaskManager that registered knows it, so others cannot speak for it. */
+  readonly credential: string;
+  /**
+   * The credential presented to replace the registration before this one, if any. It stays good
+   * for this registration: if our answer (with the new credential) was lost, the TaskManager
+   * retries with the old one and must not be locked out until this registration times out.
+   */
+  readonly replacedWith: string | null;
+  /** Its command client (see `TaskManagerClients`); heartbeats go over a connection of their own. */
+  readonly client: ClientTCP;
+  /** Kept by the `SlotPool` from slot reports and command answers. */
+  slots: SlotStatus[];
+  /** Version of the newest slot report or command answer applied; older reports are ignored. */
+  reportVersion: number;
+}
+
+/**
+ * Why a registration ended: its heartbeats stopped or could not reach it, it said goodbye, or it
+ * registered again (a new registration replaced it).
+ */
+export type ReleaseReason = TargetLossReason | 'goodbye' | 'replaced';
+
+/** A change of the cluster's membership, as `TaskManagerRegistrations.membershipChanges$` tells it. */
+export type MembershipChange =
+  | {
+      readonly type: 'registered';
+      readonly taskManagerId: string;
+      /** `host:port` of its endpoint. */
+      readonly address: string;
+      readonly slotsNumber: number;
+      /** Epoch milliseconds. */
+      readonly at: number;
+    }
+  | {
+      readonly type: 'released';
+      readonly taskManagerId: string;
+      readonly reason: ReleaseReason;
+      /** Epoch milliseconds. */
+      readonly at: number;
+    };
+
+/** A registration the ResourceManager turns down; the TaskManager gets the message as its error reply. */
+export class RegistrationRefused extends Error {
+  override readonly name = 'RegistrationRefused';
+}
+
+/**
+ * How each release is logged, and whether the TaskManager is told: one that left or registered
+ * again knows already; one that was lost may only be cut off, and registers again when told.
+ */
+const RELEASES: Readonly<Record<ReleaseReason, { logged: string; notify: boolean }>> = {
+  timeout: { logged: 'heartbeat timeout', notify: true },
+  unreachable: { logged: 'unreachable', notify: true },
+  goodbye: { logged: 'left (goodbye)', notify: false },
+  replaced: { logged: 'registered again', notify: false },
+};
+
+/**
+ * The TaskManagers registered with this ResourceManager: who may register (frame limits, the
+ * credential of a live registration), the credentials that fence off everyone else, the
+ * heartbeat monitoring of each registration, and its release.
+ */
+@Injectable()
+export class TaskManagerRegistrations implements OnApplicationShutdown {
+  private readonly logger = new Logger('ResourceManager');
+  private readonly registrations = new Map<string, Registration>();
+  private readonly changes = new Subject<MembershipChange>();
+  /** Every registration and release, as it happens (in-process; completes on shutdown). */
+  readonly membershipChanges$: Observable<MembershipChange> = this.changes.asObservable();
+
+  constructor(
+    @Inject(RESOURCE_MANAGER_IDENTITY) private readonly identity: ResourceManagerIdentity,
+    @Inject(RESOURCE_MANAGER_CONFIG) private readonly config: ResourceManagerConfig,
+    @InjectHeartbeatManager(TASK_MANAGER_HEARTBEATS)
+    private readonly heartbeats: HeartbeatManager<TaskManagerHeartbeat, ResourceManagerHeartbeat>,
+    private readonly targets: HeartbeatTargetFactory,
+    private readonly clients: TaskManagerClients,
+  ) {}
+
+  /**
+   * Registers a TaskManager; throws a `RegistrationRefused` naming the reason if it may not. A live
+   * registration is replaced only by a request presenting its credential: anyone else (a restarted
+   * TaskManager too) waits until the old one is dropped for its silence.
+   */
+  register(request: RegistrationRequest): RegistrationResponse {
+    const address = `${request.host}:${request.port}`;
+    const refusal = this.registrationRefusal(request);
+    if (refusal) {
+      this.logger.warn(
+        `Refused the registration of TaskManager ${request.taskManagerId} from ${address}: ${refusal}`,
+      );
+      throw new RegistrationRefused(refusal);
+    }
+    const replacing = this.registrations.has(request.taskManagerId);
+    if (replacing) {
+      this.release(request.taskManagerId, 'replaced');
+    }
+    const client = this.clients.open(request.host, request.port);
+    const credential = randomUUID();
+    const registeredAt = Date.now();
+    this.registrations.set(request.taskManagerId, {
+      id: request.taskManagerId,
+      host: request.host,
+      port: request.port,
+      slotsNumber: request.slots,
+      registeredAt,
+      credential,
+      replacedWith: replacing ? (request.credential ?? null) : null,
+      client,
+      slots: Array.from({ length: request.slots }, (_, index) => ({
+        index,
+        free: true,
+        allocationId: null,
+        jobId: null,
+      })),
+      reportVersion: -1,
+    });
+    // Heartbeats go over a lean connection of their own, and the answers come back in the replies.
+    this.heartbeats.monitorTarget(
+      request.taskManagerId,
+      this.targets.createTcpTarget({
+        host: request.host,
+        port: request.port,
+        remoteManager: RESOURCE_MANAGER_HEARTBEATS,
+        tlsOptions: clientTlsOptions(this.config.tls),
+      }),
+    );
+    this.logger.log(
+      `TaskManager ${request.taskManagerId} registered from ${address} with ${request.slots} slots`,
+    );
+    this.changes.next({
+      type: 'registered',
+      taskManagerId: request.taskManagerId,
+      address,
+      slotsNumber: request.slots,
+      at: registeredAt,
+    });
+    return { ...this.identity, credential };
+  }
+
+  /** A TaskManager says goodbye: release it now instead of waiting for the timeout. */
+  unregister({ taskManagerId, fencingToken, credential }: UnregistrationRequest): boolean {
+    const refusal = this.refusal(taskManagerId, fencingToken, credential);
+    if (refusal) {
+      this.logger.warn(`Ignored a goodbye from ${taskManagerId}: ${refusal}`);
+      return false;
+    }
+    this.release(taskManagerId, 'goodbye');
+    return true;
+  }
+
+  /**
+   * Ends a registration, if there is one: stops monitoring it, drops it with its slots, logs one
+   * line, and closes its client (after telling the TaskManager, when it did not leave by itself).
+   */
+  release(taskManagerId: string, reason: ReleaseReason): void {
+    const registration = this.registrations.get(taskManagerId);
+    if (!registration) {
+      return;
+    }
+    const { logged, notify } = RELEASES[reason];
+    const lastHeartbeat = this.heartbeats.getLastHeartbeatFrom(taskManagerId);
+    const releasedAt = Date.now();
+    const silence =
+      lastHeartbeat > 0
+        ? `${releasedAt - lastHeartbeat} ms after its last heartbeat`
+        : `no heartbeat in the ${releasedAt - registration.registeredAt} ms since it registered`;
+    this.heartbeats.unmonitorTarget(taskManagerId);
+    this.registrations.delete(taskManagerId);
+    const allocated = registration.slots.filter((slot) => !slot.free).length;
+    this.logger.warn(
+      `TaskManager ${taskManagerId} lost: ${logged}, ${silence}; ` +
+        `released ${registration.slotsNumber} slots (${allocated} allocated)`,
+    );
+    if (notify) {
+      this.clients.disconnectAndClose(registration.client, {
+        ...this.proofFor(registration),
+        reason: logged,
+      });
+    } else {
+      this.clients.close(registration.client);
+    }
+    this.changes.next({ type: 'released', taskManagerId, reason, at: releasedAt });
+  }
+
+  get(taskManagerId: string): Registration | undefined {
+    return this.registrations.get(taskManagerId);
+  }
+
+  /** Every live registration, in the order they registered. */
+  all(): Registration[] {
+    return [...this.registrations.values()];
+  }
+
+  /** False once a registration was released or replaced: its client is closed. */
+  isCurrent(registration: Registration): boolean {
+    return this.registrations.get(registration.id) === registration;
+  }
+
+  /** What every message to a registered TaskManager carries: who we are, and its credential. */
+  proofFor(registration: Registration): ResourceManagerHeartbeat {
+    return { fencingToken: this.identity.fencingToken, credential: registration.credential };
+  }
+
+  /** Why a message in the name of `taskManagerId` is refused, or undefined if it is its own. */
+  refusal(taskManagerId: string, fencingToken: string, credential: string): string | undefined {
+    const registration = this.registrations.get(taskManagerId);
+    if (!registration) {
+      return `${taskManagerId} is not registered`;
+    }
+    if (!sameSecret(fencingToken, this.identity.fencingToken)) {
+      return 'stale fencing token (not this ResourceManager)';
+    }
+    if (!sameSecret(credential, registration.credential)) {
+      return `wrong credential for ${taskManagerId} (not the TaskManager that registered)`;
+    }
+    return undefined;
+  }
+
+  /** The clients are closed by `TaskManagerClients`; here the registrations go, so no command uses one. */
+  onApplicationShutdown(): void {
+    this.registrations.clear();
+    this.changes.complete();
+  }
+
+  /** Why a registration is refused, or undefined if it may go ahead. */
+  private registrationRefusal(request: RegistrationRequest): string | undefined {
+    const needed = largestHeartbeatFrame(request.slots);
+    if (needed > this.config.frameLimits.maxBufferSize) {
+      return (
+        `its heartbeats with ${request.slots} slots need frames of up to ${needed} characters, ` +
+        `more than this ResourceManager's TCP_MAX_BUFFER_SIZE ${this.config.frameLimits.maxBufferSize}`
+      );
+    }
+    const live = this.registrations.get(request.taskManagerId);
+    const presented = request.credential ?? '';
+    if (
+      live &&
+      !sameSecret(presented, live.credential) &&
+      !(live.replacedWith !== null && sameSecret(presented, live.replacedWith))
+    ) {
+      return (
+        `${request.taskManagerId} is registered from ${live.host}:${live.port} and the request lacks ` +
+        `that registration's credential; retry once the old one is dropped (heartbeat timeout)`
+      );
+    }
+    return undefined;
+  }
+}
