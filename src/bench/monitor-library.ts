@@ -72,10 +72,16 @@ class LibraryMonitor {
   }
 }
 
+/** Prometheus's scrape, every second (its default is 15 s: this is the costlier end). */
+const SCRAPE_PERIOD_MS = 1_000;
+
 export async function startLibraryMonitor(
   config: MonitorConfig,
   tally: Tally,
 ): Promise<(targets: TargetAddress[]) => Promise<string>> {
+  // Loaded only when measured: the other runs do not have prom-client in memory.
+  const registry =
+    config.observe === 'metrics' ? new (await import('prom-client')).Registry() : undefined;
   @Module({
     imports: [
       HeartbeatModule.forRoot({
@@ -85,6 +91,7 @@ export async function startLibraryMonitor(
         timeout: config.timeout,
         rpcFailureThreshold: config.rpcFailureThreshold,
         requestTimeout: config.requestTimeout,
+        ...(registry ? { metrics: { registry } } : {}),
       }),
     ],
     providers: [LibraryMonitor, { provide: TALLY, useValue: tally }],
@@ -102,6 +109,9 @@ export async function startLibraryMonitor(
       .events()
       .subscribe(() => (seen += 1));
     process.on('exit', () => void seen);
+  }
+  if (registry) {
+    setInterval(() => void registry.metrics(), SCRAPE_PERIOD_MS).unref();
   }
   const monitor = app.get(LibraryMonitor);
   return (targets) => monitor.watch(targets);

@@ -48,6 +48,21 @@ function readExports(): { exports: PublicExport[]; program: ts.Program } {
 
 describe('the public API (index.ts)', () => {
   const { exports, program } = readExports();
+  /** The declarations the package publishes, by path under dist/esm (emitted once, when first asked). */
+  let published: { declarations: Map<string, string>; diagnostics: readonly ts.Diagnostic[] };
+  const emitDeclarations = () => {
+    if (!published) {
+      const declarations = new Map<string, string>();
+      const { diagnostics } = program.emit(
+        undefined,
+        (fileName, text) => declarations.set(fileName.replace(/^.*\/dist\/esm\//, ''), text),
+        undefined,
+        true,
+      );
+      published = { declarations, diagnostics };
+    }
+    return published;
+  };
 
   it('names every export: no `export *`, which would make whatever a module exports public', () => {
     const wildcards = program
@@ -86,14 +101,8 @@ describe('the public API (index.ts)', () => {
   });
 
   it('leaves the @internal members out of the declarations it publishes (stripInternal)', () => {
-    const declarations = new Map<string, string>();
-    const emitted = program.emit(
-      undefined,
-      (fileName, text) => declarations.set(fileName.replace(/^.*\/dist\/esm\//, ''), text),
-      undefined,
-      true,
-    );
-    expect(emitted.diagnostics).toEqual([]);
+    const { declarations, diagnostics } = emitDeclarations();
+    expect(diagnostics).toEqual([]);
     const registry = declarations.get('nest/heartbeat.registry.d.ts')!;
     expect(registry).toContain('getManager<');
     expect(registry).not.toMatch(
@@ -108,6 +117,17 @@ describe('the public API (index.ts)', () => {
     expect(sender).toContain('start(): void;');
     expect(sender).not.toContain('onTargetTimeout');
     expect(declarations.get('nest/heartbeat-target.factory.d.ts')).not.toContain('constructor');
+    expect(declarations.get('health/heartbeat-health.indicator.d.ts')).not.toContain('constructor');
+  });
+
+  it('publishes declarations that name neither optional peer: they compile without prom-client or terminus', () => {
+    const { declarations } = emitDeclarations();
+    // An import or export statement, or an import type, of either (not a mention in a comment).
+    const optionalPeer =
+      /^(?:import|export)\b[^\n]*['"](?:prom-client|@nestjs\/terminus)['"]|\bimport\(\s*['"](?:prom-client|@nestjs\/terminus)['"]\s*\)/m;
+    const naming = [...declarations].filter(([, text]) => optionalPeer.test(text));
+    expect(naming.map(([path]) => path)).toEqual([]);
+    expect(declarations.has('metrics/heartbeat-metrics.d.ts')).toBe(true);
   });
 
   it('keeps the internals internal', () => {
@@ -131,6 +151,11 @@ describe('the public API (index.ts)', () => {
       'IncomingHeartbeatVetter',
       'HeartbeatManagerEntry',
       'HeartbeatManagerOptions',
+      'HEARTBEAT_METRICS',
+      'heartbeatMetricsProvider',
+      'HeartbeatMetricsShutdown',
+      'loadPromClient',
+      'checkHeartbeatMetricsOptions',
     ];
     expect(internals.filter((name) => names.has(name))).toEqual([]);
   });

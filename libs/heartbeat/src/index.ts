@@ -87,3 +87,20 @@ export type {
   HeartbeatModuleOptions,
   HeartbeatRole,
 } from './nest/interfaces/heartbeat-module-options.interface.js';
+
+// Observability: Prometheus metrics (prom-client, an optional peer) and a terminus health indicator
+export { HeartbeatMetrics } from './metrics/heartbeat-metrics.js';
+export type {
+  HeartbeatMetricsBuckets,
+  HeartbeatMetricsOptions,
+  HeartbeatMetricsRegistry,
+  HeartbeatMetricsSources,
+  PromClientModule,
+} from './metrics/interfaces/heartbeat-metrics-options.interface.js';
+export { HeartbeatHealthIndicator } from './health/heartbeat-health.indicator.js';
+export type {
+  HeartbeatHealth,
+  HeartbeatHealthCheckOptions,
+  HeartbeatHealthIndicatorResult,
+  HeartbeatStall,
+} from './health/interfaces/heartbeat-health.interface.js';

@@ -219,6 +219,42 @@ describe('HeartbeatModule options validation', () => {
         undefined,
         'Invalid HeartbeatModule option requestTimeout: must be a number > 0, got "500"',
       ],
+      [
+        'metrics that are neither a boolean nor options',
+        { metrics: 'yes' as never },
+        undefined,
+        'Invalid HeartbeatModule option metrics: must be true, false or an object of metrics options, got "yes"',
+      ],
+      [
+        'metrics: null (e.g. from a JSON config in forRootAsync)',
+        { metrics: null as never },
+        undefined,
+        'Invalid HeartbeatModule option metrics: must be true, false or an object of metrics options, got null',
+      ],
+      [
+        'a metrics prefix that cannot start a metric name',
+        { metrics: { prefix: 'heart-beat_' } },
+        undefined,
+        'Invalid HeartbeatModule option metrics.prefix: must be a string of letters, digits, "_" and ":" that does not start with a digit (it starts Prometheus metric names), got "heart-beat_"',
+      ],
+      [
+        'a metrics registry that is not a prom-client Registry',
+        { metrics: { registry: { metrics: () => '' } as never } },
+        undefined,
+        'Invalid HeartbeatModule option metrics.registry: must be a prom-client Registry (an object with registerMetric, getSingleMetric and removeSingleMetric), got {}',
+      ],
+      [
+        'empty metrics buckets',
+        { metrics: { buckets: { roundTripSeconds: [] } } },
+        undefined,
+        'Invalid HeartbeatModule option metrics.buckets.roundTripSeconds: must be a non-empty array of increasing finite numbers > 0 (seconds), got []',
+      ],
+      [
+        'a misspelt metrics setting',
+        { metrics: { perTargets: true } as never },
+        undefined,
+        'Invalid HeartbeatModule option metrics.perTargets: must be left out: known settings are registry, prefix, perTarget, buckets, got true',
+      ],
     ])('rejects %s with a message naming the value', async (_case, options, managers, message) => {
       const viaForRoot = await startupError(options, managers);
       expect(viaForRoot).toBeInstanceOf(HeartbeatConfigurationError);
@@ -290,7 +326,61 @@ describe('HeartbeatModule options validation', () => {
         },
         clock: undefined,
         scheduler: undefined,
+        metrics: null,
       });
+    });
+
+    it('resolves metrics: true to the defaults, and options to the defaults with what they give', () => {
+      const declarations = declareHeartbeatManagers({ workers: 'sender' });
+      const defaults = resolveHeartbeatOptions({ resourceId: 'a', metrics: true }, declarations);
+      expect(defaults.metrics).toEqual({
+        registry: undefined,
+        prefix: 'heartbeat_',
+        perTarget: false,
+        buckets: {
+          roundTripSeconds: [
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+          ],
+          timeSinceLastHeartbeatSeconds: [
+            0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300,
+          ],
+          stallSeconds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+        },
+      });
+      const given = resolveHeartbeatOptions(
+        { resourceId: 'a', metrics: { perTarget: true, buckets: { stallSeconds: [0.1, 1] } } },
+        declarations,
+      );
+      expect(given.metrics).toMatchObject({
+        prefix: 'heartbeat_',
+        perTarget: true,
+        buckets: {
+          stallSeconds: [0.1, 1],
+          roundTripSeconds: defaults.metrics!.buckets.roundTripSeconds,
+        },
+      });
+      expect(
+        resolveHeartbeatOptions({ resourceId: 'a', metrics: false }, declarations).metrics,
+      ).toBeNull();
+    });
+
+    it('names the problem of a bad metrics option in its problems, as the options name it', () => {
+      let error: unknown;
+      try {
+        resolveHeartbeatOptions(
+          { resourceId: 'a', metrics: { buckets: { stallSeconds: [2, 1] } } },
+          declareHeartbeatManagers({ workers: 'sender' }),
+        );
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect((error as HeartbeatConfigurationError).problems).toEqual([
+        {
+          setting: 'metrics.buckets.stallSeconds',
+          rule: 'a non-empty array of increasing finite numbers > 0 (seconds)',
+          value: [2, 1],
+        },
+      ]);
     });
 
     it('keeps given client limits and lets undefined ones fall back to the defaults', () => {

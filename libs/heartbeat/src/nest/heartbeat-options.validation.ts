@@ -9,6 +9,10 @@ import {
 } from '../core/heartbeat-configuration.js';
 import { isTimerDelay, MAX_TIMER_DELAY_MS, withoutUndefined } from '../core/values.js';
 import {
+  checkHeartbeatMetricsOptions,
+  type ResolvedHeartbeatMetricsOptions,
+} from '../metrics/heartbeat-metrics-options.js';
+import {
   HEARTBEAT_FRAME_LIMITS,
   MAX_NAME_LENGTH,
   type HeartbeatClientLimits,
@@ -41,6 +45,8 @@ export interface ResolvedHeartbeatOptions {
   readonly clientLimits: Required<HeartbeatClientLimits>;
   readonly clock?: Clock;
   readonly scheduler?: Scheduler;
+  /** `null`: metrics are off (and prom-client is not loaded). */
+  readonly metrics: ResolvedHeartbeatMetricsOptions | null;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -131,9 +137,28 @@ export function resolveHeartbeatOptions(
     }
     requirePositiveInteger(`clientLimits.${key}`, value);
   }
+  const metrics = resolveMetricsOption(options.metrics);
   // As given: HeartbeatServices lets one ManualClock, given once, serve as clock and scheduler.
   const { clock, scheduler } = options;
-  return { managers, requestTimeout, clientLimits: limits, clock, scheduler };
+  return { managers, requestTimeout, clientLimits: limits, clock, scheduler, metrics };
+}
+
+/** `metrics`: off (absent or false), the defaults (true), or options checked against their shape. */
+function resolveMetricsOption(
+  metrics: HeartbeatModuleOptions['metrics'],
+): ResolvedHeartbeatMetricsOptions | null {
+  if (metrics === undefined || metrics === false) {
+    return null;
+  }
+  if (metrics !== true && (typeof metrics !== 'object' || metrics === null)) {
+    throw optionError('metrics', 'true, false or an object of metrics options', metrics);
+  }
+  const checked = checkHeartbeatMetricsOptions(metrics === true ? {} : metrics);
+  if (!checked.ok) {
+    const { setting, rule, value } = checked.problem;
+    throw optionError(setting ? `metrics.${setting}` : 'metrics', rule, value);
+  }
+  return checked.options;
 }
 
 /**

@@ -16,3 +16,5 @@ export function getHeartbeatManagerToken(name: string): string {
 export const HEARTBEAT_MODULE_OPTIONS = Symbol('HEARTBEAT_MODULE_OPTIONS');
 /** Injection token of the validated options, with defaults filled in. */
 export const HEARTBEAT_RESOLVED_OPTIONS = Symbol('HEARTBEAT_RESOLVED_OPTIONS');
+/** Injection token of the module's `HeartbeatMetrics`, or `null` when `metrics` is not enabled. */
+export const HEARTBEAT_METRICS = Symbol('HEARTBEAT_METRICS');

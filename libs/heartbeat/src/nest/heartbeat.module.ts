@@ -13,10 +13,17 @@ import { HeartbeatRegistry } from './heartbeat.registry.js';
 import { HEARTBEAT_ROUTES, HeartbeatIngress } from '../transport/heartbeat-ingress.js';
 import { HeartbeatTargetFactory } from './heartbeat-target.factory.js';
 import { HeartbeatTransportController } from '../transport/heartbeat-transport.controller.js';
+import { HeartbeatHealthIndicator } from '../health/heartbeat-health.indicator.js';
+import {
+  heartbeatMetricsProvider,
+  HeartbeatMetricsShutdown,
+} from '../metrics/heartbeat-metrics.provider.js';
 
 /**
  * Flink's heartbeat services for Nest: `HeartbeatModule.forRoot({ resourceId, managers })` or
  * `forRootAsync({ managers, useFactory, inject, imports })`. Import it once per application.
+ * It also provides `HeartbeatHealthIndicator` (for terminus) and, with the `metrics` option, the
+ * managers' Prometheus metrics.
  */
 @Module({
   imports: [DiscoveryModule],
@@ -33,7 +40,12 @@ import { HeartbeatTransportController } from '../transport/heartbeat-transport.c
     HeartbeatExplorer,
     HeartbeatIngress,
     HeartbeatTargetFactory,
+    // Both cost nothing unless used: the metrics are null unless enabled, and the indicator
+    // watches the events only from its first check.
+    heartbeatMetricsProvider,
+    HeartbeatMetricsShutdown,
+    HeartbeatHealthIndicator,
   ],
-  exports: [HeartbeatRegistry, HeartbeatTargetFactory],
+  exports: [HeartbeatRegistry, HeartbeatTargetFactory, HeartbeatHealthIndicator],
 })
 export class HeartbeatModule extends ConfigurableHeartbeatModule {}

@@ -1,5 +1,6 @@
 import type { Clock, Scheduler } from '../../core/clock.js';
 import type { HeartbeatConfiguration } from '../../core/heartbeat-configuration.js';
+import type { HeartbeatMetricsOptions } from '../../metrics/interfaces/heartbeat-metrics-options.interface.js';
 import type { HeartbeatClientLimits } from '../../transport/heartbeat-wire.js';
 
 /** A manager's role: a `sender` requests heartbeats every interval, a `receiver` answers them. */
@@ -16,6 +17,12 @@ export interface HeartbeatModuleOptions extends Partial<HeartbeatConfiguration> 
   /** Time source and timer scheduler; replace them with a `ManualClock` in tests. */
   readonly clock?: Clock;
   readonly scheduler?: Scheduler;
+  /**
+   * Prometheus metrics of the managers, with prom-client (an optional peer: install it to use
+   * them): `true` for the defaults, or their options. Off by default, and then prom-client is
+   * never loaded.
+   */
+  readonly metrics?: boolean | HeartbeatMetricsOptions;
 }
 
 /** One named manager; settings given here override the module-wide ones. */
