@@ -1,8 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TASK_MANAGER_HEARTBEATS } from '#cluster';
+import { TerminusModule } from '@nestjs/terminus';
 import { HeartbeatModule } from 'nestjs-heartbeat';
+import { Registry } from 'prom-client';
 import { ClusterController } from './cluster.controller.js';
 import { ClusterViews } from './cluster-views.service.js';
+import { METRICS_REGISTRY, ObservabilityController } from './observability.controller.js';
 import { DashboardController, DASHBOARD_PROVIDERS } from './dashboard/index.js';
 import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
 import {
@@ -19,6 +22,9 @@ import { TaskManagerGateway } from './task-manager.gateway.js';
 export class ResourceManagerModule {
   static forConfig(config: ResourceManagerConfig): DynamicModule {
     const identity = newResourceManagerIdentity();
+    // Its own registry, not prom-client's global one: two ResourceManagers in one process (tests)
+    // each serve their own metrics.
+    const registry = new Registry();
     return {
       module: ResourceManagerModule,
       imports: [
@@ -31,12 +37,20 @@ export class ResourceManagerModule {
           requestTimeout: config.heartbeat.timeout,
           // The slot reports come back in the replies: read them with the configured frame limit.
           clientLimits: config.frameLimits,
+          metrics: { registry },
         }),
+        TerminusModule.forRoot(),
       ],
-      controllers: [TaskManagerGateway, ClusterController, DashboardController],
+      controllers: [
+        TaskManagerGateway,
+        ClusterController,
+        ObservabilityController,
+        DashboardController,
+      ],
       providers: [
         { provide: RESOURCE_MANAGER_CONFIG, useValue: config },
         { provide: RESOURCE_MANAGER_IDENTITY, useValue: identity },
+        { provide: METRICS_REGISTRY, useValue: registry },
         TaskManagerClients,
         TaskManagerRegistrations,
         SlotPool,
