@@ -19,7 +19,7 @@ export class LossAlerts implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap(): void {
     this.subscription = this.heartbeats
-      .events('taskManagers')
+      .changes('taskManagers')
       .pipe(
         filter((event): event is Loss => event.type === 'timeout' || event.type === 'unreachable'),
       )

@@ -262,8 +262,9 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
 
   /** Registers again in `delay` ms; should that fail too, the retry after it waits `nextDelay`. */
   private scheduleRetry(delay: number, nextDelay: number): void {
+    this.cancelRetry(); // one retry at a time: the registry refuses a second under the same name
     const timer = setTimeout(() => {
-      this.scheduler.deleteTimeout(REGISTRATION_RETRY); // it fired: the name is free again
+      this.cancelRetry(); // it fired: the name is free again
       void this.register(nextDelay);
     }, delay);
     this.scheduler.addTimeout(REGISTRATION_RETRY, timer);

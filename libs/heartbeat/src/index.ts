@@ -25,6 +25,7 @@ export {
   type HeartbeatSenderOptions,
 } from './core/heartbeat-services.js';
 export type {
+  HeartbeatChangeEvent,
   HeartbeatEvent,
   HeartbeatEventType,
   HeartbeatReceivedEvent,

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import type { HeartbeatEvent } from './heartbeat-events.js';
-import { payloadBytesOf, rpcFailureKindOf } from './heartbeat-events.js';
+import { failureMessage, payloadBytesOf, rpcFailureKindOf } from './heartbeat-events.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
 import { HeartbeatServices } from './heartbeat-services.js';
 import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
@@ -208,7 +208,7 @@ describe('heartbeat events', () => {
     expect(logger.warnings).toEqual([
       'Heartbeat manager taskManagers: rejected the answer of tm-1: stale fencing token',
       'Heartbeat manager taskManagers: rejected the answer of tm-1: stale fencing token ' +
-        `(1 more like it from this peer suppressed in the last ${INTERVAL} ms or more)`,
+        `(1 more like it from this peer suppressed since its last line)`,
     ]);
   });
 
@@ -254,27 +254,27 @@ describe('heartbeat events', () => {
     expect(subscription.closed).toBe(true);
   });
 
-  it('builds no event and measures no round trip while nobody subscribes', async () => {
-    const { clock, sender, subscription } = setUp();
-    subscription.unsubscribe();
-    const nowCalls = jest.spyOn(clock, 'now');
-    const target = new ScriptedTarget(clock, 'tm-1');
-    sender.monitorTarget('tm-1', target);
-    sender.start();
-    clock.advance(0);
-    await flush();
-    const unwatchedReads = nowCalls.mock.calls.length;
+  it('builds no event and measures no round trip for nobody, and no heartbeat for a watcher of changes only', async () => {
+    // Each event reads the clock once (its `at`), a measured round trip twice: counting the reads
+    // of one round shows what was built.
+    async function clockReadsOfOneRound(watch: 'nothing' | 'changes' | 'everything') {
+      const { clock, sender, subscription } = setUp();
+      subscription.unsubscribe();
+      if (watch !== 'nothing') {
+        (watch === 'changes' ? sender.changes : sender.events).subscribe(() => undefined);
+      }
+      const reads = jest.spyOn(clock, 'now');
+      sender.monitorTarget('tm-1', new ScriptedTarget(clock, 'tm-1'));
+      sender.start();
+      clock.advance(0);
+      await flush();
+      expect(sender.getLastHeartbeatFrom('tm-1')).toBe(START);
+      return reads.mock.calls.length;
+    }
 
-    // The same round watched reads the clock more: for the round trip and the events' times.
-    const watched = setUp();
-    const watchedNow = jest.spyOn(watched.clock, 'now');
-    watched.sender.monitorTarget('tm-1', new ScriptedTarget(watched.clock, 'tm-1'));
-    watched.sender.start();
-    watched.clock.advance(0);
-    await flush();
-
-    expect(watchedNow.mock.calls.length).toBeGreaterThan(unwatchedReads);
-    expect(sender.getLastHeartbeatFrom('tm-1')).toBe(START);
+    const unwatched = await clockReadsOfOneRound('nothing');
+    expect(await clockReadsOfOneRound('changes')).toBe(unwatched + 1); // the `monitored` event
+    expect(await clockReadsOfOneRound('everything')).toBe(unwatched + 1 + 3); // + round trip, `heartbeat`
   });
 });
 
@@ -296,6 +296,7 @@ describe('rpcFailureKindOf', () => {
       Object.assign(new Error('Timeout has occurred'), { name: 'TimeoutError' }),
       'timeout',
     ],
+    ["a ClientProxy's error reply", { status: 'error', message: 'fenced' }, 'rejected'],
     ['anything else', 'boom', 'other'],
     ['null', null, 'other'],
   ])('names %s', (_case, error, kind) => {
@@ -311,5 +312,14 @@ describe('payloadBytesOf', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(payloadBytesOf(cyclic)).toBe(0);
+  });
+});
+
+describe('failureMessage', () => {
+  it('describes any failure without throwing', () => {
+    expect(failureMessage(new Error('refused'))).toBe('refused');
+    expect(failureMessage({ message: 'an error reply', status: 'error' })).toBe('an error reply');
+    expect(failureMessage('boom')).toBe('boom');
+    expect(failureMessage(Object.create(null))).toBe('an error that cannot be described');
   });
 });

@@ -1,4 +1,4 @@
-import { Subject, type Observable } from 'rxjs';
+import { merge, Subject, type Observable } from 'rxjs';
 import { RecipientUnreachableError } from './recipient-unreachable.error.js';
 
 /** What every heartbeat event carries: the manager's name, and when it happened (epoch ms). */
@@ -24,7 +24,10 @@ export interface HeartbeatReceivedEvent extends HeartbeatEventBase {
    * preceded it (a receiver's, or an answer that came as a separate message).
    */
   readonly roundTripMs: number | null;
-  /** Bytes of the payload's JSON (UTF-8); 0 without payload. */
+  /**
+   * Bytes of the payload's JSON (UTF-8); 0 without payload. Computed when read (an enumerable
+   * getter, so `JSON.stringify` of the event has it), not for subscribers that never look.
+   */
   readonly payloadBytes: number;
 }
 
@@ -86,7 +89,7 @@ export interface HeartbeatRejectedEvent extends HeartbeatEventBase {
   /** Who sent it, as it claimed (its origin), or `unknown` for a message without one. */
   readonly peer: string;
   readonly reason: HeartbeatRejectionReason;
-  /** What was wrong, for people (escaped, bounded). */
+  /** What was wrong, for people (bounded: the names in it are at most 256 characters). */
   readonly detail: string;
 }
 
@@ -104,28 +107,44 @@ export type HeartbeatEvent =
 /** The event types, for code that handles each (metrics, dashboards). */
 export type HeartbeatEventType = HeartbeatEvent['type'];
 
+/** Every event but `heartbeat`: losses, stalls, rejections, (un)monitoring, failed RPCs. */
+export type HeartbeatChangeEvent = Exclude<HeartbeatEvent, HeartbeatReceivedEvent>;
+
 /**
- * One manager's event stream. Emitting is guarded by `active`, so that with nobody subscribed the
- * managers build no event object and measure nothing for one.
+ * One manager's event stream, in two parts: heartbeats, and everything else. Emitting is guarded
+ * by `heartbeatsWatched` / `changesWatched`, so that with nobody subscribed the managers build no
+ * event and measure nothing for one, and a watcher of losses only costs nothing per heartbeat.
  * @internal
  */
 export class HeartbeatEventStream {
-  private readonly subject = new Subject<HeartbeatEvent>();
-  readonly events: Observable<HeartbeatEvent> = this.subject.asObservable();
+  private readonly heartbeatSubject = new Subject<HeartbeatReceivedEvent>();
+  private readonly changeSubject = new Subject<HeartbeatChangeEvent>();
+  readonly changes: Observable<HeartbeatChangeEvent> = this.changeSubject.asObservable();
+  readonly events: Observable<HeartbeatEvent> = merge(this.changeSubject, this.heartbeatSubject);
 
   constructor(readonly manager: string) {}
 
-  /** Whether anyone listens: check it before building an event. */
-  get active(): boolean {
-    return this.subject.observed;
+  /** Whether anyone watches heartbeats: check it before building a `heartbeat` event. */
+  get heartbeatsWatched(): boolean {
+    return this.heartbeatSubject.observed;
+  }
+
+  /** Whether anyone watches the other events: check it before building one. */
+  get changesWatched(): boolean {
+    return this.changeSubject.observed;
   }
 
   emit(event: HeartbeatEvent): void {
-    this.subject.next(event);
+    if (event.type === 'heartbeat') {
+      this.heartbeatSubject.next(event);
+    } else {
+      this.changeSubject.next(event);
+    }
   }
 
   complete(): void {
-    this.subject.complete();
+    this.changeSubject.complete();
+    this.heartbeatSubject.complete();
   }
 }
 
@@ -138,13 +157,25 @@ export function rpcFailureKindOf(error: unknown): HeartbeatRpcFailureKind {
   if (declared === 'timeout' || declared === 'rejected') {
     return declared;
   }
-  // rxjs's `timeout()` operator, as a `ClientProxy` target uses it.
-  return error instanceof Error && error.name === 'TimeoutError' ? 'timeout' : 'other';
+  if (error instanceof Error) {
+    // rxjs's `timeout()` operator, as a `ClientProxy` target uses it.
+    return error.name === 'TimeoutError' ? 'timeout' : 'other';
+  }
+  // A Nest `ClientProxy` rejects with the error reply's payload itself, a plain object.
+  return typeof error === 'object' && error !== null ? 'rejected' : 'other';
 }
 
-/** The failure's message, for an event. */
+/** The failure's message, for an event; never throws, whatever was thrown. */
 export function failureMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  try {
+    if (error instanceof Error) {
+      return error.message;
+    }
+    const message = (error as { message?: unknown } | null)?.message;
+    return typeof message === 'string' ? message : String(error);
+  } catch {
+    return 'an error that cannot be described';
+  }
 }
 
 /** Bytes of a payload's JSON, 0 for none (or one JSON cannot write). Only computed for subscribers. */

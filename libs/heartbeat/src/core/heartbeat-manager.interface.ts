@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { HeartbeatEvent } from './heartbeat-events.js';
+import type { HeartbeatChangeEvent, HeartbeatEvent } from './heartbeat-events.js';
 import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
 
 /**
@@ -29,6 +29,8 @@ export interface HeartbeatManager<I = unknown, O = unknown> extends HeartbeatTar
    * Nobody subscribed costs nothing: no event is built.
    */
   readonly events: Observable<HeartbeatEvent>;
+  /** Its events but `heartbeat` (losses, stalls, rejections, …): no work per heartbeat for them. */
+  readonly changes: Observable<HeartbeatChangeEvent>;
   /**
    * A target asks for a heartbeat. For an origin monitored without a target, resolves with the
    * answer, which the transport carries back in the request's reply.

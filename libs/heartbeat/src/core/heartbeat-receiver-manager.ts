@@ -11,6 +11,7 @@ import {
   HeartbeatEventStream,
   payloadBytesOf,
   rpcFailureKindOf,
+  type HeartbeatChangeEvent,
   type HeartbeatEvent,
   type HeartbeatRejectionReason,
 } from './heartbeat-events.js';
@@ -109,7 +110,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
         `(stall threshold ${stallThreshold} ms); heartbeat timeouts falling due in or just after ` +
         `the stall get a fresh ${timeout} ms window instead of being declared`,
       onStall: (stallMs) => {
-        if (this.eventStream.active) {
+        if (this.eventStream.changesWatched) {
           this.emit({ type: 'stalled', manager: this.name, at: this.clock.now(), stallMs });
         }
       },
@@ -127,6 +128,14 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
    */
   get events(): Observable<HeartbeatEvent> {
     return this.eventStream.events;
+  }
+
+  /**
+   * Its events but `heartbeat`: what a watcher of losses, stalls and rejections subscribes to, so
+   * that the manager does no work per heartbeat for it.
+   */
+  get changes(): Observable<HeartbeatChangeEvent> {
+    return this.eventStream.changes;
   }
 
   /**
@@ -170,7 +179,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       rpcFailureThreshold: this.configuration.rpcFailureThreshold,
       silenceExcused: (deadline) => this.silenceExcused(resourceId, deadline),
       onTimeout: (id) => {
-        if (this.eventStream.active) {
+        if (this.eventStream.changesWatched) {
           const lastHeartbeat = monitor.getLastHeartbeat();
           this.emit({
             type: 'timeout',
@@ -188,7 +197,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
         );
       },
       onUnreachable: (id, failure) => {
-        if (this.eventStream.active) {
+        if (this.eventStream.changesWatched) {
           this.emit({
             type: 'unreachable',
             manager: this.name,
@@ -209,7 +218,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     });
     this.monitors.set(resourceId, monitor);
     this.stallGuard.start();
-    if (this.eventStream.active) {
+    if (this.eventStream.changesWatched) {
       this.emit({
         type: 'monitored',
         manager: this.name,
@@ -228,7 +237,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       this.monitors.delete(resourceId);
       monitor.cancel();
       disposeMonitored(this.logger, monitor);
-      if (this.eventStream.active) {
+      if (this.eventStream.changesWatched) {
         this.emit({
           type: 'unmonitored',
           manager: this.name,
@@ -279,7 +288,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     const monitor = this.stopped ? undefined : this.monitors.get(origin);
     if (!monitor) {
       // Counted, not logged: Flink ignores such requests, and one can precede a registration.
-      if (!this.stopped) {
+      if (!this.stopped && this.eventStream.changesWatched) {
         this.emitRejected(
           origin,
           'unknown-origin',
@@ -289,7 +298,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       return NO_ANSWER;
     }
     monitor.reportHeartbeat();
-    if (this.eventStream.active) {
+    if (this.eventStream.heartbeatsWatched) {
       this.emitHeartbeat(origin, payload, null);
     }
     this.reportPayload(origin, payload);
@@ -377,6 +386,9 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     if (target === null || this.monitors.get(monitor.resourceId) !== monitor) {
       return; // unmonitored (or stopped) while the payload was being retrieved
     }
+    // Measured only for subscribers to heartbeats: a closure per heartbeat, for its round trip.
+    const sentAt =
+      this.eventStream.heartbeatsWatched && rpc !== this.deliverAnswer ? this.clock.now() : -1;
     let outcome: Promise<HeartbeatAnswer | void>;
     try {
       // Promise.resolve: a plain-JS target might return a non-promise.
@@ -384,11 +396,10 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     } catch (error) {
       outcome = Promise.reject(error);
     }
-    if (this.eventStream.active && rpc !== this.deliverAnswer) {
-      // Measured only for subscribers: a closure per heartbeat, for its round trip.
-      const sentAt = this.clock.now();
+    if (sentAt >= 0) {
       outcome.then(
-        (reply) => monitor.rpcSucceededAfter(reply, this.clock.now() - sentAt),
+        // Never below 0, should the clock step back in between.
+        (reply) => monitor.rpcSucceededAfter(reply, Math.max(0, this.clock.now() - sentAt)),
         monitor.rpcFailed,
       );
     } else {
@@ -397,7 +408,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   }
 
   private readonly rpcFailed = (error: unknown, monitor: HeartbeatMonitor): void => {
-    if (this.eventStream.active && this.isCurrent(monitor)) {
+    if (this.eventStream.changesWatched && this.isCurrent(monitor)) {
       this.emit({
         type: 'rpc-failed',
         manager: this.name,
@@ -483,7 +494,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       const monitor = this.monitors.get(origin);
       if (monitor) {
         monitor.reportHeartbeat();
-        if (this.eventStream.active) {
+        if (this.eventStream.heartbeatsWatched) {
           this.emitHeartbeat(origin, payload, roundTripMs);
         }
       }
@@ -499,12 +510,15 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       at: this.clock.now(),
       target,
       roundTripMs,
-      payloadBytes: payloadBytesOf(payload),
+      // Serialised only if read: most subscribers (the metrics) never do.
+      get payloadBytes() {
+        return payloadBytesOf(payload);
+      },
     });
   }
 
   private emitRejected(peer: string, reason: HeartbeatRejectionReason, detail: string): void {
-    if (this.eventStream.active) {
+    if (this.eventStream.changesWatched) {
       this.emit({
         type: 'rejected',
         manager: this.name,
@@ -516,13 +530,12 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     }
   }
 
-  /** A subscriber that throws is logged: it must not break the manager. */
+  /**
+   * A subscriber's throw is rxjs's to report (it rethrows it asynchronously, as an uncaught
+   * exception): subscribers guard themselves, as the README says.
+   */
   private emit(event: HeartbeatEvent): void {
-    try {
-      this.eventStream.emit(event);
-    } catch (error) {
-      logFailure(this.logger, `A subscriber to the events of ${this.name}`, error);
-    }
+    this.eventStream.emit(event);
   }
 
   private reportPayload(origin: string, payload: I | null): void {

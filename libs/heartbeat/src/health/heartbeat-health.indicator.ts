@@ -150,7 +150,7 @@ export class HeartbeatHealthIndicator implements OnApplicationShutdown {
     if (this.subscription || this.closed) {
       return;
     }
-    this.subscription = this.registry.events().subscribe(this.record);
+    this.subscription = this.registry.changes().subscribe(this.record);
   }
 
   private readonly record = (event: HeartbeatEvent): void => {

@@ -9,6 +9,7 @@ import { merge, type Observable } from 'rxjs';
 import type { Clock } from '../core/clock.js';
 import {
   HeartbeatEventStream,
+  type HeartbeatChangeEvent,
   type HeartbeatEvent,
   type HeartbeatRejectionReason,
 } from '../core/heartbeat-events.js';
@@ -114,12 +115,27 @@ export class HeartbeatRegistry
    * nothing: no event is built.
    */
   events(name?: string): Observable<HeartbeatEvent> {
+    return this.streams(name, (manager) => manager.events);
+  }
+
+  /**
+   * As {@link events}, without the `heartbeat` events: for watchers of losses, stalls and
+   * rejections (alerts, health checks), which then cost the managers nothing per heartbeat.
+   */
+  changes(name?: string): Observable<HeartbeatChangeEvent> {
+    return this.streams(name, (manager) => manager.changes);
+  }
+
+  private streams<E extends HeartbeatEvent>(
+    name: string | undefined,
+    of: (manager: HeartbeatManager) => Observable<E>,
+  ): Observable<E> {
     if (name !== undefined) {
-      return this.getEntry(name).manager.events;
+      return of(this.getEntry(name).manager);
     }
     return merge(
-      this.unroutedEvents.events,
-      ...[...this.entries.values()].map(({ manager }) => manager.events),
+      this.unroutedEvents.changes as Observable<E>,
+      ...[...this.entries.values()].map(({ manager }) => of(manager)),
     );
   }
 
@@ -139,7 +155,7 @@ export class HeartbeatRegistry
       entry.manager.rejectMessage(peer, reason, detail, message);
       return;
     }
-    if (this.unroutedEvents.active) {
+    if (this.unroutedEvents.changesWatched) {
       this.unroutedEvents.emit({
         type: 'rejected',
         manager: '',
