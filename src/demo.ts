@@ -213,7 +213,8 @@ say(
   `[demo] heartbeat interval ${heartbeatEnv.HEARTBEAT_INTERVAL_MS} ms, timeout ${heartbeatEnv.HEARTBEAT_TIMEOUT_MS} ms`,
 );
 say(
-  `[demo] ResourceManager HTTP API: ${httpAddress}/taskmanagers and ${httpAddress}/overview. Ctrl-C stops everything.`,
+  `[demo] ResourceManager HTTP API: ${httpAddress}/taskmanagers and ${httpAddress}/overview; ` +
+    `live dashboard ${httpAddress}/, metrics ${httpAddress}/metrics, health ${httpAddress}/health. Ctrl-C stops everything.`,
 );
 start(resourceManager); // the TaskManagers start once it is ready
 const summaries = setInterval(() => void printSummary(), SUMMARY_EVERY_MS);
