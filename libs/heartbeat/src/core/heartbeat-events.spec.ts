@@ -1,9 +1,13 @@
 import { jest } from '@jest/globals';
 import type { HeartbeatEvent } from './heartbeat-events.js';
 import { failureMessage, payloadBytesOf, rpcFailureKindOf } from './heartbeat-events.js';
-import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
+import {
+  flush,
+  RecordingLogger,
+  ScriptedTarget,
+  silentListener,
+} from '../../../../test/fixtures/scripted-heartbeats.js';
 import { HeartbeatServices } from './heartbeat-services.js';
-import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
 import { ManualClock } from './manual-clock.js';
 import { RecipientUnreachableError } from './recipient-unreachable.error.js';
 
@@ -12,52 +16,9 @@ import { RecipientUnreachableError } from './recipient-unreachable.error.js';
  * when it comes, and that nothing is built for a stream nobody watches.
  */
 
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 const INTERVAL = 100;
 const TIMEOUT = 400;
 const START = 1_000_000;
-
-const listener: HeartbeatListener<unknown, unknown> = {
-  notifyHeartbeatTimeout: () => undefined,
-  notifyTargetUnreachable: () => undefined,
-  reportPayload: () => undefined,
-  retrievePayload: () => null,
-};
-
-class RecordingLogger implements HeartbeatLogger {
-  readonly warnings: string[] = [];
-  warn(message: string): void {
-    this.warnings.push(message);
-  }
-  error(): void {}
-}
-
-/** A target whose replies the test decides: an answer after `delayMs` of fake time, or a failure. */
-class ScriptedTarget implements HeartbeatTarget<unknown> {
-  reply: (() => Promise<HeartbeatAnswer | void>) | null = null;
-  constructor(
-    private readonly clock: ManualClock,
-    private readonly id: string,
-  ) {}
-  delayMs = 0;
-  payload: unknown = { slots: [1, 2] };
-
-  requestHeartbeat(): Promise<HeartbeatAnswer | void> {
-    if (this.reply) {
-      return this.reply();
-    }
-    const answer = { origin: this.id, payload: this.payload };
-    if (this.delayMs === 0) {
-      return Promise.resolve(answer);
-    }
-    return new Promise((resolve) => this.clock.schedule(() => resolve(answer), this.delayMs));
-  }
-
-  receiveHeartbeat(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 function setUp(stallThreshold = -1) {
   const clock = new ManualClock(START);
@@ -66,16 +27,34 @@ function setUp(stallThreshold = -1) {
     { interval: INTERVAL, timeout: TIMEOUT, rpcFailureThreshold: 2, stallThreshold },
     { clock, logger },
   );
-  const sender = services.createSenderManager('rm-1', listener, { name: 'taskManagers' });
+  const sender = services.createSenderManager('rm-1', silentListener, { name: 'taskManagers' });
   const events: HeartbeatEvent[] = [];
   const subscription = sender.events.subscribe((event) => events.push(event));
   return { clock, logger, services, sender, events, subscription };
+}
+
+// Each event reads the clock once (its `at`), a measured round trip twice: counting the reads
+// of one round shows what was built.
+async function clockReadsOfOneRound(watch: 'nothing' | 'changes' | 'everything') {
+  const { clock, sender, subscription } = setUp();
+  subscription.unsubscribe();
+  if (watch !== 'nothing') {
+    (watch === 'changes' ? sender.changes : sender.events).subscribe(() => undefined);
+  }
+  const reads = jest.spyOn(clock, 'now');
+  sender.monitorTarget('tm-1', new ScriptedTarget(clock, 'tm-1'));
+  sender.start();
+  clock.advance(0);
+  await flush();
+  expect(sender.getLastHeartbeatFrom('tm-1')).toBe(START);
+  return reads.mock.calls.length;
 }
 
 describe('heartbeat events', () => {
   it('reports monitored, each heartbeat with its round trip and payload size, and unmonitored', async () => {
     const { clock, sender, events } = setUp();
     const target = new ScriptedTarget(clock, 'tm-1');
+    target.payload = { slots: [1, 2] };
     target.delayMs = 7;
     sender.monitorTarget('tm-1', target);
     sender.start();
@@ -180,7 +159,7 @@ describe('heartbeat events', () => {
       { interval: INTERVAL, timeout: 10 * INTERVAL },
       { clock, logger },
     );
-    const sender = services.createSenderManager('rm-1', listener, {
+    const sender = services.createSenderManager('rm-1', silentListener, {
       name: 'taskManagers',
       admitAnswer: () => ({ accepted: false, reason: 'stale fencing token' }),
     });
@@ -219,7 +198,7 @@ describe('heartbeat events', () => {
       { interval: INTERVAL, timeout: TIMEOUT },
       { clock, logger },
     );
-    const receiver = services.createReceiverManager('tm-1', listener);
+    const receiver = services.createReceiverManager('tm-1', silentListener);
     const events: HeartbeatEvent[] = [];
     receiver.events.subscribe((event) => events.push(event));
     receiver.monitorTarget('rm-1');
@@ -255,23 +234,6 @@ describe('heartbeat events', () => {
   });
 
   it('builds no event and measures no round trip for nobody, and no heartbeat for a watcher of changes only', async () => {
-    // Each event reads the clock once (its `at`), a measured round trip twice: counting the reads
-    // of one round shows what was built.
-    async function clockReadsOfOneRound(watch: 'nothing' | 'changes' | 'everything') {
-      const { clock, sender, subscription } = setUp();
-      subscription.unsubscribe();
-      if (watch !== 'nothing') {
-        (watch === 'changes' ? sender.changes : sender.events).subscribe(() => undefined);
-      }
-      const reads = jest.spyOn(clock, 'now');
-      sender.monitorTarget('tm-1', new ScriptedTarget(clock, 'tm-1'));
-      sender.start();
-      clock.advance(0);
-      await flush();
-      expect(sender.getLastHeartbeatFrom('tm-1')).toBe(START);
-      return reads.mock.calls.length;
-    }
-
     const unwatched = await clockReadsOfOneRound('nothing');
     expect(await clockReadsOfOneRound('changes')).toBe(unwatched + 1); // the `monitored` event
     expect(await clockReadsOfOneRound('everything')).toBe(unwatched + 1 + 3); // + round trip, `heartbeat`

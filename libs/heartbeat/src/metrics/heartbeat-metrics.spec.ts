@@ -9,10 +9,14 @@ import {
 } from '../../../../test/fixtures/prometheus-samples.js';
 import { HeartbeatConfigurationError } from '../core/heartbeat-configuration.js';
 import type { HeartbeatEvent } from '../core/heartbeat-events.js';
-import type { HeartbeatListener, HeartbeatLogger } from '../core/heartbeat-listener.interface.js';
 import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
 import { HeartbeatServices } from '../core/heartbeat-services.js';
-import type { HeartbeatAnswer, HeartbeatTarget } from '../core/heartbeat-target.interface.js';
+import {
+  flush,
+  RecordingLogger,
+  ScriptedTarget,
+  silentListener,
+} from '../../../../test/fixtures/scripted-heartbeats.js';
 import { ManualClock } from '../core/manual-clock.js';
 import { RecipientUnreachableError } from '../core/recipient-unreachable.error.js';
 import { HeartbeatMetrics } from './heartbeat-metrics.js';
@@ -30,49 +34,9 @@ import type {
 // The structural type takes prom-client's own module (checked by the compiler).
 const PROM_CLIENT: PromClientModule = promClient;
 
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 const START = 2_000_000;
 const INTERVAL = 100;
 const TIMEOUT = 1_000;
-
-const listener: HeartbeatListener<unknown, unknown> = {
-  notifyHeartbeatTimeout: () => undefined,
-  notifyTargetUnreachable: () => undefined,
-  reportPayload: () => undefined,
-  retrievePayload: () => null,
-};
-
-class RecordingLogger implements HeartbeatLogger {
-  readonly warnings: string[] = [];
-  warn(message: string): void {
-    this.warnings.push(message);
-  }
-  error(): void {}
-}
-
-/** Answers each request after `delayMs` of fake time, or as `reply` says (a failure, silence). */
-class ScriptedTarget implements HeartbeatTarget<unknown> {
-  delayMs = 0;
-  reply: (() => Promise<HeartbeatAnswer | void>) | null = null;
-
-  constructor(
-    private readonly clock: ManualClock,
-    private readonly id: string,
-  ) {}
-
-  requestHeartbeat(): Promise<HeartbeatAnswer | void> {
-    if (this.reply) {
-      return this.reply();
-    }
-    const answer = { origin: this.id, payload: null };
-    return new Promise((resolve) => this.clock.schedule(() => resolve(answer), this.delayMs));
-  }
-
-  receiveHeartbeat(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 const never = () => new Promise<never>(() => undefined);
 
@@ -86,8 +50,8 @@ function setUp(
     { interval: INTERVAL, timeout: TIMEOUT, stallThreshold: -1, ...configuration },
     { clock, logger },
   );
-  const workers = services.createSenderManager('rm-1', listener, { name: 'workers' });
-  const supervisor = services.createReceiverManager('rm-1', listener, { name: 'supervisor' });
+  const workers = services.createSenderManager('rm-1', silentListener, { name: 'workers' });
+  const supervisor = services.createReceiverManager('rm-1', silentListener, { name: 'supervisor' });
   const managers = new Map<string, HeartbeatManager>([
     ['workers', workers],
     ['supervisor', supervisor],
@@ -318,7 +282,7 @@ describe('HeartbeatMetrics', () => {
 
   it('counts rejected messages by reason', async () => {
     const { clock, registry, supervisor: receiver, services } = setUp();
-    const vetting = services.createSenderManager('rm-1', listener, {
+    const vetting = services.createSenderManager('rm-1', silentListener, {
       name: 'vetting',
       admitAnswer: () => ({ accepted: false, reason: 'stale fencing token' }),
     });
