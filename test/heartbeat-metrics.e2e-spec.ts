@@ -25,7 +25,7 @@ import {
 import { AppPool, type RunningApp } from './fixtures/heartbeat-apps.js';
 import {
   childProcessEnv,
-  resourcesAbove,
+  resourcesLeftAbove,
   settledResourceCounts,
   waitFor,
 } from './fixtures/e2e-utils.js';
@@ -115,15 +115,7 @@ describe('heartbeat metrics and health over HTTP', () => {
     }
     await tcpApps.closeAll();
     // Every app closed: no timer, socket or server of theirs is left.
-    let leftover: Record<string, number> = {};
-    await waitFor(
-      'the handles to go away',
-      () => {
-        leftover = resourcesAbove(baseline);
-        return Object.keys(leftover).length === 0;
-      },
-      { timeout: 2_000 },
-    ).catch(() => undefined);
+    const leftover = await resourcesLeftAbove(baseline);
     if (Object.keys(leftover).length > 0) {
       throw new Error(`The closed apps left handles behind: ${JSON.stringify(leftover)}`);
     }

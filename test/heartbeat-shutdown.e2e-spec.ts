@@ -1,5 +1,10 @@
 import { AppPool } from './fixtures/heartbeat-apps.js';
-import { resourcesAbove, settledResourceCounts, waitFor } from './fixtures/e2e-utils.js';
+import {
+  resourcesAbove,
+  resourcesLeftAbove,
+  settledResourceCounts,
+  waitFor,
+} from './fixtures/e2e-utils.js';
 import { RECEIVER_ID, SENDER_ID, startPair } from './fixtures/sender-receiver.js';
 
 describe('shutting heartbeating apps down', () => {
@@ -24,15 +29,7 @@ describe('shutting heartbeating apps down', () => {
     await receiver.app.close();
 
     // Sockets may take a moment to finish closing; nothing else should be left.
-    let leftover: Record<string, number> = {};
-    await waitFor(
-      'the handles to go away',
-      () => {
-        leftover = resourcesAbove(baseline);
-        return Object.keys(leftover).length === 0;
-      },
-      { timeout: 2_000 },
-    ).catch(() => undefined);
+    const leftover = await resourcesLeftAbove(baseline);
     expect(leftover).toEqual({});
 
     for (const [manager, peerId] of [

@@ -52,6 +52,13 @@ export type AnswerAdmission = (
   answer: HeartbeatAnswer,
 ) => AnswerAdmissionOutcome | Promise<AnswerAdmissionOutcome>;
 
+/** A change event as the manager reports it: `emitChange` adds its name and the time. */
+type HeartbeatChangeFields = HeartbeatChangeEvent extends infer E
+  ? E extends HeartbeatChangeEvent
+    ? Omit<E, 'manager' | 'at'>
+    : never
+  : never;
+
 type HeartbeatRpc<O> = (
   target: HeartbeatTarget<O>,
   payload: O | null,
@@ -110,9 +117,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
         `(stall threshold ${stallThreshold} ms); heartbeat timeouts falling due in or just after ` +
         `the stall get a fresh ${timeout} ms window instead of being declared`,
       onStall: (stallMs) => {
-        if (this.eventStream.changesWatched) {
-          this.emit({ type: 'stalled', manager: this.name, at: this.clock.now(), stallMs });
-        }
+        this.emitChange({ type: 'stalled', stallMs });
       },
     });
   }
@@ -179,16 +184,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       rpcFailureThreshold: this.configuration.rpcFailureThreshold,
       silenceExcused: (deadline) => this.silenceExcused(resourceId, deadline),
       onTimeout: (id) => {
-        if (this.eventStream.changesWatched) {
-          const lastHeartbeat = monitor.getLastHeartbeat();
-          this.emit({
-            type: 'timeout',
-            manager: this.name,
-            at: this.clock.now(),
-            target: id,
-            lastHeartbeat,
-          });
-        }
+        this.emitChange({ type: 'timeout', target: id, lastHeartbeat: monitor.getLastHeartbeat() });
         safely(
           this.logger,
           `Heartbeat timeout handler for ${id}`,
@@ -197,15 +193,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
         );
       },
       onUnreachable: (id, failure) => {
-        if (this.eventStream.changesWatched) {
-          this.emit({
-            type: 'unreachable',
-            manager: this.name,
-            at: this.clock.now(),
-            target: id,
-            failure: failureMessage(failure),
-          });
-        }
+        this.emitChange({ type: 'unreachable', target: id, failure: failureMessage(failure) });
         safely(
           this.logger,
           `Target unreachable handler for ${id}`,
@@ -218,14 +206,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     });
     this.monitors.set(resourceId, monitor);
     this.stallGuard.start();
-    if (this.eventStream.changesWatched) {
-      this.emit({
-        type: 'monitored',
-        manager: this.name,
-        at: this.clock.now(),
-        target: resourceId,
-      });
-    }
+    this.emitChange({ type: 'monitored', target: resourceId });
   }
 
   unmonitorTarget(resourceId: string): void {
@@ -237,14 +218,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       this.monitors.delete(resourceId);
       monitor.cancel();
       disposeMonitored(this.logger, monitor);
-      if (this.eventStream.changesWatched) {
-        this.emit({
-          type: 'unmonitored',
-          manager: this.name,
-          at: this.clock.now(),
-          target: resourceId,
-        });
-      }
+      this.emitChange({ type: 'unmonitored', target: resourceId });
     }
     if (this.monitors.size === 0) {
       this.stallGuard.stop();
@@ -408,11 +382,10 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   }
 
   private readonly rpcFailed = (error: unknown, monitor: HeartbeatMonitor): void => {
+    // Guarded here too: classifying and describing the failure is for watchers only.
     if (this.eventStream.changesWatched && this.isCurrent(monitor)) {
-      this.emit({
+      this.emitChange({
         type: 'rpc-failed',
-        manager: this.name,
-        at: this.clock.now(),
         target: monitor.resourceId,
         kind: rpcFailureKindOf(error),
         failure: failureMessage(error),
@@ -504,7 +477,7 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   }
 
   private emitHeartbeat(target: string, payload: unknown, roundTripMs: number | null): void {
-    this.emit({
+    this.eventStream.emit({
       type: 'heartbeat',
       manager: this.name,
       at: this.clock.now(),
@@ -518,24 +491,22 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   }
 
   private emitRejected(peer: string, reason: HeartbeatRejectionReason, detail: string): void {
-    if (this.eventStream.changesWatched) {
-      this.emit({
-        type: 'rejected',
-        manager: this.name,
-        at: this.clock.now(),
-        peer,
-        reason,
-        detail,
-      });
-    }
+    this.emitChange({ type: 'rejected', peer, reason, detail });
   }
 
   /**
-   * A subscriber's throw is rxjs's to report (it rethrows it asynchronously, as an uncaught
-   * exception): subscribers guard themselves, as the README says.
+   * Reports a change (any event but `heartbeat`) to its watchers, if any, with this manager's name
+   * and the time. A subscriber's throw is rxjs's to report (it rethrows it asynchronously, as an
+   * uncaught exception): subscribers guard themselves, as the README says.
    */
-  private emit(event: HeartbeatEvent): void {
-    this.eventStream.emit(event);
+  private emitChange(change: HeartbeatChangeFields): void {
+    if (this.eventStream.changesWatched) {
+      this.eventStream.emit({
+        manager: this.name,
+        at: this.clock.now(),
+        ...change,
+      } as HeartbeatChangeEvent);
+    }
   }
 
   private reportPayload(origin: string, payload: I | null): void {
