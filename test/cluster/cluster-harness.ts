@@ -208,7 +208,12 @@ export interface Overview {
   readonly taskmanagers: number;
   readonly slotsTotal: number;
   readonly slotsAvailable: number;
-  readonly fencingToken: string;
+  /** Whether this ResourceManager leads (always, without HA). */
+  readonly leader: boolean;
+  /** Epoch ms when it began to lead; null on a standby. */
+  readonly leaderSince: number | null;
+  /** Its leadership's fencing token; null on a standby. */
+  readonly fencingToken: string | null;
 }
 
 export interface Allocation {
@@ -256,7 +261,7 @@ function describeExit({ code, signal }: ExitStatus): string {
 }
 
 /** Variables the apps read: never inherited from the shell running the tests. */
-const APP_VARIABLE = /^(RM_|TM_|HEARTBEAT_|TLS_)/;
+const APP_VARIABLE = /^(RM_|TM_|HEARTBEAT_|TLS_|HA_)/;
 
 /** One child process running a built app, with every line it printed (stdout and stderr). */
 export class AppProcess {
@@ -334,6 +339,13 @@ export class AppProcess {
     return this.lines.slice(-count).join('\n');
   }
 
+  /** Sends `signal` without waiting (SIGSTOP / SIGCONT freeze and thaw it). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.alive) {
+      this.child.kill(signal);
+    }
+  }
+
   /** Sends `signal` and waits (bounded) for the process to exit; SIGKILLs it if it will not. */
   async kill(signal: NodeJS.Signals = 'SIGKILL', timeoutMs = 10_000): Promise<ExitStatus> {
     if (this.exit) {
@@ -383,6 +395,16 @@ export class ResourceManagerProcess extends AppProcess {
     );
     resourceManagerIds.set(token, id);
     return token;
+  }
+
+  /** With HA: waits for its ready line (it campaigns from there) and returns its heartbeat id. */
+  async readyToCampaign(timeoutMs = 15_000): Promise<string> {
+    const [, id] = await waitForLine(
+      this,
+      /ResourceManager (\S+) ready: .*high availability on etcd,/,
+      { timeoutMs },
+    );
+    return id;
   }
 
   http<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpAnswer<T>> {
@@ -485,7 +507,8 @@ export interface ResourceManagerStart {
 export interface TaskManagerStart {
   readonly id: string;
   readonly slots: number;
-  readonly resourceManagerTcpPort: number;
+  /** The ResourceManager's fixed port; none with HA (the TaskManager finds the leader on etcd). */
+  readonly resourceManagerTcpPort?: number;
   readonly heartbeat?: HeartbeatSettings;
   readonly env?: Record<string, string>;
 }
@@ -516,8 +539,9 @@ export class Cluster {
       TM_HOST: HOST,
       TM_TCP_PORT: '0',
       TM_SLOTS: String(options.slots),
-      RM_HOST: HOST,
-      RM_TCP_PORT: String(options.resourceManagerTcpPort),
+      ...(options.resourceManagerTcpPort === undefined
+        ? {}
+        : { RM_HOST: HOST, RM_TCP_PORT: String(options.resourceManagerTcpPort) }),
       ...heartbeatEnv(options.heartbeat ?? FAST_HEARTBEATS),
       ...options.env,
     });

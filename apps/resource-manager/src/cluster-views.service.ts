@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import {
   TASK_MANAGER_HEARTBEATS,
   type ResourceManagerHeartbeat,
@@ -6,10 +6,7 @@ import {
   type TaskManagerHeartbeat,
 } from '#cluster';
 import { InjectHeartbeatManager, type HeartbeatManager } from 'nestjs-heartbeat';
-import {
-  RESOURCE_MANAGER_IDENTITY,
-  type ResourceManagerIdentity,
-} from './resource-manager-identity.js';
+import { ResourceManagerLeadership } from './leadership/resource-manager-leadership.service.js';
 import {
   TaskManagerRegistrations,
   type Registration,
@@ -29,7 +26,7 @@ export interface TaskManagerView {
 export class ClusterViews {
   constructor(
     private readonly registrations: TaskManagerRegistrations,
-    @Inject(RESOURCE_MANAGER_IDENTITY) private readonly identity: ResourceManagerIdentity,
+    private readonly leadership: ResourceManagerLeadership,
     @InjectHeartbeatManager(TASK_MANAGER_HEARTBEATS)
     private readonly heartbeats: HeartbeatManager<TaskManagerHeartbeat, ResourceManagerHeartbeat>,
   ) {}
@@ -50,8 +47,14 @@ export class ClusterViews {
       taskmanagers: registrations.length,
       slotsTotal: slots.length,
       slotsAvailable: slots.filter((slot) => slot.free).length,
-      fencingToken: this.identity.fencingToken,
+      ...this.leadershipView(),
     };
+  }
+
+  /** Whether it leads, since when (epoch ms) and with which fencing token; null for a standby. */
+  leadershipView() {
+    const { leader, since, fencingToken } = this.leadership.current;
+    return { leader, leaderSince: since, fencingToken };
   }
 
   /** A TaskManager that has not sent a heartbeat yet was last heard of when it registered. */

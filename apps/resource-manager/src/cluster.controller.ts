@@ -7,10 +7,13 @@ import {
   NotFoundException,
   Param,
   Post,
+  ServiceUnavailableException,
 } from '@nestjs/common';
 import { ID_PATTERN, MAX_SLOTS } from '#cluster';
 import { JsonBody } from './json-body.js';
 import { ClusterViews } from './cluster-views.service.js';
+import { ServedByStandby } from './leadership/leader-only.guard.js';
+import { NotLeaderError } from './leadership/resource-manager-leadership.service.js';
 import { SlotPool, SlotRequestError } from './slot-pool.service.js';
 
 /**
@@ -39,6 +42,7 @@ export class ClusterController {
   }
 
   @Get('overview')
+  @ServedByStandby()
   overview() {
     return this.views.overview();
   }
@@ -69,11 +73,17 @@ function requireJobId(jobId: unknown): string {
   return jobId;
 }
 
-/** A slot request the cluster cannot satisfy answers 409 with the reason. */
+/**
+ * A slot request the cluster cannot satisfy answers 409 with the reason; one that met the end of
+ * this ResourceManager's leadership halfway answers 503 as a standby does.
+ */
 async function asConflict<T>(operation: Promise<T>): Promise<T> {
   try {
     return await operation;
   } catch (error) {
+    if (error instanceof NotLeaderError) {
+      throw new ServiceUnavailableException({ error: 'not the leader', leader: error.leaderUrl });
+    }
     throw error instanceof SlotRequestError ? new ConflictException(error.message) : error;
   }
 }

@@ -9,6 +9,7 @@ import {
   RESOURCE_MANAGER_IDENTITY,
   type ResourceManagerIdentity,
 } from './resource-manager-identity.js';
+import { ResourceManagerLeadership } from './leadership/resource-manager-leadership.service.js';
 import { ResourceManagerModule } from './resource-manager.module.js';
 
 runApp(async () => {
@@ -35,11 +36,15 @@ runApp(async () => {
   app.enableShutdownHooks();
   await app.startAllMicroservices();
   await app.listen(config.httpPort, config.host);
-  const { resourceManagerId, fencingToken } =
-    app.get<ResourceManagerIdentity>(RESOURCE_MANAGER_IDENTITY);
+  const { resourceManagerId } = app.get<ResourceManagerIdentity>(RESOURCE_MANAGER_IDENTITY);
+  const leadership = app.get(ResourceManagerLeadership);
+  // Without HA it leads from the start, with the token it prints; with HA it campaigns from here.
+  const token = leadership.current.fencingToken;
   new Logger('ResourceManager').log(
     `ResourceManager ${resourceManagerId} ready: tcp ${config.host}:${config.tcpPort}${config.tls ? ' (mutual TLS)' : ''}, ` +
-      `http http://${config.host}:${config.httpPort}, fencing token ${fencingToken}, ` +
+      `http http://${config.host}:${config.httpPort}, ` +
+      (token === null ? 'high availability on etcd, ' : `fencing token ${token}, `) +
       `heartbeat interval ${config.heartbeat.interval} ms, timeout ${config.heartbeat.timeout} ms`,
   );
+  await leadership.start();
 });

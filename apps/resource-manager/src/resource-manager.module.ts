@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { TASK_MANAGER_HEARTBEATS } from '#cluster';
 import { TerminusModule } from '@nestjs/terminus';
 import { HeartbeatModule } from 'nestjs-heartbeat';
@@ -12,6 +13,8 @@ import {
   newResourceManagerIdentity,
   RESOURCE_MANAGER_IDENTITY,
 } from './resource-manager-identity.js';
+import { LeaderOnlyGuard } from './leadership/leader-only.guard.js';
+import { ResourceManagerLeadership } from './leadership/resource-manager-leadership.service.js';
 import { SlotPool } from './slot-pool.service.js';
 import { TaskManagerClients } from './task-manager-clients.service.js';
 import { TaskManagerHeartbeats } from './task-manager-heartbeats.service.js';
@@ -51,6 +54,8 @@ export class ResourceManagerModule {
         { provide: RESOURCE_MANAGER_CONFIG, useValue: config },
         { provide: RESOURCE_MANAGER_IDENTITY, useValue: identity },
         { provide: METRICS_REGISTRY, useValue: registry },
+        ResourceManagerLeadership,
+        { provide: APP_GUARD, useClass: LeaderOnlyGuard },
         TaskManagerClients,
         TaskManagerRegistrations,
         SlotPool,

@@ -4,6 +4,7 @@ import {
   describeError,
   parseMessage,
   ProtocolError,
+  slotReportProblem,
   slotReportSchema,
   TaskManagerPatterns,
   type SlotAllocation,
@@ -107,13 +108,9 @@ export class SlotPool {
 
   /** Takes a report if it is newer than what we know and describes exactly the registered slots. */
   applyReport(registration: Registration, report: SlotReport): void {
-    const wellFormed =
-      report.slots.length === registration.slotsNumber &&
-      report.slots.every((slot, i) => slot.index === i);
-    if (!wellFormed) {
-      throw new ProtocolError(
-        `slot report of ${registration.id} must list its ${registration.slotsNumber} slots in order`,
-      );
+    const problem = slotReportProblem(report, registration.slotsNumber);
+    if (problem) {
+      throw new ProtocolError(`${registration.id}: ${problem}`);
     }
     if (report.version < registration.reportVersion) {
       return; // sent before a change we already know of

@@ -17,6 +17,7 @@ import {
   type IncomingHeartbeat,
   type TargetLossReason,
 } from 'nestjs-heartbeat';
+import { ResourceManagerLeadership } from './leadership/resource-manager-leadership.service.js';
 import { SlotPool } from './slot-pool.service.js';
 import { TaskManagerRegistrations } from './task-manager-registrations.service.js';
 
@@ -29,11 +30,17 @@ export class TaskManagerHeartbeats {
   constructor(
     private readonly registrations: TaskManagerRegistrations,
     private readonly slotPool: SlotPool,
+    private readonly leadership: ResourceManagerLeadership,
   ) {}
 
-  /** Every heartbeat request to a TaskManager says which ResourceManager start asks, and proves it. */
+  /** Every heartbeat request to a TaskManager says which leadership asks, and proves it. */
   @ProvideHeartbeatPayload(TASK_MANAGER_HEARTBEATS)
   heartbeatPayload(taskManagerId: string): ResourceManagerHeartbeat | null {
+    // A leader whose lease lapsed steps down right here and lets every TaskManager go: the manager
+    // then sends nothing to them (it sends no heartbeat to a target unmonitored meanwhile).
+    if (!this.leadership.isLeader()) {
+      return null;
+    }
     const registration = this.registrations.get(taskManagerId);
     return registration ? this.registrations.proofFor(registration) : null;
   }

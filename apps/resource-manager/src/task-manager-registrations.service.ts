@@ -1,11 +1,18 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { ClientTCP } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
-import { Subject, type Observable } from 'rxjs';
+import { pairwise, startWith, Subject, type Observable, type Subscription } from 'rxjs';
 import {
   clientTlsOptions,
-  largestHeartbeatFrame,
+  largestTaskManagerFrame,
   sameSecret,
+  slotReportProblem,
   RESOURCE_MANAGER_HEARTBEATS,
   TASK_MANAGER_HEARTBEATS,
   type RegistrationRequest,
@@ -26,6 +33,7 @@ import {
   RESOURCE_MANAGER_IDENTITY,
   type ResourceManagerIdentity,
 } from './resource-manager-identity.js';
+import { ResourceManagerLeadership } from './leadership/resource-manager-leadership.service.js';
 import { TaskManagerClients } from './task-manager-clients.service.js';
 
 /** What the ResourceManager knows of one registered TaskManager. */
@@ -52,10 +60,11 @@ export interface Registration {
 }
 
 /**
- * Why a registration ended: its heartbeats stopped or could not reach it, it said goodbye, or it
- * registered again (a new registration replaced it).
+ * Why a registration ended: its heartbeats stopped or could not reach it, it said goodbye, it
+ * registered again (a new registration replaced it), or this ResourceManager stopped leading (the
+ * TaskManagers register with the new leader, which learns their slots from them).
  */
-export type ReleaseReason = TargetLossReason | 'goodbye' | 'replaced';
+export type ReleaseReason = TargetLossReason | 'goodbye' | 'replaced' | 'stepped-down';
 
 /** A change of the cluster's membership, as `TaskManagerRegistrations.membershipChanges$` tells it. */
 export type MembershipChange =
@@ -90,6 +99,7 @@ const RELEASES: Readonly<Record<ReleaseReason, { logged: string; notify: boolean
   unreachable: { logged: 'unreachable', notify: true },
   goodbye: { logged: 'left (goodbye)', notify: false },
   replaced: { logged: 'registered again', notify: false },
+  'stepped-down': { logged: 'this ResourceManager stepped down as leader', notify: false },
 };
 
 /**
@@ -98,12 +108,13 @@ const RELEASES: Readonly<Record<ReleaseReason, { logged: string; notify: boolean
  * heartbeat monitoring of each registration, and its release.
  */
 @Injectable()
-export class TaskManagerRegistrations implements OnApplicationShutdown {
+export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('ResourceManager');
   private readonly registrations = new Map<string, Registration>();
   private readonly changes = new Subject<MembershipChange>();
   /** Every registration and release, as it happens (in-process; completes on shutdown). */
   readonly membershipChanges$: Observable<MembershipChange> = this.changes.asObservable();
+  private followingLeadership: Subscription | null = null;
 
   constructor(
     @Inject(RESOURCE_MANAGER_IDENTITY) private readonly identity: ResourceManagerIdentity,
@@ -112,7 +123,21 @@ export class TaskManagerRegistrations implements OnApplicationShutdown {
     private readonly heartbeats: HeartbeatManager<TaskManagerHeartbeat, ResourceManagerHeartbeat>,
     private readonly targets: HeartbeatTargetFactory,
     private readonly clients: TaskManagerClients,
+    private readonly leadership: ResourceManagerLeadership,
   ) {}
+
+  /** A leader that steps down lets every registration go: the TaskManagers move to the new leader. */
+  onModuleInit(): void {
+    this.followingLeadership = this.leadership.leadership$
+      .pipe(startWith(null), pairwise())
+      .subscribe(([before, now]) => {
+        if (before?.leader && !now?.leader) {
+          for (const registration of this.all()) {
+            this.release(registration.id, 'stepped-down');
+          }
+        }
+      });
+  }
 
   /**
    * Registers a TaskManager; throws a `RegistrationRefused` naming the reason if it may not. A live
@@ -128,6 +153,7 @@ export class TaskManagerRegistrations implements OnApplicationShutdown {
       );
       throw new RegistrationRefused(refusal);
     }
+    const fencingToken = this.leadership.requireLeadership();
     const replacing = this.registrations.has(request.taskManagerId);
     if (replacing) {
       this.release(request.taskManagerId, 'replaced');
@@ -144,13 +170,16 @@ export class TaskManagerRegistrations implements OnApplicationShutdown {
       credential,
       replacedWith: replacing ? (request.credential ?? null) : null,
       client,
-      slots: Array.from({ length: request.slots }, (_, index) => ({
-        index,
-        free: true,
-        allocationId: null,
-        jobId: null,
-      })),
-      reportVersion: -1,
+      // What it holds already (registering with a new leader): the allocations stay as they are.
+      slots:
+        request.slotReport?.slots.map((slot) => ({ ...slot })) ??
+        Array.from({ length: request.slots }, (_, index) => ({
+          index,
+          free: true,
+          allocationId: null,
+          jobId: null,
+        })),
+      reportVersion: request.slotReport?.version ?? -1,
     });
     // Heartbeats go over a lean connection of their own, and the answers come back in the replies.
     this.heartbeats.monitorTarget(
@@ -162,8 +191,10 @@ export class TaskManagerRegistrations implements OnApplicationShutdown {
         tlsOptions: clientTlsOptions(this.config.tls),
       }),
     );
+    const held = request.slotReport?.slots.filter((slot) => !slot.free).length ?? 0;
     this.logger.log(
-      `TaskManager ${request.taskManagerId} registered from ${address} with ${request.slots} slots`,
+      `TaskManager ${request.taskManagerId} registered from ${address} with ${request.slots} slots` +
+        (held > 0 ? ` (${held} allocated, kept)` : ''),
     );
     this.changes.next({
       type: 'registered',
@@ -172,7 +203,7 @@ export class TaskManagerRegistrations implements OnApplicationShutdown {
       slotsNumber: request.slots,
       at: registeredAt,
     });
-    return { ...this.identity, credential };
+    return { resourceManagerId: this.identity.resourceManagerId, fencingToken, credential };
   }
 
   /** A TaskManager says goodbye: release it now instead of waiting for the timeout. */
@@ -209,7 +240,8 @@ export class TaskManagerRegistrations implements OnApplicationShutdown {
       `TaskManager ${taskManagerId} lost: ${logged}, ${silence}; ` +
         `released ${registration.slotsNumber} slots (${allocated} allocated)`,
     );
-    if (notify) {
+    // Only a leader may order anything: one that stepped down just lets go.
+    if (notify && this.leadership.isLeader()) {
       this.clients.disconnectAndClose(registration.client, {
         ...this.proofFor(registration),
         reason: logged,
@@ -234,9 +266,16 @@ export class TaskManagerRegistrations implements OnApplicationShutdown {
     return this.registrations.get(registration.id) === registration;
   }
 
-  /** What every message to a registered TaskManager carries: who we are, and its credential. */
+  /**
+   * What every message to a registered TaskManager carries: the fencing token of our leadership,
+   * and its credential. Throws a `NotLeaderError` when this ResourceManager does not lead (with HA,
+   * its lease is checked here): so no message goes out from a leader whose lease may have lapsed.
+   */
   proofFor(registration: Registration): ResourceManagerHeartbeat {
-    return { fencingToken: this.identity.fencingToken, credential: registration.credential };
+    return {
+      fencingToken: this.leadership.requireLeadership(),
+      credential: registration.credential,
+    };
   }
 
   /** Why a message in the name of `taskManagerId` is refused, or undefined if it is its own. */
@@ -245,8 +284,12 @@ export class TaskManagerRegistrations implements OnApplicationShutdown {
     if (!registration) {
       return `${taskManagerId} is not registered`;
     }
-    if (!sameSecret(fencingToken, this.identity.fencingToken)) {
-      return 'stale fencing token (not this ResourceManager)';
+    const { leader, fencingToken: ours } = this.leadership.current;
+    if (!leader || ours === null) {
+      return 'this ResourceManager does not lead';
+    }
+    if (fencingToken !== ours) {
+      return `fencing token ${fencingToken} is not this leadership's (${ours})`;
     }
     if (!sameSecret(credential, registration.credential)) {
       return `wrong credential for ${taskManagerId} (not the TaskManager that registered)`;
@@ -256,13 +299,23 @@ export class TaskManagerRegistrations implements OnApplicationShutdown {
 
   /** The clients are closed by `TaskManagerClients`; here the registrations go, so no command uses one. */
   onApplicationShutdown(): void {
+    this.followingLeadership?.unsubscribe();
     this.registrations.clear();
     this.changes.complete();
   }
 
   /** Why a registration is refused, or undefined if it may go ahead. */
   private registrationRefusal(request: RegistrationRequest): string | undefined {
-    const needed = largestHeartbeatFrame(request.slots);
+    if (!this.leadership.isLeader()) {
+      const leaderUrl = this.leadership.leaderUrl();
+      return `this ResourceManager does not lead${leaderUrl ? ` (the leader is ${leaderUrl})` : ''}`;
+    }
+    const reportProblem =
+      request.slotReport && slotReportProblem(request.slotReport, request.slots);
+    if (reportProblem) {
+      return reportProblem;
+    }
+    const needed = largestTaskManagerFrame(request.slots);
     if (needed > this.config.frameLimits.maxBufferSize) {
       return (
         `its heartbeats with ${request.slots} slots need frames of up to ${needed} characters, ` +

@@ -5,10 +5,12 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
 import { ClientTCP } from '@nestjs/microservices';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import {
   clientTlsOptions,
+  compareFencingTokens,
   describeError,
   parseMessage,
   ProtocolError,
@@ -34,6 +36,10 @@ import {
   type TargetLossReason,
   closeTcpClient,
 } from 'nestjs-heartbeat';
+import {
+  ResourceManagerLocator,
+  type ResourceManagerLocation,
+} from './resource-manager-locator.service.js';
 import { SlotTable } from './slot-table.service.js';
 import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
 
@@ -44,13 +50,17 @@ const GOODBYE_TIMEOUT_MS = 1_000;
 
 /**
  * The TaskManager's link to the ResourceManager: registration with capped backoff, a receiver
- * heartbeat manager that watches the ResourceManager, and reconnection when it is lost.
+ * heartbeat manager that watches the ResourceManager, and reconnection when it is lost or (with HA)
+ * when etcd names another leader. Allocated slots survive the loss of a ResourceManager: the
+ * registration with the next one reports them, so that it learns them (Flink's soft state).
  */
 @Injectable()
 export class ResourceManagerConnection implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('TaskManager');
-  private readonly client: ClientTCP;
-  private readonly rmAddress: string;
+  /** The client of the ResourceManager at `location`; a new one for each new location. */
+  private client: ClientTCP | null = null;
+  private location: ResourceManagerLocation | null = null;
+  private following: Subscription | null = null;
   private registration: RegistrationResponse | null = null;
   /**
    * The credential of our last registration, presented when registering again: while the
@@ -67,21 +77,61 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     private readonly slots: SlotTable,
     // Retries go through Nest's scheduler, which also clears them when the application shuts down.
     private readonly scheduler: SchedulerRegistry,
-  ) {
-    const { host, port } = config.resourceManager;
-    this.rmAddress = `${host}:${port}`;
-    this.client = new ClientTCP({
-      host,
-      port,
-      ...config.frameLimits,
-      tlsOptions: clientTlsOptions(config.tls),
-    });
-  }
+    private readonly locator: ResourceManagerLocator,
+  ) {}
 
-  /** Starts registering, advertising the configured port, or else the one its endpoint is bound to. */
+  /**
+   * Starts registering, advertising the configured port, or else the one its endpoint is bound
+   * to; and follows the ResourceManager's location from now on.
+   */
   start(boundPort: number): void {
     this.advertisedPort = this.config.advertised.port || boundPort;
-    void this.register(FIRST_RETRY_DELAY_MS);
+    this.following = this.locator.location$.subscribe((location) => this.follow(location));
+  }
+
+  /** A new location (with HA: a new leader) means registering there at once, slots kept. */
+  private follow(location: ResourceManagerLocation | null): void {
+    if (this.closing) {
+      return;
+    }
+    const previous = this.location;
+    this.location = location;
+    if (!location) {
+      this.logger.warn(
+        `No ResourceManager leader is known${this.registration ? `; still registered with ${this.registration.resourceManagerId} until its heartbeats stop` : ''}; ` +
+          `keeping ${this.slots.allocatedCount()} allocated slots`,
+      );
+      return;
+    }
+    if (location.fencingToken !== null) {
+      this.logger.log(
+        `The ResourceManager leader is ${location.resourceManagerId} at ${location.host}:${location.port} (fencing token ${location.fencingToken})`,
+      );
+    }
+    if (this.registration && this.registration.fencingToken === location.fencingToken) {
+      return; // the leader we are registered with
+    }
+    if (previous && this.registration) {
+      this.logger.warn(
+        `Leaving ResourceManager ${this.registration.resourceManagerId} for the new leader; keeping ${this.slots.allocatedCount()} allocated slots`,
+      );
+    }
+    this.reconnect({ keepSlots: true });
+  }
+
+  private get rmAddress(): string {
+    return this.location ? `${this.location.host}:${this.location.port}` : '(no leader known)';
+  }
+
+  /** The client of the current location's ResourceManager, made on first use. */
+  private clientOf(location: ResourceManagerLocation): ClientTCP {
+    this.client ??= new ClientTCP({
+      host: location.host,
+      port: location.port,
+      ...this.config.frameLimits,
+      tlsOptions: clientTlsOptions(this.config.tls),
+    });
+    return this.client;
   }
 
   /** Every heartbeat carries the slot report, with the fencing token and credential of our registration. */
@@ -127,8 +177,10 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
       return;
     }
     const why = reason === 'timeout' ? 'heartbeat timeout' : reason;
-    this.logger.warn(`ResourceManager ${resourceManagerId} lost: ${why}; registering again`);
-    this.reconnect();
+    this.logger.warn(
+      `ResourceManager ${resourceManagerId} lost: ${why}; registering again, keeping ${this.slots.allocatedCount()} allocated slots`,
+    );
+    this.reconnect({ keepSlots: true });
   }
 
   /** The ResourceManager dropped us (it thought us dead): register again if the order is from our ResourceManager. */
@@ -141,20 +193,30 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     this.logger.warn(
       `ResourceManager ${this.registration?.resourceManagerId} disconnected us (${reason}); registering again`,
     );
-    // The ResourceManager has dropped that registration: its credential is of no more use.
+    // The ResourceManager has dropped that registration, its slots too: the credential is of no
+    // more use, and the allocations are void.
     this.lastCredential = undefined;
-    this.reconnect();
+    this.reconnect({ keepSlots: false });
     return true;
   }
 
   /**
    * Why a message claiming to be from our ResourceManager is refused, or undefined if it is: it must
-   * carry its current fencing token and our registration's credential (anyone may register with the
-   * ResourceManager and learn its fencing token; only it knows our credential).
+   * carry the fencing token of the leadership we registered with (an older one is a deposed
+   * leader's, a newer one a leader we have not registered with yet) and our registration's
+   * credential (anyone may register and learn the fencing token; only it knows our credential).
    */
   refusal({ fencingToken, credential }: ResourceManagerHeartbeat): string | undefined {
-    if (!this.registration || !sameSecret(fencingToken, this.registration.fencingToken)) {
-      return 'stale fencing token (not the ResourceManager this TaskManager is registered with)';
+    if (!this.registration) {
+      return 'this TaskManager is not registered with any ResourceManager';
+    }
+    const ours = this.registration.fencingToken;
+    const order = compareFencingTokens(fencingToken, ours);
+    if (order < 0) {
+      return `stale fencing token ${fencingToken}: from a deposed leader (this TaskManager is registered with leadership ${ours})`;
+    }
+    if (order > 0) {
+      return `fencing token ${fencingToken} is newer than this TaskManager's registration (${ours}): not the ResourceManager it is registered with`;
     }
     if (!sameSecret(credential, this.registration.credential)) {
       return 'wrong credential (not the ResourceManager this TaskManager is registered with)';
@@ -165,9 +227,10 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
   /** On SIGTERM/SIGINT: tell the ResourceManager we leave, so it releases us at once. */
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     this.closing = true;
+    this.following?.unsubscribe();
     this.cancelRetry();
     const registration = this.registration;
-    if (!signal || !registration) {
+    if (!signal || !registration || !this.client) {
       return;
     }
     try {
@@ -191,29 +254,37 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
 
   onApplicationShutdown(): void {
     this.closing = true;
+    this.following?.unsubscribe();
     this.cancelRetry();
-    closeTcpClient(this.client);
+    this.dropConnection();
   }
 
-  private reconnect(): void {
+  /**
+   * Leaves the current registration and registers afresh where the locator points. The slots stay
+   * allocated unless the ResourceManager voided them (`keepSlots: false`): the registration
+   * reports them, and the ResourceManager takes them as they are.
+   */
+  private reconnect({ keepSlots }: { keepSlots: boolean }): void {
     if (this.registration) {
       this.heartbeats.unmonitorTarget(this.registration.resourceManagerId);
       this.registration = null;
     }
-    // Slots were allocated by the lost ResourceManager; a new one starts from a clean table.
-    this.slots.releaseAll();
+    if (!keepSlots) {
+      this.slots.releaseAll();
+    }
     this.cancelRetry();
     this.dropConnection();
     void this.register(FIRST_RETRY_DELAY_MS);
   }
 
   private async register(nextDelay: number): Promise<void> {
-    if (this.closing) {
-      return;
+    const location = this.location;
+    if (this.closing || !location) {
+      return; // with no leader known, the next one etcd names starts it again
     }
     try {
       const answer = await sendRequest(
-        this.client,
+        this.clientOf(location),
         ResourceManagerPatterns.register,
         {
           taskManagerId: this.config.id,
@@ -221,14 +292,28 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
           port: this.advertisedPort,
           slots: this.config.slots,
           credential: this.lastCredential,
+          slotReport: this.slots.report(),
         },
         this.config.heartbeat.interval,
       );
-      if (this.closing) {
-        return; // shutting down: a registration now would never get its goodbye
+      if (this.closing || this.location !== location) {
+        return; // shutting down (a registration now would never get its goodbye), or moved on
       }
-      this.onRegistered(parseMessage(registrationResponseSchema, answer, 'registration response'));
+      const response = parseMessage(registrationResponseSchema, answer, 'registration response');
+      // A leader etcd has already replaced may still answer (its lease lapsing): not that one.
+      if (
+        location.fencingToken !== null &&
+        compareFencingTokens(response.fencingToken, location.fencingToken) < 0
+      ) {
+        throw new Error(
+          `its fencing token ${response.fencingToken} is older than the leader's (${location.fencingToken})`,
+        );
+      }
+      this.onRegistered(response);
     } catch (error) {
+      if (this.location !== location) {
+        return; // a new location started its own registration
+      }
       if (this.closing) {
         return;
       }
@@ -257,7 +342,10 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
    * a word (half-open after a partition): the next request opens a new one instead of waiting on it.
    */
   private dropConnection(): void {
-    closeTcpClient(this.client);
+    if (this.client) {
+      closeTcpClient(this.client);
+      this.client = null;
+    }
   }
 
   /** Registers again in `delay` ms; should that fail too, the retry after it waits `nextDelay`. */

@@ -21,6 +21,10 @@ export class SlotTable {
     return { version: this.version, slots: this.slots };
   }
 
+  allocatedCount(): number {
+    return this.slots.filter((slot) => !slot.free).length;
+  }
+
   /** All or nothing: every slot named must exist, be free, and be named once. */
   allocate(allocations: readonly SlotAllocation[]): SlotReport {
     const named = new Set<number>();
@@ -49,7 +53,7 @@ export class SlotTable {
     );
   }
 
-  /** Frees everything (the ResourceManager that allocated the slots is gone). */
+  /** Frees everything (the ResourceManager dropped this TaskManager, and its allocations with it). */
   releaseAll(): SlotReport {
     return this.update(
       this.slots.map((slot) => ({

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
   EnvironmentError,
-  largestHeartbeatFrame,
+  largestTaskManagerFrame,
   readFrameLimits,
+  readHaSettings,
   readHeartbeatSettings,
   readHost,
   readId,
@@ -11,6 +12,7 @@ import {
   readPort,
   MAX_SLOTS,
   type FrameLimits,
+  type HaSettings,
   type HeartbeatSettings,
   type MutualTls,
 } from '#cluster';
@@ -30,7 +32,10 @@ export interface TaskManagerConfig {
     /** 0: the bound port. */
     readonly port: number;
   };
+  /** The ResourceManager's fixed address; with HA it is learnt from etcd instead. */
   readonly resourceManager: { readonly host: string; readonly port: number };
+  /** High availability (HA_MODE and the HA_* variables): `none`, or the leader found on etcd. */
+  readonly ha: HaSettings;
   readonly heartbeat: HeartbeatSettings;
   readonly frameLimits: FrameLimits;
   /** Mutual TLS for its TCP endpoint and clients (TLS_CA, TLS_CERT, TLS_KEY); null: plain TCP. */
@@ -39,7 +44,7 @@ export interface TaskManagerConfig {
 
 /**
  * Reads TM_ID, TM_HOST, TM_TCP_PORT, TM_SLOTS, TM_ADVERTISED_HOST, TM_ADVERTISED_PORT, RM_HOST,
- * RM_TCP_PORT, the HEARTBEAT_*, TCP_* and TLS_* variables.
+ * RM_TCP_PORT (not needed with HA_MODE=etcd), the HEARTBEAT_*, TCP_*, TLS_* and HA_* variables.
  */
 export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
   const host = readHost(env, 'TM_HOST', '127.0.0.1');
@@ -59,9 +64,10 @@ export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
     heartbeat: readHeartbeatSettings(env),
     frameLimits: readFrameLimits(env),
     tls: readMutualTls(env),
+    ha: readHaSettings(env),
   };
-  // Its heartbeats must fit the frame limit, or they would be cut off and it declared lost.
-  const needed = largestHeartbeatFrame(config.slots);
+  // Its heartbeats and registrations must fit the frame limit, or they would be cut off and it declared lost.
+  const needed = largestTaskManagerFrame(config.slots);
   if (needed > config.frameLimits.maxBufferSize) {
     throw new EnvironmentError(
       `TCP_MAX_BUFFER_SIZE must be at least ${needed} for TM_SLOTS=${config.slots} (its largest heartbeat), got "${config.frameLimits.maxBufferSize}"`,

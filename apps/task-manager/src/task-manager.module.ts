@@ -4,6 +4,7 @@ import { RESOURCE_MANAGER_HEARTBEATS } from '#cluster';
 import { HeartbeatModule } from 'nestjs-heartbeat';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
 import { ResourceManagerGateway } from './resource-manager.gateway.js';
+import { ResourceManagerLocator } from './resource-manager-locator.service.js';
 import { SlotTable } from './slot-table.service.js';
 import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
 
@@ -25,6 +26,7 @@ export class TaskManagerModule {
       providers: [
         { provide: TASK_MANAGER_CONFIG, useValue: config },
         SlotTable,
+        ResourceManagerLocator,
         ResourceManagerConnection,
       ],
     };

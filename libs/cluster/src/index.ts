@@ -3,3 +3,4 @@ export * from './protocol.js';
 export * from './app-support.js';
 export * from './message-shape.js';
 export * from './tls.js';
+export * from './ha/index.js';

@@ -4,9 +4,11 @@
  * the TypeScript types are inferred from them. Objects are strict (unknown fields are rejected),
  * strings and arrays bounded.
  */
+import { randomUUID } from 'node:crypto';
 import { heartbeatFrameLength } from 'nestjs-heartbeat';
 import { z } from 'zod';
 import { ID_PATTERN } from './env.js';
+import { fencingTokenSchema } from './ha/fencing-token.js';
 
 /** The ResourceManager's sender manager, which monitors TaskManagers. */
 export const TASK_MANAGER_HEARTBEATS = 'taskManagers';
@@ -36,9 +38,9 @@ const id = () =>
   z.string().regex(ID_PATTERN, `must be 1 to ${MAX_TEXT_LENGTH} characters of A-Z a-z 0-9 . _ : -`);
 const integer = (min: number, max: number) => z.int().min(min).max(max);
 /**
- * What the ResourceManager hands out: its fencing token (which start it is; logged and shown, not a
- * secret) and a registration's credential (the secret both sides prove themselves with). Ids, so
- * that JSON never escapes them and `largestHeartbeatFrame` holds.
+ * A registration's credential, which the ResourceManager hands out: the secret both sides prove
+ * themselves with. An id, so that JSON never escapes it and `largestTaskManagerFrame` holds. (The
+ * fencing token, which leadership a message comes from, is a number: see `fencingTokenSchema`.)
  */
 const token = () => id();
 
@@ -65,6 +67,13 @@ export const slotReportSchema = z.strictObject({
 });
 export type SlotReport = z.infer<typeof slotReportSchema>;
 
+/** What is wrong with a TaskManager's slot report for its `slotsNumber` slots, if anything. */
+export function slotReportProblem(report: SlotReport, slotsNumber: number): string | undefined {
+  const wellFormed =
+    report.slots.length === slotsNumber && report.slots.every((slot, i) => slot.index === i);
+  return wellFormed ? undefined : `its slot report must list its ${slotsNumber} slots in order`;
+}
+
 export const registrationRequestSchema = z.strictObject({
   taskManagerId: id(),
   host: text(MAX_HOST_LENGTH),
@@ -72,12 +81,17 @@ export const registrationRequestSchema = z.strictObject({
   slots: integer(1, MAX_SLOTS),
   /** The credential of its previous registration, if it has one: needed to replace a live registration. */
   credential: token().optional(),
+  /**
+   * Its slots as they are: a TaskManager registering with a new leader (or a restarted
+   * ResourceManager) brings the allocations it holds, so none is lost or allocated twice.
+   */
+  slotReport: slotReportSchema.optional(),
 });
 export type RegistrationRequest = z.infer<typeof registrationRequestSchema>;
 
 export const registrationResponseSchema = z.strictObject({
   resourceManagerId: id(),
-  fencingToken: token(),
+  fencingToken: fencingTokenSchema,
   /** New for every registration; the TaskManager proves with it that its heartbeats are its own. */
   credential: token(),
 });
@@ -85,7 +99,7 @@ export type RegistrationResponse = z.infer<typeof registrationResponseSchema>;
 
 export const unregistrationRequestSchema = z.strictObject({
   taskManagerId: id(),
-  fencingToken: token(),
+  fencingToken: fencingTokenSchema,
   credential: token(),
 });
 export type UnregistrationRequest = z.infer<typeof unregistrationRequestSchema>;
@@ -99,10 +113,10 @@ export type SlotAllocation = z.infer<typeof slotAllocationSchema>;
 
 /**
  * Every message from the ResourceManager to a TaskManager (heartbeat requests, commands) says which
- * ResourceManager start sends it, and proves with the registration's credential that it is the one
+ * leadership (or ResourceManager start) sends it, and proves with the registration's credential that it is the one
  * the TaskManager registered with: the fencing token alone is no proof, anyone may register and learn it.
  */
-const fromResourceManager = { fencingToken: token(), credential: token() };
+const fromResourceManager = { fencingToken: fencingTokenSchema, credential: token() };
 
 export const allocateSlotsRequestSchema = z.strictObject({
   ...fromResourceManager,
@@ -130,7 +144,7 @@ export type ResourceManagerHeartbeat = z.infer<typeof resourceManagerHeartbeatSc
 
 /** The payload of a TaskManager's heartbeats: whose registration it is, and its slots. */
 export const taskManagerHeartbeatSchema = z.strictObject({
-  fencingToken: token(),
+  fencingToken: fencingTokenSchema,
   credential: token(),
   slotReport: slotReportSchema,
 });
@@ -164,29 +178,52 @@ export function parseMessage<S extends z.ZodType>(
 }
 
 const longest = (length: number) => 'x'.repeat(length);
+/** The widest fencing token: 20 digits (etcd's revisions are 64-bit). */
+const WIDEST_TOKEN = '9'.repeat(20);
+
+/** A slot report with every slot allocated and every string at its longest (ids: JSON never escapes them). */
+function fullestSlotReport(slots: number): SlotReport {
+  return {
+    version: Number.MAX_SAFE_INTEGER,
+    slots: Array.from({ length: slots }, () => ({
+      index: MAX_SLOTS - 1, // the widest index
+      free: false as const,
+      allocationId: longest(MAX_TEXT_LENGTH),
+      jobId: longest(MAX_TEXT_LENGTH),
+    })),
+  };
+}
 
 /**
- * Length in characters of the largest heartbeat frame a TaskManager with `slots` slots can send
- * (every slot allocated, every string at its longest; all of them ids, which JSON never escapes):
- * the frame limits of both the TaskManager and the ResourceManager must allow it.
+ * Length in characters of the largest frame a TaskManager with `slots` slots can send: its
+ * heartbeat or its registration (which carries its slot report too), every slot allocated and every
+ * string at its longest. The frame limits of both the TaskManager and the ResourceManager must allow it.
  */
-export function largestHeartbeatFrame(slots: number): number {
-  const payload: TaskManagerHeartbeat = {
-    fencingToken: longest(MAX_TEXT_LENGTH),
+export function largestTaskManagerFrame(slots: number): number {
+  const heartbeat: TaskManagerHeartbeat = {
+    fencingToken: WIDEST_TOKEN,
     credential: longest(MAX_TEXT_LENGTH),
-    slotReport: {
-      version: Number.MAX_SAFE_INTEGER,
-      slots: Array.from({ length: slots }, () => ({
-        index: MAX_SLOTS - 1, // the widest index
-        free: false as const,
-        allocationId: longest(MAX_TEXT_LENGTH),
-        jobId: longest(MAX_TEXT_LENGTH),
-      })),
-    },
+    slotReport: fullestSlotReport(slots),
   };
-  return heartbeatFrameLength({
-    manager: TASK_MANAGER_HEARTBEATS,
-    origin: longest(MAX_TEXT_LENGTH),
-    payload,
+  const registration: RegistrationRequest = {
+    taskManagerId: longest(MAX_TEXT_LENGTH),
+    host: longest(MAX_HOST_LENGTH),
+    port: 65_535,
+    slots,
+    credential: longest(MAX_TEXT_LENGTH),
+    slotReport: fullestSlotReport(slots),
+  };
+  const registrationFrame = JSON.stringify({
+    pattern: ResourceManagerPatterns.register,
+    data: registration,
+    id: randomUUID(),
   });
+  return Math.max(
+    heartbeatFrameLength({
+      manager: TASK_MANAGER_HEARTBEATS,
+      origin: longest(MAX_TEXT_LENGTH),
+      payload: heartbeat,
+    }),
+    `${registrationFrame.length}#${registrationFrame}`.length,
+  );
 }
