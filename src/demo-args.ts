@@ -1,11 +1,11 @@
 /**
- * The demo's command line (src/demo.ts): `[--duration <seconds>]` and `--help`, nothing else.
+ * The demo's command line (src/demo.ts): `[--duration <seconds>] [--ha]` and `--help`, nothing else.
  * Anything else is an error rather than ignored, and so is `npm start --duration 5` without the
  * `--`, unless npm's leftovers say unambiguously what was meant (see `parseDemoArgs`).
  */
 
 export const DEMO_USAGE =
-  'usage: npm start -- [--duration <seconds>]   (or: node dist/src/demo.js [--duration <seconds>])';
+  'usage: npm start -- [--duration <seconds>] [--ha]   (or: node dist/src/demo.js [--duration <seconds>] [--ha])';
 
 /** Longest `--duration`: setTimeout fires at once for delays above 2^31 - 1 ms. */
 export const MAX_DURATION_SECONDS = Math.floor((2 ** 31 - 1) / 1_000);
@@ -15,6 +15,8 @@ export interface DemoArgs {
   readonly durationMs?: number;
   /** `--help` / `-h`: print the usage and exit. */
   readonly help: boolean;
+  /** `--ha`: the high-availability demo (etcd, two ResourceManagers; see demo-ha.ts). */
+  readonly ha: boolean;
   /** Something worth telling the user although the arguments were understood. */
   readonly notes: readonly string[];
 }
@@ -42,11 +44,14 @@ export function parseDemoArgs(
 ): DemoArgs {
   let duration: string | undefined;
   let help = false;
+  let ha = false;
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') {
       help = true;
+    } else if (arg === '--ha') {
+      ha = true;
     } else if (arg === '--duration' || arg.startsWith('--duration=')) {
       if (duration !== undefined) {
         throw new DemoUsageError('--duration is given twice');
@@ -68,11 +73,16 @@ export function parseDemoArgs(
     }
   }
   if (help) {
-    return { help, notes: [] };
+    return { help, ha, notes: [] };
   }
 
   const fromNpm = env.npm_config_duration;
   const notes: string[] = [];
+  if (!ha && env.npm_config_ha === 'true') {
+    // `npm start --ha`: npm took --ha as a flag of its own.
+    ha = true;
+    notes.push("took --ha from npm's own options (npm_config_ha); run `npm start -- --ha`");
+  }
   if (duration === undefined && fromNpm !== undefined) {
     // `npm start --duration 5`: npm took --duration as a flag of its own and passed the 5 on.
     if (fromNpm === 'true' && positionals.length === 1 && isNumber(positionals[0])) {
@@ -96,7 +106,7 @@ export function parseDemoArgs(
           : ''),
     );
   }
-  return { durationMs: duration === undefined ? undefined : toMs(duration), help, notes };
+  return { durationMs: duration === undefined ? undefined : toMs(duration), help, ha, notes };
 }
 
 function isNumber(text: string): boolean {

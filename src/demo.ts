@@ -6,6 +6,7 @@
  *
  *   node dist/src/demo.js [--duration <seconds>]     (stops by itself after <seconds>)
  *   npm start -- --duration <seconds>                 (npm keeps options before the -- for itself)
+ *   npm start -- --ha                                 (high availability: see demo-ha.ts)
  *
  * Any other argument is an error (exit code 2); see demo-args.ts.
  */
@@ -13,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DEMO_USAGE, DemoUsageError, parseDemoArgs, type DemoArgs } from './demo-args.js';
+import { runHaDemo } from './demo-ha.js';
 
 const dist = fileURLToPath(new URL('../apps/', import.meta.url));
 const rmTcpPort = process.env.RM_TCP_PORT ?? '6123';
@@ -193,40 +195,49 @@ function readArgs(): DemoArgs {
   }
 }
 
-const { durationMs: duration, notes } = readArgs();
-// Last resort if the demo itself fails: its detached children must not outlive it.
-process.on('exit', () => {
-  for (const child of [resourceManager, ...taskManagers].map((member) => member.process)) {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-    }
-  }
-});
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
-
+const { durationMs: duration, notes, ha } = readArgs();
 notes.forEach((note) => say(`[demo] ${note}`));
-if (duration !== undefined) {
-  say(`[demo] stopping by itself after ${duration / 1_000} s`);
+if (ha) {
+  await runHaDemo(duration);
+} else {
+  runSingleResourceManagerDemo();
 }
-say(
-  `[demo] heartbeat interval ${heartbeatEnv.HEARTBEAT_INTERVAL_MS} ms, timeout ${heartbeatEnv.HEARTBEAT_TIMEOUT_MS} ms`,
-);
-say(
-  `[demo] ResourceManager HTTP API: ${httpAddress}/taskmanagers and ${httpAddress}/overview; ` +
-    `live dashboard ${httpAddress}/, metrics ${httpAddress}/metrics, health ${httpAddress}/health. Ctrl-C stops everything.`,
-);
-start(resourceManager); // the TaskManagers start once it is ready
-const summaries = setInterval(() => void printSummary(), SUMMARY_EVERY_MS);
-timers.push(summaries as unknown as NodeJS.Timeout);
-at(KILL_AT_MS, () => {
-  say('[demo] killing taskmanager-3 with SIGKILL: watch the ResourceManager declare it lost');
-  taskManagers[2].process?.kill('SIGKILL');
-});
-at(RESTART_AT_MS, () => {
-  say('[demo] starting taskmanager-3 again: it registers anew');
-  start(taskManagers[2]);
-});
-if (duration !== undefined) {
-  at(duration, () => void stop(0));
+
+/** One ResourceManager, three TaskManagers; one of them killed and started again. */
+function runSingleResourceManagerDemo(): void {
+  // Last resort if the demo itself fails: its detached children must not outlive it.
+  process.on('exit', () => {
+    for (const child of [resourceManager, ...taskManagers].map((member) => member.process)) {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+      }
+    }
+  });
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  if (duration !== undefined) {
+    say(`[demo] stopping by itself after ${duration / 1_000} s`);
+  }
+  say(
+    `[demo] heartbeat interval ${heartbeatEnv.HEARTBEAT_INTERVAL_MS} ms, timeout ${heartbeatEnv.HEARTBEAT_TIMEOUT_MS} ms`,
+  );
+  say(
+    `[demo] ResourceManager HTTP API: ${httpAddress}/taskmanagers and ${httpAddress}/overview; ` +
+      `live dashboard ${httpAddress}/, metrics ${httpAddress}/metrics, health ${httpAddress}/health. Ctrl-C stops everything.`,
+  );
+  start(resourceManager); // the TaskManagers start once it is ready
+  const summaries = setInterval(() => void printSummary(), SUMMARY_EVERY_MS);
+  timers.push(summaries as unknown as NodeJS.Timeout);
+  at(KILL_AT_MS, () => {
+    say('[demo] killing taskmanager-3 with SIGKILL: watch the ResourceManager declare it lost');
+    taskManagers[2].process?.kill('SIGKILL');
+  });
+  at(RESTART_AT_MS, () => {
+    say('[demo] starting taskmanager-3 again: it registers anew');
+    start(taskManagers[2]);
+  });
+  if (duration !== undefined) {
+    at(duration, () => void stop(0));
+  }
 }
