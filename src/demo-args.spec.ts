@@ -12,7 +12,7 @@ const usageError = (argv: string[], env: Record<string, string> = {}) => {
 
 describe("the demo's arguments (npm start)", () => {
   it('runs until Ctrl-C without arguments, and stops after --duration seconds with one', () => {
-    expect(parseDemoArgs([])).toEqual({ durationMs: undefined, help: false, notes: [] });
+    expect(parseDemoArgs([])).toEqual({ durationMs: undefined, help: false, ha: false, notes: [] });
     expect(parseDemoArgs(['--duration', '5']).durationMs).toBe(5_000);
     expect(parseDemoArgs(['--duration=2.5']).durationMs).toBe(2_500);
     expect(parseDemoArgs([`--duration=${MAX_DURATION_SECONDS}`]).durationMs).toBe(
@@ -78,7 +78,7 @@ describe("the demo's arguments (npm start)", () => {
 
     it('lets the arguments the demo got win over npm_config_duration', () => {
       const args = parseDemoArgs(['--duration', '3'], { npm_config_duration: '9' });
-      expect(args).toEqual({ durationMs: 3_000, help: false, notes: [] });
+      expect(args).toEqual({ durationMs: 3_000, help: false, ha: false, notes: [] });
     });
   });
 });

@@ -73,14 +73,33 @@ describe('ClusterViews', () => {
     expect(services.views.find('tm-ghost')).toBeUndefined();
   });
 
-  it('sums up the cluster with the fencing token', () => {
+  it('sums up the cluster with its leadership: leading since when, with which fencing token', () => {
     expect(services.views.overview()).toEqual({
       taskmanagers: 2,
       slotsTotal: 5,
       slotsAvailable: 4,
+      leader: true,
+      leaderSince: 1_000,
       fencingToken: FENCING_TOKEN,
     });
     services.registrations.release('tm-b', 'goodbye');
     expect(services.views.overview()).toMatchObject({ taskmanagers: 1, slotsTotal: 2 });
+  });
+
+  it('shows a standby as one: no leadership, no token, and no TaskManagers (they went with the leadership)', () => {
+    services.leadership.stepDown();
+    expect(services.views.overview()).toEqual({
+      taskmanagers: 0,
+      slotsTotal: 0,
+      slotsAvailable: 0,
+      leader: false,
+      leaderSince: null,
+      fencingToken: null,
+    });
+    expect(services.views.leadershipView()).toEqual({
+      leader: false,
+      leaderSince: null,
+      fencingToken: null,
+    });
   });
 });

@@ -61,7 +61,6 @@ export class SlotPool {
       const outcomes = await Promise.allSettled(
         [...shares].map(([registration, allocations]) =>
           this.command(registration, TaskManagerPatterns.allocateSlots, {
-            ...this.registrations.proofFor(registration),
             allocations,
           }),
         ),
@@ -93,7 +92,6 @@ export class SlotPool {
       const outcomes = await Promise.allSettled(
         holders.map((registration) =>
           this.command(registration, TaskManagerPatterns.releaseSlots, {
-            ...this.registrations.proofFor(registration),
             jobId,
           }),
         ),
@@ -137,7 +135,6 @@ export class SlotPool {
     await Promise.allSettled(
       shares.map(([registration, allocations]) =>
         this.command(registration, TaskManagerPatterns.releaseSlots, {
-          ...this.registrations.proofFor(registration),
           jobId,
           allocationIds: allocations.map(({ allocationId }) => allocationId),
         }),
@@ -145,13 +142,18 @@ export class SlotPool {
     );
   }
 
-  /** Sends a command to a registered TaskManager; its answer is the slot report after the change. */
+  /**
+   * Sends a command to a registered TaskManager, with the proof of our leadership (checked here, so
+   * a leadership that ends halfway fails the rest of the commands like any failure: undone);
+   * its answer is the slot report after the change.
+   */
   private async command(registration: Registration, pattern: string, data: object): Promise<void> {
     if (!this.registrations.isCurrent(registration)) {
       // Its client is closed: sending would quietly open a new connection that nobody closes.
       throw new SlotRequestError(`TaskManager ${registration.id} is no longer registered`);
     }
-    const answer = await this.clients.send(registration.client, pattern, data);
+    const proof = this.registrations.proofFor(registration);
+    const answer = await this.clients.send(registration.client, pattern, { ...proof, ...data });
     if (this.registrations.isCurrent(registration)) {
       this.applyReport(registration, parseMessage(slotReportSchema, answer, 'slot report'));
     }

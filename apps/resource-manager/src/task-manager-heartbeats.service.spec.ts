@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
 import { of } from 'rxjs';
-import type { SlotReport, SlotStatus } from '#cluster';
+import { ProtocolError, type SlotReport, type SlotStatus } from '#cluster';
 import { acceptHeartbeat } from 'nestjs-heartbeat';
 import {
   FENCING_TOKEN,
@@ -100,16 +100,70 @@ describe('TaskManagerHeartbeats', () => {
     ).toThrow(/^wrong credential for tm-a/);
   });
 
-  it('rejects a heartbeat in the name of an unregistered TaskManager or with a stale fencing token', () => {
+  it('rejects a heartbeat in the name of an unregistered TaskManager or with another fencing token', () => {
     const { credential } = services.registrations.register({ ...tmA, taskManagerId: 'tm-b' });
     const slotReport: SlotReport = { version: 0, slots: [] };
     expect(() =>
       heartbeats.vetHeartbeat(incoming({ fencingToken: FENCING_TOKEN, credential, slotReport })),
     ).toThrow('tm-a is not registered');
-    services.registrations.register(tmA);
+    const a = services.registrations.register(tmA);
+    // A deposed leadership's token, or a newer one, with tm-a's own credential: not this leadership's.
+    for (const fencingToken of ['1000', '1002']) {
+      expect(() =>
+        heartbeats.vetHeartbeat(
+          incoming({
+            fencingToken,
+            credential: a.credential,
+            slotReport: { version: 0, slots: [] },
+          }),
+        ),
+      ).toThrow(
+        new ProtocolError(
+          `fencing token ${fencingToken} is not this leadership's (${FENCING_TOKEN})`,
+        ),
+      );
+    }
+    // Not a fencing token at all.
     expect(() =>
-      heartbeats.vetHeartbeat(incoming({ fencingToken: 'stale', credential, slotReport })),
-    ).toThrow(/^stale fencing token/);
+      heartbeats.vetHeartbeat(
+        incoming({ fencingToken: 'stale', credential: a.credential, slotReport }),
+      ),
+    ).toThrow(/^heartbeat payload\.fencingToken: /);
+  });
+
+  it('asks nothing and takes no heartbeat once it stepped down', () => {
+    const { credential } = services.registrations.register(tmA);
+    const slotReport: SlotReport = {
+      version: 1,
+      slots: [allocated(0), { index: 1, free: true, allocationId: null, jobId: null }],
+    };
+    expect(heartbeats.heartbeatPayload('tm-a')).not.toBeNull();
+
+    services.leadership.stepDown();
+
+    expect(heartbeats.heartbeatPayload('tm-a')).toBeNull();
+    expect(() =>
+      heartbeats.vetHeartbeat(incoming({ fencingToken: FENCING_TOKEN, credential, slotReport })),
+    ).toThrow(new ProtocolError('tm-a is not registered'));
+  });
+
+  it('asks nothing and takes no heartbeat the moment its lease lapses, before its registrations are let go', () => {
+    const { credential } = services.registrations.register(tmA);
+    const slotReport: SlotReport = {
+      version: 1,
+      slots: [allocated(0), { index: 1, free: true, allocationId: null, jobId: null }],
+    };
+    // The leadership already says it does not lead; the step-down has not reached the registrations.
+    jest.spyOn(services.leadership, 'isLeader').mockReturnValue(false);
+    jest
+      .spyOn(services.leadership, 'current', 'get')
+      .mockReturnValue({ leader: false, fencingToken: null, since: null });
+    expect(services.registrations.get('tm-a')).toBeDefined();
+
+    expect(heartbeats.heartbeatPayload('tm-a')).toBeNull();
+    expect(() =>
+      heartbeats.vetHeartbeat(incoming({ fencingToken: FENCING_TOKEN, credential, slotReport })),
+    ).toThrow(new ProtocolError('this ResourceManager does not lead'));
   });
 
   it('refuses a slot report that does not list exactly the registered slots in order, and keeps its bookkeeping', () => {
@@ -120,7 +174,7 @@ describe('TaskManagerHeartbeats', () => {
       [allocated(0), allocated(1), allocated(2)],
     ]) {
       expect(() => heartbeats.onSlotReport('tm-a', vetted(slots))).toThrow(
-        'slot report of tm-a must list its 2 slots in order',
+        new ProtocolError('tm-a: its slot report must list its 2 slots in order'),
       );
     }
     expect(services.views.find('tm-a')?.freeSlots).toBe(2);

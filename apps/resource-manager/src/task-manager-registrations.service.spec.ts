@@ -3,17 +3,20 @@ import { Logger } from '@nestjs/common';
 import { ClientTCP } from '@nestjs/microservices';
 import { of } from 'rxjs';
 import {
-  largestHeartbeatFrame,
+  largestTaskManagerFrame,
   MAX_SLOTS,
   TaskManagerPatterns,
   type RegistrationRequest,
+  type SlotReport,
 } from '#cluster';
 import {
+  FakeLeadership,
   FENCING_TOKEN,
   resourceManagerServices,
   tmA,
   type ResourceManagerServices,
 } from '../../../test/fixtures/resource-manager-services.js';
+import { NotLeaderError } from './leadership/resource-manager-leadership.service.js';
 import {
   RegistrationRefused,
   type MembershipChange,
@@ -114,15 +117,21 @@ describe('TaskManagerRegistrations', () => {
   it('ignores a goodbye without the registration credential or fencing token', () => {
     const { credential } = registrations.register(tmA);
     expect(goodbye('tm-a', 'guessed')).toBe(false);
-    expect(
-      registrations.unregister({ taskManagerId: 'tm-a', fencingToken: 'stale', credential }),
-    ).toBe(false);
+    // An older leadership's token (a deposed leader's), or a newer one: not this leadership's.
+    for (const fencingToken of ['1000', '1002']) {
+      expect(registrations.unregister({ taskManagerId: 'tm-a', fencingToken, credential })).toBe(
+        false,
+      );
+    }
     expect(goodbye('tm-ghost', credential)).toBe(false);
     expect(warn).toHaveBeenCalledWith(
       'Ignored a goodbye from tm-a: wrong credential for tm-a (not the TaskManager that registered)',
     );
     expect(warn).toHaveBeenCalledWith(
-      'Ignored a goodbye from tm-a: stale fencing token (not this ResourceManager)',
+      `Ignored a goodbye from tm-a: fencing token 1000 is not this leadership's (${FENCING_TOKEN})`,
+    );
+    expect(warn).toHaveBeenCalledWith(
+      `Ignored a goodbye from tm-a: fencing token 1002 is not this leadership's (${FENCING_TOKEN})`,
     );
     expect(warn).toHaveBeenCalledWith(
       'Ignored a goodbye from tm-ghost: tm-ghost is not registered',
@@ -131,7 +140,7 @@ describe('TaskManagerRegistrations', () => {
   });
 
   it('refuses a TaskManager whose heartbeats would not fit its own frame limit', () => {
-    const needed = largestHeartbeatFrame(MAX_SLOTS);
+    const needed = largestTaskManagerFrame(MAX_SLOTS);
     const refusal = refusalOf(registrations, { ...tmA, slots: MAX_SLOTS });
     expect(refusal).toBeInstanceOf(RegistrationRefused);
     expect((refusal as Error).message).toBe(
@@ -247,5 +256,137 @@ describe('TaskManagerRegistrations', () => {
     expect(completed).toBe(false);
     services.shutdown();
     expect(completed).toBe(true);
+  });
+
+  it('answers a registration with the fencing token of its leadership', () => {
+    expect(registrations.register(tmA)).toEqual({
+      resourceManagerId: 'resource-manager-test',
+      fencingToken: FENCING_TOKEN,
+      credential: expect.any(String),
+    });
+  });
+
+  it('refuses every registration on a standby, naming the leader, and registers nobody', () => {
+    const changes: MembershipChange[] = [];
+    registrations.membershipChanges$.subscribe((change) => changes.push(change));
+    services.leadership.stepDown();
+
+    const refusal = refusalOf(registrations, tmA);
+    expect(refusal).toBeInstanceOf(RegistrationRefused);
+    expect((refusal as Error).message).toBe(
+      `this ResourceManager does not lead (the leader is ${FakeLeadership.LEADER_URL})`,
+    );
+    expect(warn).toHaveBeenCalledWith(
+      `Refused the registration of TaskManager tm-a from 127.0.0.1:40001: this ResourceManager does not lead (the leader is ${FakeLeadership.LEADER_URL})`,
+    );
+    expect(registrations.all()).toEqual([]);
+    expect(services.heartbeatManager.monitorTarget).not.toHaveBeenCalled();
+    expect(changes).toEqual([]);
+  });
+
+  it('keeps the allocations a registration reports (soft state rebuilt after a failover), with their version', () => {
+    const slotReport: SlotReport = {
+      version: 5,
+      slots: [
+        { index: 0, free: false, allocationId: 'allocation-1', jobId: 'job-1' },
+        { index: 1, free: true, allocationId: null, jobId: null },
+      ],
+    };
+    registrations.register({ ...tmA, slotReport });
+
+    const registration = registrations.get('tm-a')!;
+    expect(registration.slots).toEqual(slotReport.slots);
+    expect(registration.slots).not.toBe(slotReport.slots); // a copy: the request is not kept
+    expect(registration.reportVersion).toBe(5);
+    expect(services.views.overview()).toMatchObject({ slotsTotal: 2, slotsAvailable: 1 });
+    // A heartbeat's report from before the registration changes nothing: the version orders them.
+    services.slotPool.applyReport(registration, {
+      version: 4,
+      slots: [
+        { index: 0, free: true, allocationId: null, jobId: null },
+        { index: 1, free: true, allocationId: null, jobId: null },
+      ],
+    });
+    expect(registration.slots).toEqual(slotReport.slots);
+
+    // Without a report, every slot starts free and any report is newer.
+    registrations.register({ ...tmA, taskManagerId: 'tm-b' });
+    expect(registrations.get('tm-b')).toMatchObject({
+      reportVersion: -1,
+      slots: [
+        { index: 0, free: true, allocationId: null, jobId: null },
+        { index: 1, free: true, allocationId: null, jobId: null },
+      ],
+    });
+  });
+
+  it.each<[string, SlotReport['slots']]>([
+    ['too few slots', [{ index: 0, free: false, allocationId: 'a-1', jobId: 'job-1' }]],
+    [
+      'slots out of order',
+      [
+        { index: 1, free: true, allocationId: null, jobId: null },
+        { index: 0, free: false, allocationId: 'a-1', jobId: 'job-1' },
+      ],
+    ],
+    [
+      'too many slots',
+      [0, 1, 2].map((index) => ({ index, free: true, allocationId: null, jobId: null }) as const),
+    ],
+  ])('refuses a registration whose slot report has %s', (_case, slots) => {
+    const refusal = refusalOf(registrations, { ...tmA, slotReport: { version: 1, slots } });
+    expect(refusal).toBeInstanceOf(RegistrationRefused);
+    expect((refusal as Error).message).toBe('its slot report must list its 2 slots in order');
+    expect(registrations.all()).toEqual([]);
+    expect(services.heartbeatManager.monitorTarget).not.toHaveBeenCalled();
+  });
+
+  it('lets every registration go when it steps down: unmonitored, no disconnect order, told as stepped-down', () => {
+    const changes: MembershipChange[] = [];
+    registrations.membershipChanges$.subscribe((change) => changes.push(change));
+    const close = jest.spyOn(services.clients, 'close');
+    const disconnectAndClose = jest.spyOn(services.clients, 'disconnectAndClose');
+    registrations.register(tmA);
+    registrations.register({ ...tmA, taskManagerId: 'tm-b', port: 40_002 });
+    const clients = registrations.all().map((registration) => registration.client);
+    changes.length = 0;
+
+    services.leadership.stepDown();
+
+    expect(registrations.all()).toEqual([]);
+    expect(changes).toEqual([
+      { type: 'released', taskManagerId: 'tm-a', reason: 'stepped-down', at: expect.any(Number) },
+      { type: 'released', taskManagerId: 'tm-b', reason: 'stepped-down', at: expect.any(Number) },
+    ]);
+    expect(services.heartbeatManager.unmonitorTarget.mock.calls).toEqual([['tm-a'], ['tm-b']]);
+    // The TaskManagers move to the new leader by themselves, keeping their slots: no order to drop them.
+    expect(send).not.toHaveBeenCalled();
+    expect(disconnectAndClose).not.toHaveBeenCalled();
+    expect(close.mock.calls).toEqual(clients.map((client) => [client]));
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /^TaskManager tm-a lost: this ResourceManager stepped down as leader, no heartbeat in the \d+ ms since it registered; released 2 slots \(0 allocated\)$/,
+      ),
+    );
+  });
+
+  it('proves nothing once it stepped down: proofFor throws a NotLeaderError naming the leader', () => {
+    registrations.register(tmA);
+    const registration = registrations.get('tm-a')!;
+    expect(registrations.proofFor(registration).fencingToken).toBe(FENCING_TOKEN);
+
+    services.leadership.stepDown();
+
+    let thrown: unknown;
+    try {
+      registrations.proofFor(registration);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(NotLeaderError);
+    expect((thrown as NotLeaderError).leaderUrl).toBe(FakeLeadership.LEADER_URL);
+    expect((thrown as Error).message).toBe(
+      `not the leader (the leader is ${FakeLeadership.LEADER_URL})`,
+    );
   });
 });

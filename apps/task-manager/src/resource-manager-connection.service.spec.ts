@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ClientTCP, RpcException } from '@nestjs/microservices';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { of, throwError } from 'rxjs';
+import { BehaviorSubject, of, throwError } from 'rxjs';
 import {
   ProtocolError,
   ResourceManagerPatterns,
@@ -16,14 +16,25 @@ import {
   ResourceManagerConnection,
 } from './resource-manager-connection.service.js';
 import { ResourceManagerGateway } from './resource-manager.gateway.js';
+import {
+  ResourceManagerLocator,
+  type ResourceManagerLocation,
+} from './resource-manager-locator.service.js';
 import { SlotTable } from './slot-table.service.js';
 import { readTaskManagerConfig } from './task-manager.config.js';
 import { TaskManagerModule } from './task-manager.module.js';
 
 const RM_ID = 'resource-manager-test';
-const FENCING_TOKEN = 'fencing-token-1';
+const FENCING_TOKEN = '1001';
 const allocation = { slotIndex: 0, allocationId: 'allocation-1', jobId: 'job-1' };
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+/** The warning of a lost ResourceManager: the reason, registering again, and the slots it keeps. */
+const lossLogged = (why: string, kept: number) =>
+  expect.stringMatching(
+    new RegExp(
+      `^ResourceManager ${RM_ID} lost: ${why}; (?=.*registering again)(?=.*keeping ${kept} allocated slots)`,
+    ),
+  );
 
 describe('ResourceManagerConnection and its gateway', () => {
   let connection: ResourceManagerConnection;
@@ -32,6 +43,8 @@ describe('ResourceManagerConnection and its gateway', () => {
   /** The registration requests sent, and the credentials handed out in answer. */
   let requests: RegistrationRequest[];
   let issued: string[];
+  let slots: SlotTable;
+  let heartbeats: { monitorTarget: jest.Mock; unmonitorTarget: jest.Mock };
 
   beforeEach(async () => {
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
@@ -52,13 +65,14 @@ describe('ResourceManagerConnection and its gateway', () => {
       return of(answer) as never;
     });
     const config = readTaskManagerConfig({ TM_ID: 'tm-a' });
-    const slots = new SlotTable(config);
-    const heartbeats = { monitorTarget: jest.fn(), unmonitorTarget: jest.fn() };
+    slots = new SlotTable(config);
+    heartbeats = { monitorTarget: jest.fn(), unmonitorTarget: jest.fn() };
     connection = new ResourceManagerConnection(
       config,
       heartbeats as unknown as HeartbeatManager,
       slots,
       new SchedulerRegistry(),
+      new ResourceManagerLocator(config),
     );
     gateway = new ResourceManagerGateway(connection, slots);
     connection.start(40_000);
@@ -88,12 +102,104 @@ describe('ResourceManagerConnection and its gateway', () => {
         'wrong credential (not the ResourceManager this TaskManager is registered with)',
       ),
     );
+    expect(heartbeatRequest({ fencingToken: '1000', credential: 'credential-1' })).toThrow(
+      /^stale fencing token 1000: from a deposed leader/,
+    );
+    expect(heartbeatRequest({ fencingToken: '1002', credential: 'credential-1' })).toThrow(
+      /^fencing token 1002 is newer than this TaskManager's registration/,
+    );
     expect(heartbeatRequest({ fencingToken: 'old', credential: 'credential-1' })).toThrow(
-      /^stale fencing token/,
+      /^heartbeat payload\.fencingToken: /,
     );
     expect(heartbeatRequest({ fencingToken: FENCING_TOKEN })).toThrow(
       /^heartbeat payload\.credential: /,
     );
+  });
+
+  it('refuses a message from a deposed leader (an older token) and from a newer leadership it is not registered with', () => {
+    // Numerically, not as text: '999' is older than '1001', '10000' newer.
+    for (const older of ['1000', '999']) {
+      expect(connection.refusal({ fencingToken: older, credential: 'credential-1' })).toBe(
+        `stale fencing token ${older}: from a deposed leader (this TaskManager is registered with leadership ${FENCING_TOKEN})`,
+      );
+    }
+    for (const newer of ['1002', '10000']) {
+      expect(connection.refusal({ fencingToken: newer, credential: 'credential-1' })).toBe(
+        `fencing token ${newer} is newer than this TaskManager's registration (${FENCING_TOKEN}): not the ResourceManager it is registered with`,
+      );
+    }
+    // The token is checked first: a deposed leader is named as one, whatever credential it shows.
+    expect(connection.refusal({ fencingToken: '1000', credential: 'guessed' })).toMatch(
+      /^stale fencing token 1000: /,
+    );
+    expect(
+      connection.refusal({ fencingToken: FENCING_TOKEN, credential: 'credential-1' }),
+    ).toBeUndefined();
+
+    // So a deposed leader's commands are rejected, logged, and its disconnect order ignored.
+    expect(() =>
+      gateway.allocate({
+        fencingToken: '1000',
+        credential: 'credential-1',
+        allocations: [allocation],
+      }),
+    ).toThrow(RpcException);
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(/^Rejected a command: stale fencing token 1000: from a deposed leader/),
+    );
+    expect(
+      gateway.disconnect({ fencingToken: '1000', credential: 'credential-1', reason: 'go away' }),
+    ).toEqual({ accepted: false });
+    expect(slots.allocatedCount()).toBe(0);
+    expect(requests).toHaveLength(1);
+  });
+
+  it('reports its slots in every registration request', () => {
+    expect(requests[0]).toEqual({
+      taskManagerId: 'tm-a',
+      host: '127.0.0.1',
+      port: 40_000,
+      slots: 2,
+      credential: undefined,
+      slotReport: {
+        version: 0,
+        slots: [
+          { index: 0, free: true, allocationId: null, jobId: null },
+          { index: 1, free: true, allocationId: null, jobId: null },
+        ],
+      },
+    });
+  });
+
+  it('keeps its allocated slots when it loses the ResourceManager, and reports them when it registers again', async () => {
+    gateway.allocate({
+      fencingToken: FENCING_TOKEN,
+      credential: 'credential-1',
+      allocations: [allocation],
+    });
+    const allocatedReport = slots.report();
+
+    connection.onResourceManagerLost(RM_ID, 'timeout');
+    await settle();
+
+    expect(warn).toHaveBeenCalledWith(lossLogged('heartbeat timeout', 1));
+    expect(heartbeats.unmonitorTarget).toHaveBeenCalledWith(RM_ID);
+    expect(slots.allocatedCount()).toBe(1);
+    expect(requests).toHaveLength(2);
+    expect(requests[1].slotReport).toEqual({
+      version: 1,
+      slots: [
+        { index: 0, free: false, allocationId: 'allocation-1', jobId: 'job-1' },
+        { index: 1, free: true, allocationId: null, jobId: null },
+      ],
+    });
+    expect(requests[1].slotReport).toEqual(allocatedReport);
+    // Registered again, its heartbeats carry the same slots under the new credential.
+    expect(connection.heartbeatPayload()).toEqual({
+      fencingToken: FENCING_TOKEN,
+      credential: 'credential-2',
+      slotReport: allocatedReport,
+    });
   });
 
   it('rejects commands that know the fencing token but not the credential, with a logged reason', () => {
@@ -145,12 +251,16 @@ describe('ResourceManagerConnection and its gateway', () => {
     connection.onResourceManagerLost(RM_ID, 'unreachable');
     await settle();
     expect(requests).toHaveLength(2);
-    expect(warn).toHaveBeenCalledWith(
-      `ResourceManager ${RM_ID} lost: unreachable; registering again`,
-    );
+    expect(warn).toHaveBeenCalledWith(lossLogged('unreachable', 0));
   });
 
-  it('registers afresh without a credential when the ResourceManager has dropped it', async () => {
+  it('registers afresh without a credential, and with its slots released, when the ResourceManager has dropped it', async () => {
+    gateway.allocate({
+      fencingToken: FENCING_TOKEN,
+      credential: 'credential-1',
+      allocations: [allocation],
+    });
+    expect(slots.allocatedCount()).toBe(1);
     expect(
       gateway.disconnect({
         fencingToken: FENCING_TOKEN,
@@ -160,6 +270,15 @@ describe('ResourceManagerConnection and its gateway', () => {
     ).toEqual({ accepted: true });
     await settle();
     expect(requests.map((request) => request.credential)).toEqual([undefined, undefined]);
+    // The ResourceManager dropped the allocations with the registration: they are void.
+    expect(slots.allocatedCount()).toBe(0);
+    expect(requests[1].slotReport).toEqual({
+      version: 2,
+      slots: [
+        { index: 0, free: true, allocationId: null, jobId: null },
+        { index: 1, free: true, allocationId: null, jobId: null },
+      ],
+    });
   });
 });
 
@@ -210,6 +329,7 @@ describe('ResourceManagerConnection retrying its registration', () => {
       heartbeats as unknown as HeartbeatManager,
       new SlotTable(config),
       scheduler,
+      new ResourceManagerLocator(config),
     );
     try {
       connection.start(40_000);
@@ -243,6 +363,7 @@ describe('ResourceManagerConnection retrying its registration', () => {
       { monitorTarget: jest.fn(), unmonitorTarget: jest.fn() } as unknown as HeartbeatManager,
       new SlotTable(config),
       new SchedulerRegistry(),
+      new ResourceManagerLocator(config),
     );
     try {
       connection.start(40_000);
@@ -276,5 +397,143 @@ describe('ResourceManagerConnection retrying its registration', () => {
     expect(scheduler.getTimeouts()).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 300)); // past the first retry's 100 ms
     expect(registrations).toBe(1);
+  });
+});
+
+/** The leader etcd names: the ResourceManager at 127.0.0.1:`port`, leading with `fencingToken`. */
+const leaderAt = (port: number, fencingToken: string): ResourceManagerLocation => ({
+  host: '127.0.0.1',
+  port,
+  fencingToken,
+  resourceManagerId: `rm-${port}`,
+});
+
+describe('ResourceManagerConnection following the leader etcd names (HA)', () => {
+  /** What the ResourceManager at each port answers a registration with. */
+  let answers: Map<number, RegistrationResponse>;
+  /** The port and request of each registration sent. */
+  let sent: Array<{ port: number; request: RegistrationRequest }>;
+  let location$: BehaviorSubject<ResourceManagerLocation | null>;
+  let slots: SlotTable;
+  let heartbeats: { monitorTarget: jest.Mock; unmonitorTarget: jest.Mock };
+  let connection: ResourceManagerConnection;
+  let gateway: ResourceManagerGateway;
+  let warn: jest.SpiedFunction<Logger['warn']>;
+
+  beforeEach(async () => {
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    answers = new Map([
+      [6_123, { resourceManagerId: 'rm-6123', fencingToken: '1001', credential: 'credential-1' }],
+      [6_124, { resourceManagerId: 'rm-6124', fencingToken: '1002', credential: 'credential-2' }],
+    ]);
+    sent = [];
+    jest.spyOn(ClientTCP.prototype, 'send').mockImplementation(function (
+      this: ClientTCP,
+      pattern,
+      data,
+    ) {
+      if (pattern !== ResourceManagerPatterns.register) {
+        throw new Error(`unexpected ${String(pattern)}`);
+      }
+      const { port } = this as unknown as { port: number };
+      sent.push({ port, request: data as RegistrationRequest });
+      return of(answers.get(port)) as never;
+    });
+    const config = readTaskManagerConfig({ TM_ID: 'tm-a' });
+    slots = new SlotTable(config);
+    heartbeats = { monitorTarget: jest.fn(), unmonitorTarget: jest.fn() };
+    location$ = new BehaviorSubject<ResourceManagerLocation | null>(leaderAt(6_123, '1001'));
+    connection = new ResourceManagerConnection(
+      config,
+      heartbeats as unknown as HeartbeatManager,
+      slots,
+      new SchedulerRegistry(),
+      { location$ } as unknown as ResourceManagerLocator,
+    );
+    gateway = new ResourceManagerGateway(connection, slots);
+    connection.start(40_000);
+    await settle();
+  });
+
+  afterEach(() => {
+    connection.onApplicationShutdown();
+    jest.restoreAllMocks();
+  });
+
+  it('registers with a new leader at once, keeping its slots and reporting them there', async () => {
+    expect(sent.map(({ port }) => port)).toEqual([6_123]);
+    expect(heartbeats.monitorTarget).toHaveBeenCalledWith('rm-6123');
+    gateway.allocate({
+      fencingToken: '1001',
+      credential: 'credential-1',
+      allocations: [allocation],
+    });
+
+    location$.next(leaderAt(6_124, '1002'));
+    await settle();
+
+    expect(sent.map(({ port }) => port)).toEqual([6_123, 6_124]);
+    expect(heartbeats.unmonitorTarget).toHaveBeenCalledWith('rm-6123');
+    expect(heartbeats.monitorTarget).toHaveBeenLastCalledWith('rm-6124');
+    expect(slots.allocatedCount()).toBe(1);
+    expect(sent[1].request.slotReport).toEqual({
+      version: 1,
+      slots: [
+        { index: 0, free: false, allocationId: 'allocation-1', jobId: 'job-1' },
+        { index: 1, free: true, allocationId: null, jobId: null },
+      ],
+    });
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /^Leaving ResourceManager rm-6123 for the new leader\b.*\bkeeping 1 allocated slots/,
+      ),
+    );
+    // From now on only the new leadership is obeyed; the old leader is a deposed one.
+    expect(
+      connection.refusal({ fencingToken: '1002', credential: 'credential-2' }),
+    ).toBeUndefined();
+    expect(connection.refusal({ fencingToken: '1001', credential: 'credential-1' })).toMatch(
+      /^stale fencing token 1001: from a deposed leader/,
+    );
+  });
+
+  it('does not register again when etcd names the leader it is registered with', async () => {
+    location$.next({ ...leaderAt(6_123, '1001') });
+    await settle();
+    expect(sent).toHaveLength(1);
+  });
+
+  it('refuses a registration answer whose token is older than the leader etcd names, and retries', async () => {
+    // The old leader still answers at the new leader's address (its lease lapsing): not that one.
+    answers.set(6_124, { resourceManagerId: 'rm-6123', fencingToken: '1001', credential: 'c-x' });
+    location$.next(leaderAt(6_124, '1002'));
+    await settle();
+
+    expect(sent.map(({ port }) => port)).toEqual([6_123, 6_124]);
+    expect(connection.heartbeatPayload()).toBeNull(); // registered with nobody
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /^Registration with the ResourceManager at 127\.0\.0\.1:6124 failed \(its fencing token 1001 is older than the leader's \(1002\)\); retrying in 100 ms$/,
+      ),
+    );
+  });
+
+  it('keeps its registration and its slots while no leader is known', async () => {
+    gateway.allocate({
+      fencingToken: '1001',
+      credential: 'credential-1',
+      allocations: [allocation],
+    });
+    location$.next(null);
+    await settle();
+
+    expect(sent).toHaveLength(1);
+    expect(heartbeats.unmonitorTarget).not.toHaveBeenCalled();
+    expect(connection.heartbeatPayload()).toMatchObject({
+      fencingToken: '1001',
+      credential: 'credential-1',
+    });
+    expect(slots.allocatedCount()).toBe(1);
   });
 });

@@ -7,7 +7,7 @@ import { MessageShape } from './message-shape.js';
 import {
   allocateSlotsRequestSchema,
   disconnectRequestSchema,
-  largestHeartbeatFrame,
+  largestTaskManagerFrame,
   MAX_SLOTS,
   parseMessage,
   ProtocolError,
@@ -15,6 +15,7 @@ import {
   registrationResponseSchema,
   releaseSlotsRequestSchema,
   resourceManagerHeartbeatSchema,
+  slotReportProblem,
   slotReportSchema,
   taskManagerHeartbeatSchema,
   unregistrationRequestSchema,
@@ -101,7 +102,7 @@ describe('message schemas', () => {
     it('requires a credential in the answer and in a goodbye', () => {
       const answer = {
         resourceManagerId: 'resource-manager-1',
-        fencingToken: 't',
+        fencingToken: '1001',
         credential: 'c',
       };
       expect(parseMessage(registrationResponseSchema, answer, 'answer')).toEqual(answer);
@@ -109,8 +110,49 @@ describe('message schemas', () => {
         /^msg\.credential: /,
       );
       expect(
-        rejection(unregistrationRequestSchema, { taskManagerId: 'tm-1', fencingToken: 't' }),
+        rejection(unregistrationRequestSchema, { taskManagerId: 'tm-1', fencingToken: '1001' }),
       ).toMatch(/^msg\.credential: /);
+    });
+
+    it('takes only numeric fencing tokens in the answer and in a goodbye, as digit strings', () => {
+      const answer = {
+        resourceManagerId: 'resource-manager-1',
+        fencingToken: 1001,
+        credential: 'c',
+      };
+      expect(parseMessage(registrationResponseSchema, answer, 'answer')).toEqual({
+        ...answer,
+        fencingToken: '1001',
+      });
+      // The random tokens of before are no fencing tokens any more.
+      expect(
+        rejection(registrationResponseSchema, { ...answer, fencingToken: 'fencing-token-1' }),
+      ).toBe('msg.fencingToken: must be a string of 1 to 20 digits');
+      expect(
+        rejection(unregistrationRequestSchema, {
+          taskManagerId: 'tm-1',
+          fencingToken: -1,
+          credential: 'c',
+        }),
+      ).toMatch(/^msg\.fencingToken: /);
+    });
+
+    it('takes a slot report with the registration, checked like any other', () => {
+      const withReport = {
+        ...registration,
+        credential: 'c',
+        slotReport: { version: 7, slots: [usedSlot(0), freeSlot(1), freeSlot(2), freeSlot(3)] },
+      };
+      expect(parseMessage(registrationRequestSchema, withReport, 'registration')).toEqual(
+        withReport,
+      );
+      expect(
+        rejection(
+          registrationRequestSchema,
+          { ...registration, slotReport: { version: 1, slots: [{ ...usedSlot(0), jobId: null }] } },
+          'registration',
+        ),
+      ).toMatch(/^registration\.slotReport\.slots\[0\]\.jobId: /);
     });
   });
 
@@ -159,7 +201,7 @@ describe('message schemas', () => {
   describe('heartbeat payloads', () => {
     it('a TaskManager heartbeat carries token, credential and slot report, nothing else', () => {
       const heartbeat = {
-        fencingToken: 't',
+        fencingToken: '1001',
         credential: 'c',
         slotReport: { version: 0, slots: [freeSlot(0)] },
       };
@@ -172,20 +214,22 @@ describe('message schemas', () => {
     });
 
     it("the ResourceManager's heartbeat requests carry its fencing token and the registration's credential", () => {
-      const proof = { fencingToken: 't', credential: 'c' };
+      const proof = { fencingToken: '1001', credential: 'c' };
       expect(parseMessage(resourceManagerHeartbeatSchema, proof, 'hb')).toEqual(proof);
       expect(rejection(resourceManagerHeartbeatSchema, null)).toMatch(/^msg: /);
-      expect(rejection(resourceManagerHeartbeatSchema, { ...proof, fencingToken: 7 })).toMatch(
-        /^msg\.fencingToken: /,
-      );
-      expect(rejection(resourceManagerHeartbeatSchema, { fencingToken: 't' })).toMatch(
+      for (const fencingToken of ['t', '1.5', -7, 1.5, true, null]) {
+        expect(rejection(resourceManagerHeartbeatSchema, { ...proof, fencingToken })).toMatch(
+          /^msg\.fencingToken: /,
+        );
+      }
+      expect(rejection(resourceManagerHeartbeatSchema, { fencingToken: '1001' })).toMatch(
         /^msg\.credential: /,
       );
     });
   });
 
   describe('commands', () => {
-    const proof = { fencingToken: 't', credential: 'c' };
+    const proof = { fencingToken: '1001', credential: 'c' };
 
     it('bounds allocations, release lists and reasons', () => {
       const allocation = { slotIndex: 0, allocationId: 'a', jobId: 'j' };
@@ -220,7 +264,7 @@ describe('message schemas', () => {
       ['a disconnect', disconnectRequestSchema, { reason: 'r' }],
     ])("%s must carry the registration's credential", (_case, schema, body) => {
       expect(rejection(schema, { ...proof, ...body })).toBeUndefined();
-      expect(rejection(schema, { fencingToken: 't', ...body })).toMatch(/^msg\.credential: /);
+      expect(rejection(schema, { fencingToken: '1001', ...body })).toMatch(/^msg\.credential: /);
     });
 
     it.each([
@@ -292,13 +336,13 @@ describe('frame limits', () => {
     expect(() => readFrameLimits({ [name]: value })).toThrow(new RegExp(`^${name} must be`));
   });
 
-  it('the largest heartbeat grows with the slots and is what a worst-case heartbeat really takes', () => {
-    const one = largestHeartbeatFrame(1);
-    const two = largestHeartbeatFrame(2);
+  it('the largest TaskManager frame grows with the slots and is what a worst-case frame really takes', () => {
+    const one = largestTaskManagerFrame(1);
+    const two = largestTaskManagerFrame(2);
     expect(two).toBeGreaterThan(one);
     // Each slot adds the same amount; 200 slots fit the default 64 KiB frame, 1024 do not.
-    expect(largestHeartbeatFrame(200)).toBeLessThanOrEqual(65_536);
-    expect(largestHeartbeatFrame(MAX_SLOTS)).toBeGreaterThan(65_536);
+    expect(largestTaskManagerFrame(200)).toBeLessThanOrEqual(65_536);
+    expect(largestTaskManagerFrame(MAX_SLOTS)).toBeGreaterThan(65_536);
   });
 
   it('bounds every heartbeat the schemas let through, whatever characters its ids use', () => {
@@ -306,7 +350,7 @@ describe('frame limits', () => {
     const payload = parseMessage(
       taskManagerHeartbeatSchema,
       {
-        fencingToken: widest('aZ9._:-'),
+        fencingToken: '9'.repeat(20), // the widest fencing token
         credential: widest('-:._9Za'),
         slotReport: {
           version: Number.MAX_SAFE_INTEGER,
@@ -326,7 +370,60 @@ describe('frame limits', () => {
       id: randomUUID(),
     });
     expect(`${json.length}#`.length + json.length).toBeLessThanOrEqual(
-      largestHeartbeatFrame(slots),
+      largestTaskManagerFrame(slots),
+    );
+  });
+
+  it('bounds every registration the TaskManager sends, with its full slot report', () => {
+    const slots = 3;
+    const request = parseMessage(
+      registrationRequestSchema,
+      {
+        taskManagerId: widest('aZ9._:-'),
+        // TM_ADVERTISED_HOST takes A-Z a-z 0-9 . : - only (see readHost), none escaped in JSON.
+        host: 'aZ9.:-'.repeat(253).slice(0, 253),
+        port: 65_535,
+        slots,
+        credential: widest('-:._9Za'),
+        slotReport: {
+          version: Number.MAX_SAFE_INTEGER,
+          slots: Array.from({ length: slots }, (_, index) => ({
+            index,
+            free: false,
+            allocationId: widest(':._-'),
+            jobId: widest('-_.:'),
+          })),
+        },
+      },
+      'registration',
+    );
+    const json = JSON.stringify({
+      pattern: 'rm.register-task-manager',
+      data: request,
+      id: randomUUID(),
+    });
+    expect(`${json.length}#`.length + json.length).toBeLessThanOrEqual(
+      largestTaskManagerFrame(slots),
+    );
+  });
+});
+
+const report = (slots: SlotStatus[]) => ({ version: 1, slots });
+
+describe('slotReportProblem', () => {
+  it('finds nothing wrong with a report of exactly the slots, in order', () => {
+    expect(slotReportProblem(report([usedSlot(0), freeSlot(1)]), 2)).toBeUndefined();
+    expect(slotReportProblem(report([freeSlot(0)]), 1)).toBeUndefined();
+  });
+
+  it.each<[string, SlotStatus[]]>([
+    ['too few slots', [usedSlot(0)]],
+    ['too many slots', [usedSlot(0), freeSlot(1), freeSlot(2)]],
+    ['slots out of order', [freeSlot(1), usedSlot(0)]],
+    ['a slot twice', [usedSlot(0), freeSlot(0)]],
+  ])('names the slots expected for %s', (_case, slots) => {
+    expect(slotReportProblem(report(slots), 2)).toBe(
+      'its slot report must list its 2 slots in order',
     );
   });
 });

@@ -59,7 +59,7 @@ export class ResourceManagerLeadership implements BeforeApplicationShutdown {
   /** Its leadership now (with HA, checked against its lease). */
   get current(): Leadership {
     // Reading the election's leadership ends one whose lease lapsed; the change arrives here at once.
-    this.election?.leadership;
+    void this.election?.leadership;
     return this.state.value;
   }
 
