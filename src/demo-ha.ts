@@ -12,6 +12,8 @@ import { startEtcdCluster, type EtcdCluster } from './services/local-servers.js'
 
 const dist = fileURLToPath(new URL('../apps/', import.meta.url));
 const POLL_MS = 100;
+/** How long the demo waits for a takeover: a minute. */
+const MAX_TAKEOVER_POLLS = 600;
 const KILL_AT_MS = 10_000;
 const RESTART_AFTER_MS = 6_000;
 const TERMINATE_AFTER_MS = 10_000;
@@ -73,7 +75,8 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
     env: { ...haEnv, TM_ID: `taskmanager-${i + 1}`, TM_SLOTS: String(slots) },
   }));
   const timers: NodeJS.Timeout[] = [];
-  let stopping = false;
+  // An object, not a variable: the loops that read it see it change under them.
+  const run = { stopping: false };
 
   const start = (member: Member) => {
     const child = spawn(process.execPath, [dist + member.script], {
@@ -91,7 +94,7 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
       });
     }
     child.on('close', (code, signal) => {
-      if (!stopping) {
+      if (!run.stopping) {
         say(`[demo] ${member.name} exited (${signal ?? `code ${code}`})`);
       }
     });
@@ -122,7 +125,7 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
   /** Takes the leader out with `signal`, and prints who leads after it, with what, how soon. */
   const takeOver = async (signal: NodeJS.Signals) => {
     const before = await currentLeader();
-    if (!before || stopping) {
+    if (!before || run.stopping) {
       say('[demo] no leader with every TaskManager yet; skipping this step');
       return;
     }
@@ -131,7 +134,7 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
     );
     const from = Date.now();
     before.member.process?.kill(signal);
-    while (!stopping) {
+    for (let poll = 0; poll < MAX_TAKEOVER_POLLS && !run.stopping; poll++) {
       const after = await currentLeader();
       if (after && after.member !== before.member) {
         say(
@@ -143,6 +146,7 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
+    say(`[demo] no takeover after ${signal} within a minute`);
     return undefined;
   };
 
@@ -163,10 +167,10 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
   };
 
   const stop = async (exitCode: number) => {
-    if (stopping) {
+    if (run.stopping) {
       return;
     }
-    stopping = true;
+    run.stopping = true;
     timers.forEach(clearTimeout);
     say('[demo] stopping the TaskManagers, the ResourceManagers, then etcd');
     await Promise.all(taskManagers.map(terminate));
@@ -202,11 +206,11 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
     setTimeout(() => {
       void (async () => {
         const killed = await takeOver('SIGKILL');
-        if (!killed || stopping) {
+        if (!killed || run.stopping) {
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, RESTART_AFTER_MS));
-        if (stopping) {
+        if (run.stopping) {
           return;
         }
         say(`[demo] starting ${killed.name} again: it stands by`);

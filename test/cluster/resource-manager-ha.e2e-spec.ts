@@ -29,6 +29,66 @@ interface HaCluster {
   readonly tms: readonly TaskManagerProcess[];
 }
 
+/** The one ResourceManager whose /overview says it leads, once exactly one does. */
+async function leaderAmong(
+  rms: readonly ResourceManagerProcess[],
+  timeoutMs = 15_000,
+): Promise<ResourceManagerProcess> {
+  return waitFor(
+    async () => {
+      const views = await Promise.all(
+        rms.map(async (rm) => (rm.alive ? await rm.overview().catch(() => null) : null)),
+      );
+      const leaders = rms.filter((_, i) => views[i]?.leader === true);
+      return leaders.length === 1 ? leaders[0] : undefined;
+    },
+    { timeoutMs, intervalMs: 25, description: 'exactly one ResourceManager to lead' },
+  );
+}
+
+/** Waits until `rm` leads and lists both TaskManagers, and returns how long that took since `from`. */
+async function takeoverBy(rm: ResourceManagerProcess, from: number, timeoutMs: number) {
+  await waitFor(
+    async () => {
+      const overview = await rm.overview().catch(() => null);
+      return overview?.leader === true && overview.taskmanagers === 2 ? overview : undefined;
+    },
+    { timeoutMs, intervalMs: 20, description: `${rm.name} to lead both TaskManagers` },
+  );
+  return Date.now() - from;
+}
+
+async function allocate(leader: ResourceManagerProcess, jobId: string): Promise<Allocation[]> {
+  const { status, body } = await leader.http<{ allocations: Allocation[] }>(
+    'POST',
+    '/slots/allocate',
+    { jobId, count: 2 },
+  );
+  expect(status).toBe(200);
+  return body.allocations;
+}
+
+/** Every allocated slot the ResourceManager knows, as allocations. */
+async function allocationsKnownTo(rm: ResourceManagerProcess): Promise<Allocation[]> {
+  const known: Allocation[] = [];
+  for (const id of ['tm-a', 'tm-b']) {
+    for (const slot of (await rm.taskManager(id))?.slots ?? []) {
+      if (!slot.free && slot.allocationId && slot.jobId) {
+        known.push({
+          taskManagerId: id,
+          slotIndex: slot.index,
+          allocationId: slot.allocationId,
+          jobId: slot.jobId,
+        });
+      }
+    }
+  }
+  return known;
+}
+
+const byAllocationId = (a: Allocation, b: Allocation) =>
+  a.allocationId.localeCompare(b.allocationId);
+
 describe('ResourceManager high availability on a 3-member etcd cluster (real processes)', () => {
   let etcd: EtcdCluster;
   const cluster = new Cluster();
@@ -79,66 +139,6 @@ describe('ResourceManager high availability on a 3-member etcd cluster (real pro
     });
     return { rms, tms };
   }
-
-  /** The one ResourceManager whose /overview says it leads, once exactly one does. */
-  async function leaderAmong(
-    rms: readonly ResourceManagerProcess[],
-    timeoutMs = 15_000,
-  ): Promise<ResourceManagerProcess> {
-    return waitFor(
-      async () => {
-        const views = await Promise.all(
-          rms.map(async (rm) => (rm.alive ? await rm.overview().catch(() => null) : null)),
-        );
-        const leaders = rms.filter((_, i) => views[i]?.leader === true);
-        return leaders.length === 1 ? leaders[0] : undefined;
-      },
-      { timeoutMs, intervalMs: 25, description: 'exactly one ResourceManager to lead' },
-    );
-  }
-
-  /** Waits until `rm` leads and lists both TaskManagers, and returns how long that took since `from`. */
-  async function takeoverBy(rm: ResourceManagerProcess, from: number, timeoutMs: number) {
-    await waitFor(
-      async () => {
-        const overview = await rm.overview().catch(() => null);
-        return overview?.leader === true && overview.taskmanagers === 2 ? overview : undefined;
-      },
-      { timeoutMs, intervalMs: 20, description: `${rm.name} to lead both TaskManagers` },
-    );
-    return Date.now() - from;
-  }
-
-  async function allocate(leader: ResourceManagerProcess, jobId: string): Promise<Allocation[]> {
-    const { status, body } = await leader.http<{ allocations: Allocation[] }>(
-      'POST',
-      '/slots/allocate',
-      { jobId, count: 2 },
-    );
-    expect(status).toBe(200);
-    return body.allocations;
-  }
-
-  /** Every allocated slot the ResourceManager knows, as allocations. */
-  async function allocationsKnownTo(rm: ResourceManagerProcess): Promise<Allocation[]> {
-    const known: Allocation[] = [];
-    for (const id of ['tm-a', 'tm-b']) {
-      for (const slot of (await rm.taskManager(id))?.slots ?? []) {
-        if (!slot.free && slot.allocationId && slot.jobId) {
-          known.push({
-            taskManagerId: id,
-            slotIndex: slot.index,
-            allocationId: slot.allocationId,
-            jobId: slot.jobId,
-          });
-        }
-      }
-    }
-    return known;
-  }
-
-  const byAllocationId = (a: Allocation, b: Allocation) =>
-    a.allocationId.localeCompare(b.allocationId);
 
   it(
     'elects one leader; the standby answers /overview and sends every other request to the leader with 503',
@@ -192,8 +192,8 @@ describe('ResourceManager high availability on a 3-member etcd cluster (real pro
       const newToken = (await standby.overview()).fencingToken as string;
       expect(BigInt(newToken)).toBeGreaterThan(BigInt(oldToken));
       // Soft state rebuilt from the TaskManagers: the same allocations, the same job.
-      expect((await allocationsKnownTo(standby)).sort(byAllocationId)).toEqual(
-        [...allocated].sort(byAllocationId),
+      expect((await allocationsKnownTo(standby)).toSorted(byAllocationId)).toEqual(
+        allocated.toSorted(byAllocationId),
       );
       for (const tm of tms) {
         expect(tm.registrations().at(-1)?.fencingToken).toBe(newToken);
@@ -225,8 +225,8 @@ describe('ResourceManager high availability on a 3-member etcd cluster (real pro
       // Nest re-raises the signal once it has shut down.
       expect(await exited).toEqual({ code: null, signal: 'SIGTERM' });
       expect(leader.findLine(/Stepped down as leader: resigned/)).toBeDefined();
-      expect((await allocationsKnownTo(standby)).sort(byAllocationId)).toEqual(
-        [...allocated].sort(byAllocationId),
+      expect((await allocationsKnownTo(standby)).toSorted(byAllocationId)).toEqual(
+        allocated.toSorted(byAllocationId),
       );
     },
     HA_TEST_TIMEOUT_MS,
@@ -258,8 +258,8 @@ describe('ResourceManager high availability on a 3-member etcd cluster (real pro
         expect(tm.registrations().length).toBe(registrationsBefore[i]);
         expect(tm.registrations().at(-1)?.fencingToken).toBe(newToken);
       }
-      expect((await allocationsKnownTo(standby)).sort(byAllocationId)).toEqual(
-        [...allocated].sort(byAllocationId),
+      expect((await allocationsKnownTo(standby)).toSorted(byAllocationId)).toEqual(
+        allocated.toSorted(byAllocationId),
       );
       const allocation = await leader.http('POST', '/slots/allocate', { jobId: 'job-x', count: 1 });
       expect(allocation.status).toBe(503);
@@ -328,8 +328,8 @@ describe('ResourceManager high availability on a 3-member etcd cluster (real pro
       await etcd.waitHealthy();
       const recovered = await leaderAmong(rms, 30_000);
       await takeoverBy(recovered, Date.now(), 30_000);
-      expect((await allocationsKnownTo(recovered)).sort(byAllocationId)).toEqual(
-        [...allocated].sort(byAllocationId),
+      expect((await allocationsKnownTo(recovered)).toSorted(byAllocationId)).toEqual(
+        allocated.toSorted(byAllocationId),
       );
     },
     HA_TEST_TIMEOUT_MS,
