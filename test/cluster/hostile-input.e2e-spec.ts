@@ -25,6 +25,16 @@ const WAIT_MS = INCOMPLETE_MESSAGE_TIMEOUT_MS + 3_000;
 const RSS_GROWTH_BOUND_MB = 32;
 const FLOOD_CONNECTIONS = 8;
 const FLOOD_MB_PER_CONNECTION = 8;
+/**
+ * A fencing token older than any leadership: tokens are digit strings that grow with each one
+ * (without HA, the ResourceManager's start time in ms).
+ */
+const STALE_TOKEN = '1';
+/** A token that is not one: the schemas refuse anything but 1 to 20 digits. */
+const NOT_A_TOKEN = 'an-old-token';
+const NOT_A_TOKEN_REASON = 'fencingToken: must be a string of 1 to 20 digits';
+/** A token newer than `token` (a leadership the receiver has not registered with). */
+const newerThan = (token: string) => String(BigInt(token) + 1n);
 
 type Outcome = 'closed' | 'error reply';
 
@@ -270,11 +280,35 @@ describe('hostile input against a live cluster (real processes)', () => {
             request('heartbeat.request', {
               manager: 'taskManagers',
               origin: 'tm-b',
-              payload: { fencingToken: 'an-old-token', credential: 'c', slotReport },
+              payload: { fencingToken: STALE_TOKEN, credential: 'c', slotReport },
             }),
           ],
           outcome: 'error reply',
-          log: /Rejected heartbeat request: .*stale fencing token/,
+          log: new RegExp(
+            `Rejected heartbeat request: .*fencing token ${STALE_TOKEN} is not this leadership's \\(${fencingToken}\\)`,
+          ),
+        },
+        {
+          name: "a heartbeat in tm-b's name with a fencing token newer than the leadership's",
+          chunks: [
+            heartbeat('tm-b', {
+              fencingToken: newerThan(fencingToken),
+              credential: 'c',
+              slotReport,
+            }),
+          ],
+          outcome: 'error reply',
+          log: new RegExp(
+            `Rejected heartbeat receive: .*fencing token ${newerThan(fencingToken)} is not this leadership's \\(${fencingToken}\\)`,
+          ),
+        },
+        {
+          name: "a heartbeat in tm-b's name with a fencing token that is not digits",
+          chunks: [heartbeat('tm-b', { fencingToken: NOT_A_TOKEN, credential: 'c', slotReport })],
+          outcome: 'error reply',
+          log: new RegExp(
+            `Rejected heartbeat receive: .*heartbeat payload\\.${NOT_A_TOKEN_REASON}`,
+          ),
         },
         {
           name: 'a heartbeat without payload',
@@ -381,10 +415,30 @@ describe('hostile input against a live cluster (real processes)', () => {
           log: closedLog('The remote peer stopped sending'),
         },
         {
-          name: 'a heartbeat request with a stale fencing token',
-          chunks: [heartbeatRequest(rmId, { fencingToken: 'an-old-token', credential: 'c' })],
+          name: 'a heartbeat request with a stale fencing token (a deposed leader)',
+          chunks: [heartbeatRequest(rmId, { fencingToken: STALE_TOKEN, credential: 'c' })],
           outcome: 'error reply',
-          log: /Rejected heartbeat request: .*stale fencing token/,
+          log: new RegExp(
+            `Rejected heartbeat request: .*stale fencing token ${STALE_TOKEN}: from a deposed leader \\(this TaskManager is registered with leadership ${fencingToken}\\)`,
+          ),
+        },
+        {
+          name: 'a heartbeat request with a newer fencing token (a leader it has not registered with)',
+          chunks: [
+            heartbeatRequest(rmId, { fencingToken: newerThan(fencingToken), credential: 'c' }),
+          ],
+          outcome: 'error reply',
+          log: new RegExp(
+            `Rejected heartbeat request: .*fencing token ${newerThan(fencingToken)} is newer than this TaskManager's registration \\(${fencingToken}\\)`,
+          ),
+        },
+        {
+          name: 'a heartbeat request with a fencing token that is not digits',
+          chunks: [heartbeatRequest(rmId, { fencingToken: NOT_A_TOKEN, credential: 'c' })],
+          outcome: 'error reply',
+          log: new RegExp(
+            `Rejected heartbeat request: .*heartbeat payload\\.${NOT_A_TOKEN_REASON}`,
+          ),
         },
         {
           name: 'a heartbeat request from another ResourceManager',
@@ -410,13 +464,27 @@ describe('hostile input against a live cluster (real processes)', () => {
           name: 'a slot allocation with a stale fencing token',
           chunks: [
             request('tm.allocate-slots', {
-              fencingToken: 'an-old-token',
+              fencingToken: STALE_TOKEN,
               credential: 'c',
               allocations: [{ slotIndex: 0, allocationId: 'a', jobId: 'j' }],
             }),
           ],
           outcome: 'error reply',
-          log: /Rejected a command: stale fencing token/,
+          log: new RegExp(
+            `Rejected a command: stale fencing token ${STALE_TOKEN}: from a deposed leader \\(this TaskManager is registered with leadership ${fencingToken}\\)`,
+          ),
+        },
+        {
+          name: 'a slot allocation with a fencing token that is not digits',
+          chunks: [
+            request('tm.allocate-slots', {
+              fencingToken: NOT_A_TOKEN,
+              credential: 'c',
+              allocations: [{ slotIndex: 0, allocationId: 'a', jobId: 'j' }],
+            }),
+          ],
+          outcome: 'error reply',
+          log: new RegExp(`Rejected a message: slot allocation\\.${NOT_A_TOKEN_REASON}`),
         },
         {
           name: 'a slot release with the fencing token but a guessed credential',

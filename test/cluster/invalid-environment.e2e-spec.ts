@@ -1,5 +1,7 @@
+import { largestTaskManagerFrame } from '#cluster';
 import {
   Cluster,
+  escapeRegExp,
   freePorts,
   RESOURCE_MANAGER_MAIN,
   TASK_MANAGER_MAIN,
@@ -87,8 +89,12 @@ const cases: Case[] = [
     app: 'TaskManager',
     variable: 'TM_SLOTS',
     value: '1024',
-    message:
-      /Invalid environment: TCP_MAX_BUFFER_SIZE must be at least 321122 for TM_SLOTS=1024 \(its largest heartbeat\), got "65536"/,
+    // Its largest frame (heartbeat or registration, both carry the slot report), as the apps compute it.
+    message: new RegExp(
+      escapeRegExp(
+        `Invalid environment: TCP_MAX_BUFFER_SIZE must be at least ${largestTaskManagerFrame(1024)} for TM_SLOTS=1024 (its largest heartbeat or registration), got "65536"`,
+      ),
+    ),
   },
 ];
 

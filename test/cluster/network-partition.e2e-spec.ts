@@ -41,6 +41,8 @@ describe('a partition between a TaskManager and the ResourceManager (real proces
         count: 1,
       });
       expect(allocated.status).toBe(200);
+      const [before] = allocated.body.allocations;
+      expect(allocated.body.allocations).toHaveLength(1);
       await waitFor(async () => (await rm.taskManager('tm-p'))?.freeSlots === SLOTS - 1, {
         description: 'the allocation in the ResourceManager view',
       });
@@ -55,7 +57,7 @@ describe('a partition between a TaskManager and the ResourceManager (real proces
       const rmDetection = Date.now() - partitionedAt;
       const [tmLost] = await waitForLine(
         tm,
-        new RegExp(`ResourceManager ${resourceManagerId} lost: (.*); registering again`),
+        new RegExp(`ResourceManager ${resourceManagerId} lost: (.*); registering again.*$`),
         { timeoutMs: timeout + interval + MARGIN_MS + 5_000 },
       );
       const tmDetection = Date.now() - partitionedAt;
@@ -66,7 +68,10 @@ describe('a partition between a TaskManager and the ResourceManager (real proces
       expect(rmLost).toMatch(
         /lost: heartbeat timeout, \d+ ms after its last heartbeat; released 2 slots \(1 allocated\)/,
       );
-      expect(tmLost).toMatch(/lost: heartbeat timeout; registering again/);
+      // The TaskManager keeps its allocated slot (soft state), to report it when it registers again.
+      expect(tmLost).toMatch(
+        /lost: heartbeat timeout; registering again, keeping 1 allocated slots/,
+      );
       for (const detection of [rmDetection, tmDetection]) {
         // The last heartbeat came at most one interval (plus a delivery) before the partition.
         expect(detection).toBeGreaterThanOrEqual(timeout - interval - 100);
@@ -95,9 +100,9 @@ describe('a partition between a TaskManager and the ResourceManager (real proces
       // Its connection had lost bytes: it was reset or silenced on healing; the client opened a new one.
       expect(toResourceManager.accepted).toBeGreaterThan(acceptedBeforeHeal);
 
-      // The TaskManager freed its slots when it lost the ResourceManager (Flink's rule), and the
-      // ResourceManager starts its new registration with all slots free: after heartbeats (slot
-      // reports) have gone by, both still say so.
+      // The TaskManager kept its allocation through the partition and reported it in its new
+      // registration (Flink's soft state): the ResourceManager took it, and after heartbeats (slot
+      // reports) have gone by, both sides still agree on it.
       const registeredAgainAt = Date.now();
       const view = await waitFor(
         async () => {
@@ -106,23 +111,33 @@ describe('a partition between a TaskManager and the ResourceManager (real proces
         },
         { timeoutMs: 10_000, description: 'a heartbeat from tm-p after it registered again' },
       );
-      expect(view.slots).toEqual(
-        Array.from({ length: SLOTS }, (_, index) => ({
-          index,
-          free: true,
-          allocationId: null,
-          jobId: null,
-        })),
-      );
-      expect(view.freeSlots).toBe(SLOTS);
+      const keptSlot = (index: number) =>
+        index === before.slotIndex
+          ? { index, free: false, allocationId: before.allocationId, jobId: 'job-before' }
+          : { index, free: true, allocationId: null, jobId: null };
+      expect(view.slots).toEqual(Array.from({ length: SLOTS }, (_, index) => keptSlot(index)));
+      expect(view.freeSlots).toBe(SLOTS - 1);
+      expect(rm.linesMatching(/TaskManager tm-p registered from /)).toEqual([
+        expect.stringMatching(/with 2 slots(?! \()/),
+        expect.stringMatching(/with 2 slots \(1 allocated, kept\)/),
+      ]);
 
-      // The TaskManager agrees: it accepts every slot (it refuses a slot it holds), and its next
-      // reports show them taken.
-      const reallocated = await rm.http<{ allocations: Allocation[] }>('POST', '/slots/allocate', {
+      // The kept slot cannot be allocated twice: asking for every slot finds only the free one.
+      const tooMany = await rm.http<{ message: string }>('POST', '/slots/allocate', {
         jobId: 'job-after',
         count: SLOTS,
       });
+      expect(tooMany.status).toBe(409);
+      expect(tooMany.body.message).toMatch(new RegExp(`asked for ${SLOTS}, ${SLOTS - 1} free`));
+
+      // The TaskManager agrees: it accepts the free slot (it refuses a slot it holds), and its
+      // next reports show both taken, the kept one still by its job.
+      const reallocated = await rm.http<{ allocations: Allocation[] }>('POST', '/slots/allocate', {
+        jobId: 'job-after',
+        count: SLOTS - 1,
+      });
       expect(reallocated.status).toBe(200);
+      expect(reallocated.body.allocations.map((a) => a.slotIndex)).not.toContain(before.slotIndex);
       const afterReports = Date.now();
       const final = await waitFor(
         async () => {
@@ -132,8 +147,11 @@ describe('a partition between a TaskManager and the ResourceManager (real proces
         { timeoutMs: 10_000, description: 'two more heartbeats from tm-p' },
       );
       expect(final.slots.map((slot: TaskManagerDetails['slots'][number]) => slot.jobId)).toEqual(
-        Array(SLOTS).fill('job-after'),
+        Array.from({ length: SLOTS }, (_, index) =>
+          index === before.slotIndex ? 'job-before' : 'job-after',
+        ),
       );
+      expect(final.slots[before.slotIndex].allocationId).toBe(before.allocationId);
       expect(rm.lostLines('tm-p')).toHaveLength(1);
     },
     60_000,

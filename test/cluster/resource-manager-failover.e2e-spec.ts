@@ -8,16 +8,37 @@ import {
   TEST_TIMEOUT_MS,
   waitFor,
   waitForLine,
+  type Allocation,
+  type ResourceManagerProcess,
 } from './cluster-harness.js';
 
 const { interval, timeout } = FAST_HEARTBEATS;
+const TASK_MANAGER_IDS = ['tm-1', 'tm-2'] as const;
+
+/** Every allocated slot `rm` shows, as allocations, in a stable order. */
+async function allocationsKnownTo(rm: ResourceManagerProcess): Promise<Allocation[]> {
+  const known: Allocation[] = [];
+  for (const id of TASK_MANAGER_IDS) {
+    for (const slot of (await rm.taskManager(id))?.slots ?? []) {
+      if (!slot.free && slot.allocationId !== null && slot.jobId !== null) {
+        known.push({
+          taskManagerId: id,
+          slotIndex: slot.index,
+          allocationId: slot.allocationId,
+          jobId: slot.jobId,
+        });
+      }
+    }
+  }
+  return known.toSorted((a, b) => a.allocationId.localeCompare(b.allocationId));
+}
 
 describe('a ResourceManager killed with SIGKILL and started again on the same ports (real processes)', () => {
   const cluster = new Cluster();
   afterEach(() => cluster.killAll());
 
   it(
-    'is noticed by both TaskManagers, which register with the new one (new fencing token) within a few intervals',
+    'is noticed by both TaskManagers, which register with the new one (newer fencing token) within a few intervals, bringing the allocations they kept',
     async () => {
       const rm1 = await cluster.startResourceManager();
       const tms = [
@@ -30,6 +51,19 @@ describe('a ResourceManager killed with SIGKILL and started again on the same po
         timeoutMs: 5_000,
         description: 'the first ResourceManager to list both TaskManagers',
       });
+      // Some slots in use when it dies: the TaskManagers keep them (soft state) and report them to
+      // the new ResourceManager when they register.
+      const allocated = await rm1.http<{ allocations: Allocation[] }>('POST', '/slots/allocate', {
+        jobId: 'job-before-restart',
+        count: 3,
+      });
+      expect(allocated.status).toBe(200);
+      const allocations = allocated.body.allocations.toSorted((a, b) =>
+        a.allocationId.localeCompare(b.allocationId),
+      );
+      expect(allocations).toHaveLength(3);
+      expect(await allocationsKnownTo(rm1)).toEqual(allocations);
+      const heldBy = (id: string) => allocations.filter((a) => a.taskManagerId === id).length;
 
       const killedAt = Date.now();
       await rm1.kill('SIGKILL');
@@ -37,11 +71,14 @@ describe('a ResourceManager killed with SIGKILL and started again on the same po
       // The TaskManagers only answer the ResourceManager's requests, so they notice its silence by
       // their heartbeat timeout (or unreachability, should an answer fail).
       const lost = new RegExp(
-        `ResourceManager ${escapeRegExp(resourceManagerIdOf(oldToken))} lost: (heartbeat timeout|unreachable); registering again`,
+        `ResourceManager ${escapeRegExp(resourceManagerIdOf(oldToken))} lost: (heartbeat timeout|unreachable); registering again, keeping (\\d+) allocated slots`,
       );
       const noticedAfter = await Promise.all(
         tms.map(async (tm) => {
-          await waitForLine(tm, lost, { timeoutMs: timeout + interval + 10_000 });
+          const [, , kept] = await waitForLine(tm, lost, {
+            timeoutMs: timeout + interval + 10_000,
+          });
+          expect({ tm: tm.id, kept: Number(kept) }).toEqual({ tm: tm.id, kept: heldBy(tm.id) });
           return Date.now() - killedAt;
         }),
       );
@@ -60,7 +97,9 @@ describe('a ResourceManager killed with SIGKILL and started again on the same po
         httpPort: rm1.httpPort,
       });
       const newToken = await rm2.ready();
-      expect(newToken).not.toBe(oldToken);
+      // Fencing tokens are digit strings that grow with each leadership (here: each start).
+      expect(newToken).toMatch(/^\d{1,20}$/);
+      expect(BigInt(newToken)).toBeGreaterThan(BigInt(oldToken));
       const readyAt = Date.now();
       const overview = await waitFor(
         async () => {
@@ -80,12 +119,31 @@ describe('a ResourceManager killed with SIGKILL and started again on the same po
         5 * interval + 1_000,
       );
       expect(Date.now() - readyAt).toBeLessThanOrEqual(5 * interval + 1_000);
+      // The restarted ResourceManager took the allocations the TaskManagers reported.
       expect(overview).toEqual({
         taskmanagers: 2,
         slotsTotal: 5,
-        slotsAvailable: 5,
+        slotsAvailable: 5 - allocations.length,
+        leader: true,
+        leaderSince: Number(newToken),
         fencingToken: newToken,
       });
+      expect(await allocationsKnownTo(rm2)).toEqual(allocations);
+      for (const tm of tms) {
+        const kept = heldBy(tm.id) > 0 ? ` \\(${heldBy(tm.id)} allocated, kept\\)` : '(?! \\()';
+        expect(
+          rm2.findLine(
+            new RegExp(`TaskManager ${tm.id} registered from \\S+ with ${tm.slots} slots${kept}`),
+          ),
+        ).toBeDefined();
+      }
+      // None of them can be allocated twice: only the free slots are left.
+      const tooMany = await rm2.http<{ message: string }>('POST', '/slots/allocate', {
+        jobId: 'job-after-restart',
+        count: 3,
+      });
+      expect(tooMany.status).toBe(409);
+      expect(tooMany.body.message).toMatch(/asked for 3, 2 free/);
       for (const tm of tms) {
         expect(await tm.registered(newToken, 5_000)).toEqual({
           resourceManagerId: resourceManagerIdOf(newToken),
@@ -108,6 +166,7 @@ describe('a ResourceManager killed with SIGKILL and started again on the same po
         expect(tm.alive).toBe(true);
         expect(tm.linesMatching(lost)).toHaveLength(1);
       }
+      expect(await allocationsKnownTo(rm2)).toEqual(allocations);
       expect(rm2.linesMatching(/ lost: /)).toEqual([]);
     },
     TEST_TIMEOUT_MS,

@@ -77,6 +77,8 @@ describe('a TaskManager stopped with SIGTERM (real processes)', () => {
         taskmanagers: 0,
         slotsTotal: 0,
         slotsAvailable: 0,
+        leader: true,
+        leaderSince: Number(token),
         fencingToken: token,
       });
       expect(rm.alive).toBe(true);

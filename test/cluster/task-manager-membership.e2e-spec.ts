@@ -99,6 +99,9 @@ describe('a ResourceManager with two TaskManagers (real processes)', () => {
         taskmanagers: 2,
         slotsTotal: TOTAL_SLOTS,
         slotsAvailable: TOTAL_SLOTS,
+        // Without HA it leads from its start, with a token of its start time in ms.
+        leader: true,
+        leaderSince: Number(fencingToken),
         fencingToken,
       });
     },
@@ -269,6 +272,8 @@ describe('a ResourceManager with two TaskManagers (real processes)', () => {
         taskmanagers: 1,
         slotsTotal: SLOTS['tm-b'],
         slotsAvailable: 0,
+        leader: true,
+        leaderSince: Number(fencingToken),
         fencingToken,
       });
       const tmBAfter = await rm.taskManager('tm-b');

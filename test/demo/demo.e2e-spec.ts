@@ -93,7 +93,7 @@ describe('the demo (npm start)', () => {
       });
       expect({ args, code }).toEqual({ args, code: 2 });
       expect(output).toContain(reason);
-      expect(output).toContain('usage: npm start -- [--duration <seconds>]');
+      expect(output).toContain('usage: npm start -- [--duration <seconds>] [--ha]');
       expect(startedPids(output)).toEqual([]);
     }
   }, 60_000);

@@ -70,7 +70,7 @@ export function readTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
   const needed = largestTaskManagerFrame(config.slots);
   if (needed > config.frameLimits.maxBufferSize) {
     throw new EnvironmentError(
-      `TCP_MAX_BUFFER_SIZE must be at least ${needed} for TM_SLOTS=${config.slots} (its largest heartbeat), got "${config.frameLimits.maxBufferSize}"`,
+      `TCP_MAX_BUFFER_SIZE must be at least ${needed} for TM_SLOTS=${config.slots} (its largest heartbeat or registration), got "${config.frameLimits.maxBufferSize}"`,
     );
   }
   return config;
