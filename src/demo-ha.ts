@@ -33,10 +33,9 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
   const httpPort = Number(process.env.RM_HTTP_PORT ?? '8081');
   say('[demo] starting a 3-member etcd cluster on loopback (installing etcd-server if missing)');
   const cluster = await LocalHaCluster.start({
-    resourceManagers: 2,
+    // The first ResourceManager on RM_TCP_PORT / RM_HTTP_PORT (6123 / 8081), the second on the next ports.
+    resourceManagerPorts: [0, 1].map((i) => ({ tcp: tcpPort + i, http: httpPort + i })),
     taskManagerSlots: [2, 2, 4],
-    tcpPort,
-    httpPort,
     env,
     onStart: (name, pid) => say(`[demo] started ${name} (pid ${pid})`),
     onLine: (member, line) => {

@@ -16,10 +16,8 @@ const STOP_GRACE_MS = 3_000;
 export interface LocalHaClusterOptions {
   /** Slots of each TaskManager (one TaskManager per entry). */
   readonly taskManagerSlots: readonly number[];
-  readonly resourceManagers: number;
-  /** The first ResourceManager's ports; the next ones count up from them. */
-  readonly tcpPort: number;
-  readonly httpPort: number;
+  /** The ports of each ResourceManager (one ResourceManager per entry). */
+  readonly resourceManagerPorts: ReadonlyArray<{ readonly tcp: number; readonly http: number }>;
   /** Environment of every app: the HEARTBEAT_* variables, HA_LEASE_TTL_S, … */
   readonly env: Readonly<Record<string, string>>;
   /** Each app started (etcd's members too, by name and process id). */
@@ -76,16 +74,11 @@ export class LocalHaCluster {
       HA_ETCD_ENDPOINTS: etcd.endpoints,
       HA_CLUSTER_ID: options.env.HA_CLUSTER_ID ?? 'local',
     };
-    const resourceManagers = Array.from({ length: options.resourceManagers }, (_, i) => ({
+    const resourceManagers = options.resourceManagerPorts.map(({ tcp, http }, i) => ({
       name: `resource-manager-${i + 1}`,
       script: 'resource-manager/src/main.js',
-      httpPort: options.httpPort + i,
-      env: {
-        ...haEnv,
-        RM_HOST: '127.0.0.1',
-        RM_TCP_PORT: String(options.tcpPort + i),
-        RM_HTTP_PORT: String(options.httpPort + i),
-      },
+      httpPort: http,
+      env: { ...haEnv, RM_HOST: '127.0.0.1', RM_TCP_PORT: String(tcp), RM_HTTP_PORT: String(http) },
     }));
     const taskManagers = options.taskManagerSlots.map((slots, i) => ({
       name: `taskmanager-${i + 1}`,
