@@ -15,6 +15,7 @@ import {
   tmA,
   type ResourceManagerServices,
 } from '../../../test/fixtures/resource-manager-services.js';
+import { NotLeaderError } from './leadership/resource-manager-leadership.service.js';
 import { SlotRequestError, type SlotPool } from './slot-pool.service.js';
 
 interface Command {
@@ -115,6 +116,35 @@ describe('SlotPool', () => {
       .get(taskManagerId)
       ?.slots.filter((slot) => slot.free)
       .map((slot) => slot.index);
+
+  it('refuses slot requests once the leadership has ended, with a NotLeaderError, sending nothing', async () => {
+    services.registrations.register(tmA);
+    services.leadership.stepDown();
+
+    await expect(slotPool.allocate('job-1', 1)).rejects.toBeInstanceOf(NotLeaderError);
+    await expect(slotPool.release('job-1')).rejects.toBeInstanceOf(NotLeaderError);
+    expect(commands).toEqual([]);
+  });
+
+  it('fails an allocation with a NotLeaderError when the leadership ends while its shares go out', async () => {
+    services.registrations.register(tmA);
+    services.registrations.register({ ...tmA, taskManagerId: 'tm-b', port: 40_002 });
+    const proofFor = services.registrations.proofFor.bind(services.registrations);
+    let proofs = 0;
+    jest.spyOn(services.registrations, 'proofFor').mockImplementation((registration) => {
+      proofs += 1;
+      if (proofs === 2) {
+        services.leadership.stepDown(); // the lease lapsed between the two shares
+      }
+      return proofFor(registration);
+    });
+
+    await expect(slotPool.allocate('job-1', 4)).rejects.toBeInstanceOf(NotLeaderError);
+    // The second share never went out, and nothing was sent once the leadership had ended.
+    expect(commands.map(({ taskManagerId, pattern }) => [taskManagerId, pattern])).toEqual([
+      ['tm-a', TaskManagerPatterns.allocateSlots],
+    ]);
+  });
 
   it("sends the registration's credential with allocate and release commands", async () => {
     const { credential } = services.registrations.register(tmA);

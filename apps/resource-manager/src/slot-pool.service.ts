@@ -10,6 +10,7 @@ import {
   type SlotAllocation,
   type SlotReport,
 } from '#cluster';
+import { NotLeaderError } from './leadership/resource-manager-leadership.service.js';
 import { TaskManagerClients } from './task-manager-clients.service.js';
 import {
   TaskManagerRegistrations,
@@ -42,6 +43,8 @@ export class SlotPool {
     count: number,
   ): Promise<Array<SlotAllocation & { taskManagerId: string }>> {
     return this.oneAtATime(async () => {
+      // One queued behind a step-down meets no registrations: it must hear why, not "no free slots".
+      this.registrations.requireLeadership();
       const free = this.registrations
         .all()
         .flatMap((registration) =>
@@ -71,7 +74,7 @@ export class SlotPool {
           jobId,
           [...shares].filter((_, i) => outcomes[i].status === 'fulfilled'),
         );
-        throw new SlotRequestError(`Allocation failed: ${describeError(failure.reason)}`);
+        throw failureOf(failure.reason, 'Allocation failed');
       }
       return [...shares].flatMap(([registration, allocations]) =>
         allocations.map((allocation) => ({ ...allocation, taskManagerId: registration.id })),
@@ -82,6 +85,7 @@ export class SlotPool {
   /** Asks every TaskManager holding slots of the job to free them; returns how many were freed. */
   release(jobId: string): Promise<number> {
     return this.oneAtATime(async () => {
+      this.registrations.requireLeadership();
       const holders = this.registrations
         .all()
         .filter((registration) => registration.slots.some((slot) => slot.jobId === jobId));
@@ -98,7 +102,7 @@ export class SlotPool {
       );
       const failure = outcomes.find((outcome) => outcome.status === 'rejected');
       if (failure) {
-        throw new SlotRequestError(`Release incomplete: ${describeError(failure.reason)}`);
+        throw failureOf(failure.reason, 'Release incomplete');
       }
       return held;
     });
@@ -158,4 +162,14 @@ export class SlotPool {
       this.applyReport(registration, parseMessage(slotReportSchema, answer, 'slot report'));
     }
   }
+}
+
+/**
+ * Why a slot request failed: a leadership that ended halfway stays a `NotLeaderError` (answered
+ * like a standby's 503); anything else is the request's failure.
+ */
+function failureOf(reason: unknown, what: string): Error {
+  return reason instanceof NotLeaderError
+    ? reason
+    : new SlotRequestError(`${what}: ${describeError(reason)}`);
 }

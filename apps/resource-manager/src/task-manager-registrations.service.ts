@@ -266,6 +266,11 @@ export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShut
     return this.registrations.get(registration.id) === registration;
   }
 
+  /** Throws a `NotLeaderError` unless this ResourceManager leads: slot requests begin with it. */
+  requireLeadership(): void {
+    this.leadership.requireLeadership();
+  }
+
   /**
    * What every message to a registered TaskManager carries: the fencing token of our leadership,
    * and its credential. Throws a `NotLeaderError` when this ResourceManager does not lead (with HA,

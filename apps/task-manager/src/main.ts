@@ -33,7 +33,9 @@ runApp(async () => {
   const port = (app.unwrap<Server>().address() as AddressInfo).port;
   new Logger('TaskManager').log(
     `TaskManager ${config.id} listening on ${config.host}:${port} with ${config.slots} slots${config.tls ? ' (mutual TLS)' : ''}; ` +
-      `ResourceManager at ${config.resourceManager.host}:${config.resourceManager.port}`,
+      (config.ha.mode === 'etcd'
+        ? `ResourceManager: the leader of cluster "${config.ha.clusterId}" on etcd`
+        : `ResourceManager at ${config.resourceManager.host}:${config.resourceManager.port}`),
   );
   app.get(ResourceManagerConnection).start(port);
 });

@@ -97,6 +97,9 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
     const previous = this.location;
     this.location = location;
     if (!location) {
+      if (!previous) {
+        return; // none known yet: the first leader etcd names starts the registration
+      }
       this.logger.warn(
         `No ResourceManager leader is known${this.registration ? `; still registered with ${this.registration.resourceManagerId} until its heartbeats stop` : ''}; ` +
           `keeping ${this.slots.allocatedCount()} allocated slots`,

@@ -5,7 +5,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import {
   BehaviorSubject,
   distinctUntilChanged,
@@ -13,7 +13,7 @@ import {
   type Observable,
   type Subscription,
 } from 'rxjs';
-import { LeaderWatch, type FencingToken } from '#cluster';
+import { createEtcdClient, LeaderWatch, type FencingToken } from '#cluster';
 import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
 
 /** Where the ResourceManager to register with is. */
@@ -64,12 +64,12 @@ export class ResourceManagerLocator implements OnModuleInit, OnApplicationShutdo
   }
 
   /** With HA, starts watching the leader; the location follows it from here on. */
-  async onModuleInit(): Promise<void> {
+  onModuleInit(): void {
     const { ha } = this.config;
     if (ha.mode !== 'etcd') {
       return;
     }
-    this.client = new Etcd3({ hosts: [...ha.endpoints], dialTimeout: 2_000 });
+    this.client = createEtcdClient(ha.endpoints);
     this.watch = new LeaderWatch(this.client, ha.clusterId, this.logger);
     this.following.push(
       this.watch.leader$
@@ -91,9 +91,7 @@ export class ResourceManagerLocator implements OnModuleInit, OnApplicationShutdo
       `Looking up the ResourceManager leader of cluster "${ha.clusterId}" on etcd ${ha.endpoints.join(',')}`,
     );
     // etcd may be down: the watch keeps trying, and the TaskManager starts anyway.
-    void this.watch.start().catch((error: unknown) => {
-      this.logger.warn(`Could not watch the leader on etcd: ${String(error)}`);
-    });
+    this.watch.start();
   }
 
   async onApplicationShutdown(): Promise<void> {

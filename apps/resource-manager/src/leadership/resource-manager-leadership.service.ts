@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { BehaviorSubject, distinctUntilChanged, type Observable, type Subscription } from 'rxjs';
-import { LeaderElection, type FencingToken, type Leadership } from '#cluster';
+import { createEtcdClient, LeaderElection, type FencingToken, type Leadership } from '#cluster';
 import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from '../resource-manager.config.js';
 import {
   RESOURCE_MANAGER_IDENTITY,
@@ -81,7 +81,11 @@ export class ResourceManagerLeadership implements BeforeApplicationShutdown {
     if (this.current.leader) {
       return this.httpUrl;
     }
-    return this.election?.watch.leader?.record.httpUrl ?? null;
+    const named = this.election?.watch.leader?.record;
+    // A watch cut off from etcd may still name this one: then the leader is not known.
+    return named && named.resourceManagerId !== this.identity.resourceManagerId
+      ? named.httpUrl
+      : null;
   }
 
   /** With HA, joins the election: call once the TCP and HTTP endpoints listen. */
@@ -90,7 +94,7 @@ export class ResourceManagerLeadership implements BeforeApplicationShutdown {
     if (ha.mode !== 'etcd' || this.election) {
       return;
     }
-    this.client = new Etcd3({ hosts: [...ha.endpoints], dialTimeout: 2_000 });
+    this.client = createEtcdClient(ha.endpoints);
     this.election = new LeaderElection({
       client: this.client,
       clusterId: ha.clusterId,
@@ -110,7 +114,7 @@ export class ResourceManagerLeadership implements BeforeApplicationShutdown {
       `Campaigning for leadership of cluster "${ha.clusterId}" on etcd ${ha.endpoints.join(',')} ` +
         `(lease TTL ${ha.leaseTtlSeconds} s)`,
     );
-    await this.election.start();
+    this.election.start();
   }
 
   /** On shutdown, resigns first: a standby takes over without waiting for the lease to lapse. */

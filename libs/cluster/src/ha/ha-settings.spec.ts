@@ -43,13 +43,13 @@ describe('readHaSettings', () => {
       readHaSettings({
         ...etcd,
         HA_ETCD_ENDPOINTS:
-          'http://10.0.0.1:2379, https://etcd-2.example.com:2379,http://[::1]:23790',
+          'http://10.0.0.1:2379, http://etcd-2.example.com:2379,http://[::1]:23790',
         HA_CLUSTER_ID: 'prod.eu-1:a_b',
         HA_LEASE_TTL_S: '30',
       }),
     ).toEqual({
       mode: 'etcd',
-      endpoints: ['http://10.0.0.1:2379', 'https://etcd-2.example.com:2379', 'http://[::1]:23790'],
+      endpoints: ['http://10.0.0.1:2379', 'http://etcd-2.example.com:2379', 'http://[::1]:23790'],
       clusterId: 'prod.eu-1:a_b',
       leaseTtlSeconds: 30,
     });
@@ -81,13 +81,19 @@ describe('readHaSettings', () => {
     ['an empty entry', 'http://127.0.0.1:2379,,http://127.0.0.2:2379'],
     ['a trailing comma', 'http://127.0.0.1:2379,'],
     ['credentials in the URL', 'http://user:pw@127.0.0.1:2379'],
+    ['port 0', 'http://127.0.0.1:0'],
+    ['port 99999', 'http://127.0.0.1:99999'],
+    [
+      'http and https mixed (etcd3 takes TLS for all or none)',
+      'https://10.0.0.1:2379,http://10.0.0.2:2379',
+    ],
     [
       'more than 32 endpoints',
       Array.from({ length: 33 }, (_, i) => `http://10.0.0.${i + 1}:2379`).join(','),
     ],
   ])('refuses HA_ETCD_ENDPOINTS with %s, naming it and the value', (_case, value) => {
     expect(refusal({ ...etcd, HA_ETCD_ENDPOINTS: value })).toBe(
-      `HA_ETCD_ENDPOINTS must be 1 to 32 comma-separated URLs like http://127.0.0.1:2379, got "${value}"`,
+      `HA_ETCD_ENDPOINTS must be 1 to 32 comma-separated URLs like http://127.0.0.1:2379 (ports 1 to 65535, all http or all https), got "${value}"`,
     );
   });
 

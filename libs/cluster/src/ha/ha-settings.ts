@@ -35,9 +35,21 @@ export function readHaSettings(env: Env): HaSettings {
   }
   const endpointsText = trimmed(env, 'HA_ETCD_ENDPOINTS') ?? 'http://127.0.0.1:2379';
   const endpoints = endpointsText.split(',').map((endpoint) => endpoint.trim());
-  if (endpoints.length > 32 || endpoints.some((endpoint) => !ENDPOINT_PATTERN.test(endpoint))) {
+  const scheme = (endpoint: string) => endpoint.slice(0, endpoint.indexOf(':'));
+  const port = (endpoint: string) => Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+  if (
+    endpoints.length > 32 ||
+    endpoints.some(
+      (endpoint) =>
+        !ENDPOINT_PATTERN.test(endpoint) ||
+        port(endpoint) < 1 ||
+        port(endpoint) > 65_535 ||
+        // etcd3 speaks TLS to all of them or to none.
+        scheme(endpoint) !== scheme(endpoints[0]),
+    )
+  ) {
     throw new EnvironmentError(
-      `HA_ETCD_ENDPOINTS must be 1 to 32 comma-separated URLs like http://127.0.0.1:2379, got "${endpointsText}"`,
+      `HA_ETCD_ENDPOINTS must be 1 to 32 comma-separated URLs like http://127.0.0.1:2379 (ports 1 to 65535, all http or all https), got "${endpointsText}"`,
     );
   }
   const clusterId = trimmed(env, 'HA_CLUSTER_ID') ?? 'default';

@@ -1,3 +1,4 @@
+export * from './etcd-client.js';
 export * from './fencing-token.js';
 export * from './ha-settings.js';
 export * from './leader-election.js';

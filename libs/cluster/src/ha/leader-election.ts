@@ -6,6 +6,7 @@ import { describeError } from '../app-support.js';
 import type { FencingToken } from './fencing-token.js';
 import { electionPrefix, type LeaderRecord } from './leader-record.js';
 import { LeaderWatch } from './leader-watch.js';
+import { pause } from './pause.js';
 
 /** This ResourceManager's part in the election. */
 export interface Leadership {
@@ -15,6 +16,29 @@ export interface Leadership {
   /** Epoch milliseconds when it began to lead, while it leads. */
   readonly since: number | null;
 }
+
+/**
+ * A moment on both clocks. The lease is timed on both: the monotonic one is immune to the wall
+ * clock's jumps, the wall clock keeps counting while the machine is suspended (the monotonic one
+ * does not). A lease holds only while both say so.
+ */
+interface Instant {
+  readonly monotonic: number;
+  readonly wall: number;
+}
+
+const now = (): Instant => ({ monotonic: performance.now(), wall: Date.now() });
+const after = ({ monotonic, wall }: Instant, ms: number): Instant => ({
+  monotonic: monotonic + ms,
+  wall: wall + ms,
+});
+const latest = (a: Instant, b: Instant): Instant => ({
+  monotonic: Math.max(a.monotonic, b.monotonic),
+  wall: Math.max(a.wall, b.wall),
+});
+/** Milliseconds from `from` to `to`, by whichever clock says less. */
+const msUntil = (to: Instant, from: Instant = now()) =>
+  Math.min(to.monotonic - from.monotonic, to.wall - from.wall);
 
 const NOT_LEADING: Leadership = Object.freeze({ leader: false, fencingToken: null, since: null });
 const FIRST_RETRY_DELAY_MS = 200;
@@ -33,10 +57,10 @@ interface Candidacy {
   readonly lease: Lease;
   key: string | null;
   fencingToken: FencingToken | null;
-  /** Monotonic ms until which etcd cannot have expired the lease (renewals move it on). */
-  validUntil: number;
+  /** Until when etcd cannot have expired the lease (renewals move it on). */
+  validUntil: Instant;
   /** When each unanswered keepalive was sent: a lease holds TTL from the request, not the answer. */
-  readonly keepalivesInFlight: number[];
+  readonly keepalivesInFlight: Instant[];
   readonly ended: Promise<void>;
   end(): void;
 }
@@ -59,7 +83,7 @@ export class LeaderElection {
   private expiryTimer: NodeJS.Timeout | null = null;
   private campaigning: Promise<void> | null = null;
   private watching: Subscription | null = null;
-  private stopped = false;
+  private readonly stopping = new AbortController();
   /** Who leads, as etcd says (this one too, when it leads). */
   readonly watch: LeaderWatch;
   /** This candidate's leadership as it changes; emits the current one on subscription. */
@@ -69,7 +93,7 @@ export class LeaderElection {
     this.prefix = electionPrefix(options.clusterId);
     this.ttlMs = options.leaseTtlSeconds * 1_000;
     this.marginMs = Math.max(100, this.ttlMs / 10);
-    this.watch = new LeaderWatch(options.client, options.clusterId, options.logger, this.prefix);
+    this.watch = new LeaderWatch(options.client, options.clusterId, options.logger);
   }
 
   /** Its leadership now: a lease not renewed in time ends it here and now. */
@@ -86,15 +110,15 @@ export class LeaderElection {
   }
 
   /** Starts watching the leader and campaigning; campaigns again whenever a candidacy ends. */
-  async start(): Promise<void> {
-    await this.watch.start();
+  start(): void {
+    this.watch.start();
     this.watching = this.watch.leader$.subscribe(() => this.reconsider());
     this.campaigning = this.campaignUntilStopped();
   }
 
   /** Resigns (the lease is revoked, so a standby leads at once) and stops campaigning. */
   async resign(): Promise<void> {
-    this.stopped = true;
+    this.stopping.abort(); // also cuts short a pause between campaigns
     if (this.candidacy) {
       this.endCandidacy(this.candidacy, 'resigned');
     }
@@ -106,20 +130,20 @@ export class LeaderElection {
 
   private async campaignUntilStopped(): Promise<void> {
     let delay = FIRST_RETRY_DELAY_MS;
-    while (!this.stopped) {
+    while (!this.stopping.signal.aborted) {
       try {
         await this.campaign();
         delay = FIRST_RETRY_DELAY_MS;
       } catch (error) {
-        if (this.stopped) {
+        if (this.stopping.signal.aborted) {
           break;
         }
         this.options.logger.warn(
           `Campaign for leadership failed (${describeError(error)}); retrying in ${delay} ms`,
         );
       }
-      if (!this.stopped) {
-        await new Promise((resolve) => setTimeout(resolve, delay));
+      if (!this.stopping.signal.aborted) {
+        await pause(delay, this.stopping.signal);
         delay = Math.min(delay * 2, this.ttlMs / 2);
       }
     }
@@ -127,7 +151,7 @@ export class LeaderElection {
 
   /** One candidacy, from the lease's grant to its end (lost, expired, deposed or resigned). */
   private async campaign(): Promise<void> {
-    const grantedFrom = performance.now();
+    const grantedFrom = now();
     const lease = this.options.client.lease(this.options.leaseTtlSeconds);
     let end!: () => void;
     const ended = new Promise<void>((resolve) => (end = resolve));
@@ -135,17 +159,17 @@ export class LeaderElection {
       lease,
       key: null,
       fencingToken: null,
-      validUntil: grantedFrom + this.ttlMs - this.marginMs,
+      validUntil: after(grantedFrom, this.ttlMs - this.marginMs),
       keepalivesInFlight: [],
       ended,
       end,
     };
     lease
-      .on('keepaliveFired', () => candidacy.keepalivesInFlight.push(performance.now()))
+      .on('keepaliveFired', () => candidacy.keepalivesInFlight.push(now()))
       .on('keepaliveSucceeded', ({ TTL }) => {
-        const sentAt = candidacy.keepalivesInFlight.shift() ?? performance.now();
-        const until = sentAt + Number(TTL) * 1_000 - this.marginMs;
-        candidacy.validUntil = Math.max(candidacy.validUntil, until);
+        const sentAt = candidacy.keepalivesInFlight.shift() ?? now();
+        const until = after(sentAt, Number(TTL) * 1_000 - this.marginMs);
+        candidacy.validUntil = latest(candidacy.validUntil, until);
       })
       .on('keepaliveFailed', () => (candidacy.keepalivesInFlight.length = 0))
       .on('lost', (error) =>
@@ -179,7 +203,7 @@ export class LeaderElection {
 
   /** Whether etcd cannot have expired the candidacy's lease yet. */
   private holds(candidacy: Candidacy): boolean {
-    return performance.now() < candidacy.validUntil;
+    return msUntil(candidacy.validUntil) > 0;
   }
 
   /** Leads when etcd names its key the leader's; stops leading when etcd names another, or none. */
@@ -201,7 +225,7 @@ export class LeaderElection {
         candidacy,
         leader
           ? `etcd names ${leader.record.resourceManagerId} the leader (token ${leader.fencingToken})`
-          : 'its election key is gone from etcd',
+          : 'etcd names no leader (its election key is gone)',
       );
     }
   }
@@ -223,7 +247,7 @@ export class LeaderElection {
         this.endCandidacy(candidacy, 'its etcd lease was not renewed in time');
         return;
       }
-      this.expiryTimer = setTimeout(check, candidacy.validUntil - performance.now() + 1);
+      this.expiryTimer = setTimeout(check, msUntil(candidacy.validUntil) + 1);
       this.expiryTimer.unref();
     };
     check();
