@@ -167,7 +167,10 @@ export class LeaderElection {
     lease
       .on('keepaliveFired', () => candidacy.keepalivesInFlight.push(now()))
       .on('keepaliveSucceeded', ({ TTL }) => {
-        const sentAt = candidacy.keepalivesInFlight.shift() ?? now();
+        const sentAt = candidacy.keepalivesInFlight.shift();
+        if (!sentAt) {
+          return; // an answer to a request sent before a reconnect: its send time is not known
+        }
         const until = after(sentAt, Number(TTL) * 1_000 - this.marginMs);
         candidacy.validUntil = latest(candidacy.validUntil, until);
       })
