@@ -69,6 +69,11 @@ describe('README', () => {
     expect(readme).toContain('```ts\n' + example + '```');
   });
 
+  it('shows src/examples/nats-heartbeats.ts verbatim, the broker target in use', () => {
+    const example = read('src/examples/nats-heartbeats.ts');
+    expect(readme).toContain('```ts\n' + example + '```');
+  });
+
   it('opens with the two set-up commands: the main job and the test suite', () => {
     const commands = readme.split('\n').slice(0, 6).join('\n');
     expect(commands).toContain('npm ci && npm start');

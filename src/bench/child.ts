@@ -78,12 +78,20 @@ export class Child {
     }
   }
 
+  /** Sends `signal` (SIGSTOP / SIGCONT: the child hangs, and resumes). */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.exited) {
+      this.process.kill(signal);
+    }
+  }
+
   /** Stops the child with SIGTERM (it exits at once, writing its profile if any), SIGKILL after 5 s. */
   async stop(): Promise<void> {
     if (this.exited) {
       return;
     }
     const exit = once(this.process, 'exit');
+    this.process.kill('SIGCONT'); // a stopped child cannot act on SIGTERM
     this.process.kill('SIGTERM');
     const timer = setTimeout(() => this.process.kill('SIGKILL'), 5_000);
     await exit;

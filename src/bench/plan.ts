@@ -10,8 +10,20 @@ const { values: args } = parseArgs({
     'window-ms': { type: 'string' },
     'interval-ms': { type: 'string' },
     'timeout-ms': { type: 'string' },
+    section: { type: 'string', default: 'all' },
   },
 });
+
+/** Sections that run on their own with `--section <name>`; `all` (the default) runs every one. */
+const SECTIONS = ['all', 'transports', 'takeover'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+function sectionOf(text: string): Section {
+  if (!(SECTIONS as readonly string[]).includes(text)) {
+    throw new Error(`--section must be one of ${SECTIONS.join(', ')}, got "${text}"`);
+  }
+  return text as Section;
+}
 
 function positiveInteger(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) {
@@ -25,6 +37,7 @@ function positiveInteger(name: string, text: string | undefined, fallback: numbe
 }
 
 export const quick = args.quick === true;
+export const section = sectionOf(args.section ?? 'all');
 export const interval = positiveInteger('interval-ms', args['interval-ms'], 1_000);
 export const timeout = positiveInteger('timeout-ms', args['timeout-ms'], 5_000);
 const maxTargets = positiveInteger('targets', args.targets, quick ? 1_000 : 10_000);
@@ -46,6 +59,15 @@ export const plan = {
   /** Kills happen at random moments over this span. */
   killSpreadMs: 3 * interval,
   detectionSize,
+  /**
+   * Transports: this many receivers at about 1,000 heartbeats per second (interval = N ms), each
+   * transport in turn, rounds of all four in rotated order; the figures are medians.
+   */
+  transports: {
+    targets: Math.min(10, maxTargets),
+    rounds: quick ? 1 : 3,
+    windowMs: Math.min(windowMs, quick ? 1_000 : 3_000),
+  },
   /** Ceiling search: sizes above the largest scale size, in steps of a quarter of it. */
   ceiling: {
     search: !quick,

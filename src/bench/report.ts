@@ -9,6 +9,8 @@ import type { ProcessMetrics } from './process-metrics.js';
 import type { Scale, ScaleRow } from './scale.js';
 import { round, type Distribution } from './stats.js';
 import type { TerminusResult } from './terminus.js';
+import type { TakeoverResult } from './takeover.js';
+import type { TransportsResult } from './transports.js';
 
 export interface Results {
   readonly overhead: OverheadRow[];
@@ -16,6 +18,8 @@ export interface Results {
   readonly scale: Scale;
   readonly ceiling: Ceiling;
   readonly terminus: TerminusResult;
+  readonly transports: TransportsResult;
+  readonly takeover: TakeoverResult;
   readonly seconds: number;
 }
 
@@ -80,12 +84,106 @@ const distributionRow = (name: string, targets: number, stats: Distribution, bou
   bound,
 ];
 
+/** The transports section's table. */
+function transportsTable(result: TransportsResult): string {
+  const { targets, intervalMs, rounds, rows } = result;
+  return table(
+    `Transports: CPU µs per heartbeat, ${targets} receivers every ${intervalMs} ms, window ` +
+      `${result.windowMs} ms, medians of ${rounds} interleaved round(s); the broker's own CPU apart ` +
+      `(read from /proc in 10 ms ticks)`,
+    [
+      'transport',
+      'target',
+      'sender µs',
+      'receivers µs',
+      'sender+receivers µs',
+      'broker µs',
+      'all µs',
+      'hb/s',
+      'errors',
+    ],
+    rows.map((row) => [
+      row.transport,
+      row.client.replace(/ \(.*\)$/, ''),
+      ms(row.senderMicros),
+      ms(row.receiversMicros),
+      ms(row.peersMicros),
+      row.brokerMicros === null ? null : ms(row.brokerMicros),
+      ms(row.peersMicros + (row.brokerMicros ?? 0)),
+      Math.round(row.perSecond),
+      row.errors,
+    ]),
+  );
+}
+
+/** The transports section's keys of the JSON summary: µs per heartbeat by transport. */
+function transportsSummary({ rows }: TransportsResult) {
+  return {
+    transportMicros: Object.fromEntries(rows.map((row) => [row.transport, ms(row.peersMicros)])),
+    transportBrokerMicros: Object.fromEntries(
+      rows
+        .filter((row) => row.brokerMicros !== null)
+        .map((row) => [row.transport, ms(row.brokerMicros!)]),
+    ),
+  };
+}
+
+const takeoverRow = (signal: string, stats: TakeoverResult['sigkill']) => [
+  signal,
+  stats.count,
+  ms(stats.p50),
+  ms(stats.max),
+];
+
+/** The takeover section's table. */
+function takeoverTable(result: TakeoverResult): string {
+  return table(
+    `HA takeover: from the signal to the standby leading both TaskManagers (lease TTL ` +
+      `${result.leaseTtlSeconds} s, heartbeat interval ${result.intervalMs} ms, timeout ` +
+      `${result.timeoutMs} ms; polled every 20 ms; ${result.failed} round(s) without takeover)`,
+    ['leader stopped by', 'rounds', 'p50 ms', 'max ms'],
+    [takeoverRow('SIGKILL', result.sigkill), takeoverRow('SIGTERM (resigns)', result.sigterm)],
+  );
+}
+
+/** The takeover section's keys of the JSON summary. */
+function takeoverSummary(result: TakeoverResult) {
+  return {
+    takeoverSigkillP50Ms: round(result.sigkill.p50, 0),
+    takeoverSigkillMaxMs: round(result.sigkill.max, 0),
+    takeoverSigtermP50Ms: round(result.sigterm.p50, 0),
+    takeoverSigtermMaxMs: round(result.sigterm.max, 0),
+    takeoverFailures: result.failed,
+  };
+}
+
+/** The sections that also run alone (`--section <name>`): their table and their JSON summary keys. */
+export const SECTION_REPORTS = {
+  transports: { table: transportsTable, summary: transportsSummary },
+  takeover: { table: takeoverTable, summary: takeoverSummary },
+} as const;
+
+/** The output of one section run alone: its table, then its JSON summary. */
+export function renderSection<R>(
+  report: { table(result: R): string; summary(result: R): object },
+  result: R,
+  seconds: number,
+): string {
+  return [
+    report.table(result),
+    `run took ${seconds} s`,
+    JSON.stringify({ ...report.summary(result), quick }),
+  ].join('\n');
+}
+
 export function render({
   overhead,
   observability,
   scale,
   ceiling,
   terminus,
+  transports,
+  takeover,
   seconds,
 }: Results): string {
   const largest = scale.rows[scale.rows.length - 1];
@@ -205,7 +303,10 @@ export function render({
         ];
       }),
     ),
-    `terminus / library CPU per check: ${round(terminusCostRatio, 1)}×; run took ${seconds} s`,
+    `terminus / library CPU per check: ${round(terminusCostRatio, 1)}×\n`,
+    transportsTable(transports),
+    takeoverTable(takeover),
+    `run took ${seconds} s`,
   ];
   const summary = {
     overheadRatio: maxOf(overhead.map((row) => row.plainRatio)),
@@ -240,6 +341,8 @@ export function render({
     ceilingTargets: ceiling.targets,
     ceilingLimitedBy: ceiling.limitedBy?.limit ?? null,
     libraryClient: largest.client,
+    ...transportsSummary(transports),
+    ...takeoverSummary(takeover),
     quick,
   };
   return [...output, JSON.stringify(summary)].join('\n');

@@ -29,8 +29,10 @@ export interface TakeoverResult {
 
 async function waitUntilStandingBy(cluster: LocalHaCluster, name: string): Promise<void> {
   const member = cluster.resourceManagers.find((rm) => rm.name === name);
-  const deadline = Date.now() + TAKEOVER_TIMEOUT_MS;
-  while (member && Date.now() < deadline) {
+  if (!member) {
+    return;
+  }
+  for (const deadline = Date.now() + TAKEOVER_TIMEOUT_MS; Date.now() < deadline;) {
     const view = await cluster.viewOf(member);
     if (view && !view.leader) {
       return;

@@ -7,22 +7,36 @@ import { fileURLToPath } from 'node:url';
 const benchScript = fileURLToPath(new URL('../../dist/src/bench/bench.js', import.meta.url));
 const TINY_RUN = ['--quick', '--targets', '4', '--window-ms', '300'];
 const TINY_TIMING = ['--interval-ms', '200', '--timeout-ms', '1000'];
+const TRANSPORTS = ['tcp', 'tcp-client-proxy', 'nats', 'redis'];
+
+/** Runs the built benchmark with `args`, killed after `killAfterMs`. */
+async function runBench(args: string[], killAfterMs = 50_000) {
+  const bench = spawn(process.execPath, [benchScript, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  bench.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  bench.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const killer = setTimeout(() => bench.kill('SIGKILL'), killAfterMs);
+  const [code] = (await once(bench, 'exit')) as [number | null];
+  clearTimeout(killer);
+  return { code, stdout, stderr };
+}
 
 describe('the benchmark harness (npm run bench)', () => {
   it('runs at a tiny size and prints the tables, then the JSON summary as its last line', async () => {
-    const bench = spawn(process.execPath, [benchScript, ...TINY_RUN, ...TINY_TIMING], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    bench.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    bench.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const killer = setTimeout(() => bench.kill('SIGKILL'), 80_000);
-    const [code] = (await once(bench, 'exit')) as [number | null];
-    clearTimeout(killer);
+    const { code, stdout, stderr } = await runBench([...TINY_RUN, ...TINY_TIMING], 80_000);
 
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
-    for (const title of ['Overhead:', 'Scale:', 'Ceiling:', 'Detection', 'terminus pingCheck']) {
+    for (const title of [
+      'Overhead:',
+      'Scale:',
+      'Ceiling:',
+      'Detection',
+      'terminus pingCheck',
+      'Transports:',
+    ]) {
       expect(stdout).toContain(title);
     }
     const lines = stdout.trimEnd().split('\n');
@@ -49,5 +63,27 @@ describe('the benchmark harness (npm run bench)', () => {
     });
     expect(Number.isInteger(summary.falseTimeouts)).toBe(true);
     expect(Object.keys(summary.rawFloorRatios as object)).toEqual(['1', '4']);
+    expect(Object.keys(summary.transportMicros as object)).toEqual(TRANSPORTS);
+    expect(Object.keys(summary.transportBrokerMicros as object)).toEqual(['nats', 'redis']);
   }, 90_000);
+
+  it('runs the transports section alone with --section transports', async () => {
+    const { code, stdout, stderr } = await runBench(['--section', 'transports', ...TINY_RUN]);
+
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toContain('Transports:');
+    expect(stdout).not.toContain('Overhead:');
+    const lines = stdout.trimEnd().split('\n');
+    const summary = JSON.parse(lines[lines.length - 1]) as Record<string, Record<string, unknown>>;
+    expect(Object.keys(summary.transportMicros)).toEqual(TRANSPORTS);
+    for (const micros of Object.values(summary.transportMicros)) {
+      expect(typeof micros).toBe('number');
+    }
+  }, 60_000);
+
+  it('refuses a section it does not know', async () => {
+    const { code, stderr } = await runBench(['--section', 'transport']);
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('--section must be one of all, transports, got "transport"');
+  }, 30_000);
 });

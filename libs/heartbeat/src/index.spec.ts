@@ -156,6 +156,14 @@ describe('the public API (index.ts)', () => {
       'HeartbeatMetricsShutdown',
       'loadPromClient',
       'checkHeartbeatMetricsOptions',
+      'AddressedPatternRegistrar',
+      'HEARTBEAT_OWN_IDS',
+      'HEARTBEAT_PATTERNS',
+      'BrokerClients',
+      'RedisHeartbeatClient',
+      'HeartbeatBrokerError',
+      'classifyBrokerFailure',
+      'checkBrokerClientOptions',
     ];
     expect(internals.filter((name) => names.has(name))).toEqual([]);
   });

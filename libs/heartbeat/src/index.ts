@@ -46,8 +46,10 @@ export { HeartbeatModule } from './nest/heartbeat.module.js';
 export { HeartbeatRegistry } from './nest/heartbeat.registry.js';
 export {
   HeartbeatTargetFactory,
+  type BrokerHeartbeatTargetOptions,
   type TcpHeartbeatTargetOptions,
 } from './nest/heartbeat-target.factory.js';
+export type { BrokerClientOptions } from './transport/broker-client-options.js';
 export {
   ClientProxyHeartbeatTarget,
   type ClientProxyHeartbeatTargetOptions,
@@ -67,6 +69,7 @@ export {
   type HeartbeatClientLimits,
   type HeartbeatMessage,
 } from './transport/heartbeat-wire.js';
+export { addressedHeartbeatPattern } from './transport/addressed-patterns.js';
 export {
   OnHeartbeatPayload,
   OnHeartbeatTimeout,

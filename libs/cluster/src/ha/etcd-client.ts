@@ -14,5 +14,21 @@ export function createEtcdClient(endpoints: readonly string[]): Etcd3 {
     dialTimeout: ETCD_CALL_TIMEOUT_MS,
     defaultCallOptions: (context) =>
       context.isStream ? {} : { deadline: Date.now() + ETCD_CALL_TIMEOUT_MS },
+    faultHandling: { watchBackoff: watchBackoff() },
   });
+}
+
+/** A backoff in the shape etcd3 takes (cockatiel's `IBackoff`). */
+interface Backoff {
+  readonly duration: number;
+  next(context: unknown): Backoff;
+}
+
+/**
+ * How long etcd3 waits before it reconnects a watch: from 100 ms, doubling, up to 1 s. Its default
+ * grows to 30 s, so a leader's change could go unseen that long after etcd is back; and its timer
+ * outlives `close()`, holding the process that long.
+ */
+function watchBackoff(duration = 100): Backoff {
+  return { duration, next: () => watchBackoff(Math.min(duration * 2, 1_000)) };
 }

@@ -19,6 +19,9 @@ const ENDPOINT_PATTERN = /^https?:\/\/[A-Za-z0-9.:[\]-]{1,253}:\d{1,5}$/;
 /** etcd's own minimum: its leases are granted for at least its election timeout. */
 export const MIN_LEASE_TTL_SECONDS = 2;
 
+const scheme = (endpoint: string) => endpoint.slice(0, endpoint.indexOf(':'));
+const port = (endpoint: string) => Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+
 function trimmed(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value === undefined || value === '' ? undefined : value;
@@ -35,8 +38,6 @@ export function readHaSettings(env: Env): HaSettings {
   }
   const endpointsText = trimmed(env, 'HA_ETCD_ENDPOINTS') ?? 'http://127.0.0.1:2379';
   const endpoints = endpointsText.split(',').map((endpoint) => endpoint.trim());
-  const scheme = (endpoint: string) => endpoint.slice(0, endpoint.indexOf(':'));
-  const port = (endpoint: string) => Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
   if (
     endpoints.length > 32 ||
     endpoints.some(

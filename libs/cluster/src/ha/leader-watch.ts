@@ -11,8 +11,12 @@ const sameLeadership = (a: Leader | null, b: Leader | null) =>
 
 const FIRST_RETRY_DELAY_MS = 100;
 const MAX_RETRY_DELAY_MS = 2_000;
-/** Most candidates' keys read at once: a cluster has a handful; more is someone else's junk. */
-const MAX_CANDIDATES = 100;
+/** Keys read at once: a cluster has a handful of candidates; more is someone else's junk. */
+const PAGE = 100;
+/** Pages read before giving up on finding a candidate among keys that are not. */
+const MAX_PAGES = 10;
+/** Keys reported as not a candidate, at most (each once). */
+const MAX_IGNORED_LOGGED = 100;
 /** How long `stop()` waits for etcd to confirm the watch's end (it may be unreachable). */
 const STOP_TIMEOUT_MS = 1_000;
 
@@ -129,15 +133,10 @@ export class LeaderWatch {
 
   private async readLeader(): Promise<void> {
     try {
-      const { kvs } = await this.client
-        .getAll()
-        .prefix(this.prefix)
-        .sort('Create', 'Ascend')
-        .limit(MAX_CANDIDATES)
-        .exec();
+      const leader = await this.oldestCandidateInEtcd();
       this.readDelay = FIRST_RETRY_DELAY_MS;
       if (!this.stopping.signal.aborted) {
-        this.leaders.next(this.oldestCandidate(kvs));
+        this.leaders.next(leader);
       }
     } catch (error) {
       if (this.stopping.signal.aborted) {
@@ -151,6 +150,27 @@ export class LeaderWatch {
       this.readDelay = Math.min(this.readDelay * 2, MAX_RETRY_DELAY_MS);
       this.refreshAgain = true;
     }
+  }
+
+  /**
+   * The oldest candidate under the prefix, read a page at a time from the oldest key on, so that
+   * keys which are not candidates cannot hide one (up to `MAX_PAGES` pages of them).
+   */
+  private async oldestCandidateInEtcd(): Promise<Leader | null> {
+    let from: bigint | null = null;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const range = this.client.getAll().prefix(this.prefix).sort('Create', 'Ascend').limit(PAGE);
+      if (from !== null) {
+        range.minCreateRevision(String(from));
+      }
+      const { kvs } = await range.exec();
+      const leader = this.oldestCandidate(kvs);
+      if (leader || kvs.length < PAGE) {
+        return leader;
+      }
+      from = BigInt(kvs[kvs.length - 1].create_revision) + 1n;
+    }
+    return null;
   }
 
   private oldestCandidate(kvs: readonly IKeyValue[]): Leader | null {
@@ -175,7 +195,7 @@ export class LeaderWatch {
     const parsed = leaderRecordSchema.safeParse(value);
     const bound = kv.lease !== '0' && key === `${this.prefix}${kv.lease}`;
     if (!parsed.success || !bound) {
-      if (!this.ignoredKeys.has(key) && this.ignoredKeys.size < MAX_CANDIDATES) {
+      if (!this.ignoredKeys.has(key) && this.ignoredKeys.size < MAX_IGNORED_LOGGED) {
         this.ignoredKeys.add(key);
         this.logger.warn(
           `Ignored the key ${key} in etcd: ${parsed.success ? 'not bound to the lease it is named after' : 'not a leader record'}`,

@@ -1,6 +1,8 @@
 import { jest } from '@jest/globals';
 import { EMPTY, NEVER, Observable, of, throwError, TimeoutError } from 'rxjs';
+import { rpcFailureKindOf } from '../core/heartbeat-events.js';
 import { RecipientUnreachableError } from '../core/recipient-unreachable.error.js';
+import { HeartbeatBrokerError } from '../transport/broker-failure.js';
 import {
   ClientProxyHeartbeatTarget,
   type ClientProxyHeartbeatTargetOptions,
@@ -241,5 +243,93 @@ describe('ClientProxyHeartbeatTarget', () => {
     const borrowed = fakeClient();
     await new ClientProxyHeartbeatTarget(borrowed.client, OPTIONS).dispose();
     expect(borrowed.close).not.toHaveBeenCalled();
+  });
+
+  describe('through a broker (broker set)', () => {
+    const BROKERED: ClientProxyHeartbeatTargetOptions = {
+      ...OPTIONS,
+      recipient: 'tm-1',
+      broker: { recipientId: 'tm-1', broker: 'nats://10.0.0.5:4222' },
+    };
+
+    it("sends to the patterns addressed to the recipient's id, with the same data", async () => {
+      const { client, send } = fakeClient();
+      const target = new ClientProxyHeartbeatTarget(client, {
+        ...BROKERED,
+        broker: { recipientId: 'tm.1', broker: 'nats://10.0.0.5:4222' },
+      });
+
+      await target.requestHeartbeat('rm-1', { slots: 4 });
+      await target.receiveHeartbeat('rm-1', null);
+
+      expect(send.mock.calls).toEqual([
+        ['heartbeat.request.tm%2E1', { manager: 'workers', origin: 'rm-1', payload: { slots: 4 } }],
+        ['heartbeat.receive.tm%2E1', { manager: 'workers', origin: 'rm-1', payload: null }],
+      ]);
+    });
+
+    it('takes the answer its reply carries, as over TCP', async () => {
+      const { client } = fakeClient(() =>
+        of({ accepted: true, heartbeat: { origin: 'tm-1', payload: 7 } }),
+      );
+      await expect(
+        new ClientProxyHeartbeatTarget(client, BROKERED).requestHeartbeat('rm-1', null),
+      ).resolves.toEqual({ origin: 'tm-1', payload: 7 });
+    });
+
+    it("counts NATS's no responders (nobody subscribes to the recipient's subject) as the recipient unreachable", async () => {
+      const cause = new Error(
+        'Empty response. There are no subscribers listening to that message ("heartbeat.request.tm-1")',
+      );
+      const { client } = fakeClient(() => throwError(() => cause));
+
+      const error = await rejectionOf(
+        new ClientProxyHeartbeatTarget(client, BROKERED).requestHeartbeat('rm-1', null),
+      );
+
+      expect(error).toBeInstanceOf(RecipientUnreachableError);
+      expect(error).toMatchObject({
+        message:
+          'Heartbeat recipient tm-1 is unreachable: no subscriber of heartbeat.request.tm-1 at nats://10.0.0.5:4222',
+      });
+    });
+
+    it.each<[string, () => unknown]>([
+      ['a refused connection', refused],
+      ["Nest's closed connection", () => new Error('Connection closed')],
+      ['a client reconnecting', () => 'Error: Connection lost. Trying to reconnect...'],
+    ])(
+      "takes %s for the broker's failure, which does not count: not the recipient unreachable",
+      async (_case, failure) => {
+        const { client } = fakeClient(() => throwError(failure));
+
+        const error = await rejectionOf(
+          new ClientProxyHeartbeatTarget(client, BROKERED).requestHeartbeat('rm-1', null),
+        );
+
+        expect(error).toBeInstanceOf(HeartbeatBrokerError);
+        expect(RecipientUnreachableError.matches(error)).toBe(false);
+        expect(rpcFailureKindOf(error)).toBe('other');
+      },
+    );
+
+    it('lets an error reply and a timeout through as they are', async () => {
+      const reply = errorReply('unknown heartbeat manager "workers" (from rm-1)');
+      const rejecting = fakeClient(() => throwError(() => reply));
+      expect(
+        await rejectionOf(
+          new ClientProxyHeartbeatTarget(rejecting.client, BROKERED).requestHeartbeat('rm-1', null),
+        ),
+      ).toBe(reply);
+
+      const silent = fakeClient(() => NEVER);
+      const error = await rejectionOf(
+        new ClientProxyHeartbeatTarget(silent.client, {
+          ...BROKERED,
+          requestTimeout: 20,
+        }).requestHeartbeat('rm-1', null),
+      );
+      expect(error).toBeInstanceOf(TimeoutError);
+    });
   });
 });

@@ -1,9 +1,14 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { ConnectionOptions } from 'node:tls';
 import type { Clock, Scheduler } from '../core/clock.js';
 import { HeartbeatConfigurationError } from '../core/heartbeat-configuration.js';
 import { timeSourcesOf } from '../core/heartbeat-services.js';
 import type { HeartbeatTarget } from '../core/heartbeat-target.interface.js';
+import {
+  checkBrokerClientOptions,
+  type BrokerClientOptions,
+} from '../transport/broker-client-options.js';
+import { BrokerClients } from '../transport/broker-clients.js';
 import {
   ClientProxyHeartbeatTarget,
   type HeartbeatClient,
@@ -34,12 +39,37 @@ export interface TcpHeartbeatTargetOptions {
   readonly requestTimeout?: number;
 }
 
+/**
+ * Where and how {@link HeartbeatTargetFactory.createBrokerTarget} reaches its recipient: through
+ * a NATS or Redis broker, addressed to the recipient's resource id.
+ */
+export interface BrokerHeartbeatTargetOptions {
+  /**
+   * Nest's client options of the broker, e.g. `{ transport: Transport.NATS, options: { servers:
+   * 'nats://10.0.0.5:4222' } }` or `{ transport: Transport.REDIS, options: { host, port } }`.
+   * Targets made with the same object share one client (one connection to the broker), which the
+   * factory makes, and closes when the last of them is disposed (or the application shuts down).
+   */
+  readonly client: BrokerClientOptions;
+  /**
+   * The resource id of the manager that takes these heartbeats, the id the sender monitors it
+   * under: the RPCs go to the subjects (channels) addressed to it, which only its application
+   * answers, e.g. `heartbeat.request.tm-1`.
+   */
+  readonly recipientId: string;
+  /** Name of the manager on the far side that takes these heartbeats. */
+  readonly remoteManager: string;
+  /** Overrides the module's `requestTimeout` for this target. */
+  readonly requestTimeout?: number;
+}
+
 /** Makes heartbeat targets that speak the library's wire format. */
 @Injectable()
-export class HeartbeatTargetFactory {
+export class HeartbeatTargetFactory implements OnApplicationShutdown {
   private readonly logger = new Logger(HEARTBEAT_LOGGER_CONTEXT);
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
+  private readonly brokerClients = new BrokerClients(this.logger);
 
   /**
    * Nest makes the factory, from the module's resolved options.
@@ -96,6 +126,46 @@ export class HeartbeatTargetFactory {
       closeClientOnDispose: false,
       recipient: options.recipient ?? remoteManager,
     });
+  }
+
+  /**
+   * A target reached through a NATS or Redis broker: its RPCs are published to the patterns
+   * addressed to `recipientId` (`heartbeat.request.<id>`), which only the recipient's application
+   * answers (every application importing `HeartbeatModule` answers those of its managers' ids on
+   * each of its transport servers), so a heartbeat reaches its recipient alone, not every
+   * subscriber. The receiver stays an ordinary Nest microservice on that broker
+   * (`Transport.NATS`, `Transport.REDIS`) that imports `HeartbeatModule`.
+   *
+   * What it can tell: a request nobody subscribes to (NATS's "no responders": the recipient's
+   * process is not connected) counts as the recipient unreachable, as a refused TCP connection
+   * does; over Redis, where a message nobody receives is dropped silently, it is a timeout. A
+   * failure to reach the broker (refused, reset, reconnecting) says nothing of the recipient and
+   * does not count: while the broker is away the targets are lost by their timeout only. A hung
+   * recipient is a timeout, as over TCP.
+   *
+   * The options are checked when the target is made: a transport other than NATS or Redis, or
+   * options that cannot be right (servers, host, port), throw a `HeartbeatConfigurationError`.
+   */
+  createBrokerTarget<O = unknown>(target: BrokerHeartbeatTargetOptions): HeartbeatTarget<O> {
+    const { client, recipientId, remoteManager, requestTimeout } = target ?? {};
+    const broker = checkBrokerClientOptions(client);
+    requireName('recipientId', recipientId);
+    const settings = this.targetSettings(remoteManager, requestTimeout);
+    return new ClientProxyHeartbeatTarget<O>(this.brokerClients.lease(client, broker), {
+      ...settings,
+      closeClientOnDispose: true, // releases this target's lease on the shared client
+      recipient: recipientId,
+      broker: { recipientId, broker },
+    });
+  }
+
+  /**
+   * Nest calls it when the application shuts down: it closes the broker clients still open (their
+   * targets' managers are stopped by then) and waits for those being closed, so that no
+   * connection outlives the application.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    await this.brokerClients.closeAll();
   }
 
   private targetSettings(remoteManager: string, requestTimeout = this.options.requestTimeout) {

@@ -8,11 +8,18 @@ import {
 import { HeartbeatExplorer } from './heartbeat.explorer.js';
 import { HeartbeatMetadataAccessor } from './heartbeat-metadata.accessor.js';
 import { ConfigurableHeartbeatModule } from './heartbeat.module-definition.js';
-import { resolveHeartbeatOptions } from './heartbeat-options.validation.js';
+import {
+  resolveHeartbeatOptions,
+  type ResolvedHeartbeatOptions,
+} from './heartbeat-options.validation.js';
 import { HeartbeatRegistry } from './heartbeat.registry.js';
 import { HEARTBEAT_ROUTES, HeartbeatIngress } from '../transport/heartbeat-ingress.js';
 import { HeartbeatTargetFactory } from './heartbeat-target.factory.js';
 import { HeartbeatTransportController } from '../transport/heartbeat-transport.controller.js';
+import {
+  AddressedPatternRegistrar,
+  HEARTBEAT_OWN_IDS,
+} from '../transport/addressed-pattern-registrar.js';
 import { HeartbeatHealthIndicator } from '../health/heartbeat-health.indicator.js';
 import {
   heartbeatMetricsProvider,
@@ -39,6 +46,15 @@ import {
     HeartbeatMetadataAccessor,
     HeartbeatExplorer,
     HeartbeatIngress,
+    {
+      // The ids a broker addresses heartbeats to in this application: its managers' own.
+      provide: HEARTBEAT_OWN_IDS,
+      useFactory: ({ managers }: ResolvedHeartbeatOptions) => [
+        ...new Set(managers.map((manager) => manager.resourceId)),
+      ],
+      inject: [HEARTBEAT_RESOLVED_OPTIONS],
+    },
+    AddressedPatternRegistrar,
     HeartbeatTargetFactory,
     // Both cost nothing unless used: the metrics are null unless enabled, and the indicator
     // watches the events only from its first check.

@@ -2,6 +2,8 @@ import type { ClientProxy } from '@nestjs/microservices';
 import { TimeoutError, type Subscription } from 'rxjs';
 import type { HeartbeatAnswer, HeartbeatTarget } from '../core/heartbeat-target.interface.js';
 import { RecipientUnreachableError } from '../core/recipient-unreachable.error.js';
+import { addressedHeartbeatPattern, type HeartbeatPattern } from './addressed-patterns.js';
+import { classifyBrokerFailure } from './broker-failure.js';
 import { isConnectionFailure } from './connection-failure.js';
 import {
   answerOf,
@@ -23,24 +25,42 @@ export interface ClientProxyHeartbeatTargetOptions {
   readonly closeClientOnDispose: boolean;
   /** How the recipient is named in errors, e.g. "127.0.0.1:6123". */
   readonly recipient: string;
+  /**
+   * Set when the client reaches its recipient through a broker (NATS, Redis), where every
+   * subscriber of a subject gets what is published to it: the RPCs then go to the patterns
+   * addressed to `recipientId` (`heartbeat.request.<id>`, which only that recipient's application
+   * answers) instead of the plain ones, NATS's "no responders" counts as the recipient unreachable,
+   * and a failure to reach the broker (named `broker` in errors) does not count.
+   */
+  readonly broker?: { readonly recipientId: string; readonly broker: string };
 }
 
 /**
- * A heartbeat target reached through a Nest `ClientProxy` with request/response messages, for
- * transports besides TCP (NATS, Redis, …). A request's reply brings the answer back with it.
+ * A heartbeat target reached through a Nest `ClientProxy` with request/response messages: over a
+ * client the app owns (`fromClient`, any transport), or through a NATS or Redis broker
+ * (`createBrokerTarget`, which sets `broker`). A request's reply brings the answer back with it.
  */
 export class ClientProxyHeartbeatTarget<O = unknown> implements HeartbeatTarget<O> {
+  private readonly requestPattern: string;
+  private readonly receivePattern: string;
+
   constructor(
     private readonly client: HeartbeatClient,
     private readonly options: ClientProxyHeartbeatTargetOptions,
-  ) {}
+  ) {
+    const recipientId = options.broker?.recipientId;
+    const patternOf = (pattern: HeartbeatPattern) =>
+      recipientId === undefined ? pattern : addressedHeartbeatPattern(pattern, recipientId);
+    this.requestPattern = patternOf(HEARTBEAT_REQUEST_PATTERN);
+    this.receivePattern = patternOf(HEARTBEAT_RECEIVE_PATTERN);
+  }
 
   requestHeartbeat(origin: string, payload: O | null): Promise<HeartbeatAnswer | void> {
-    return this.call(HEARTBEAT_REQUEST_PATTERN, origin, payload);
+    return this.call(this.requestPattern, origin, payload);
   }
 
   async receiveHeartbeat(origin: string, payload: O | null): Promise<void> {
-    await this.call(HEARTBEAT_RECEIVE_PATTERN, origin, payload);
+    await this.call(this.receivePattern, origin, payload);
   }
 
   async dispose(): Promise<void> {
@@ -72,7 +92,7 @@ export class ClientProxyHeartbeatTarget<O = unknown> implements HeartbeatTarget<
         clearTimeout(timer);
         subscription?.unsubscribe();
         if (failed) {
-          reject(this.classify(outcome));
+          reject(this.classify(outcome, pattern));
           return;
         }
         try {
@@ -93,8 +113,15 @@ export class ClientProxyHeartbeatTarget<O = unknown> implements HeartbeatTarget<
     });
   }
 
-  /** A connection failure becomes RecipientUnreachableError; anything else passes as it is. */
-  private classify(error: unknown): unknown {
+  /**
+   * A connection failure becomes RecipientUnreachableError; anything else passes as it is.
+   * Through a broker, a connection failure is the broker's (see `classifyBrokerFailure`).
+   */
+  private classify(error: unknown, pattern: string): unknown {
+    const { broker } = this.options;
+    if (broker) {
+      return classifyBrokerFailure(error, { ...broker, pattern });
+    }
     return isConnectionFailure(error)
       ? new RecipientUnreachableError(this.options.recipient, describe(error), { cause: error })
       : error;

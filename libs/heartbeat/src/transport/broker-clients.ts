@@ -1,0 +1,85 @@
+import { ClientNats, Transport } from '@nestjs/microservices';
+import type { HeartbeatLogger } from '../core/heartbeat-listener.interface.js';
+import type { BrokerClientOptions } from './broker-client-options.js';
+import type { HeartbeatClient } from './client-proxy-heartbeat-target.js';
+import { RedisHeartbeatClient } from './redis-heartbeat-client.js';
+
+interface Shared {
+  readonly client: HeartbeatClient;
+  readonly broker: string;
+  users: number;
+}
+
+/**
+ * The broker clients of one application's broker targets. With a broker, one connection reaches
+ * every recipient (each RPC names its recipient in its subject), so the targets made with the same
+ * options object share one Nest client: a sender of a thousand TaskManagers holds one NATS
+ * connection (two for Redis: Nest's publisher and subscriber), not a thousand. Each target holds a
+ * lease; the client is closed when the last lease is closed (the last of its targets disposed),
+ * and whatever is still open when the application shuts down.
+ */
+export class BrokerClients {
+  private readonly shared = new Map<BrokerClientOptions, Shared>();
+  private readonly closing = new Set<Promise<void>>();
+
+  constructor(private readonly logger: HeartbeatLogger) {}
+
+  /** A lease on the client for `options` (made now if none is open): closing it releases it. */
+  lease(options: BrokerClientOptions, broker: string): HeartbeatClient {
+    let entry = this.shared.get(options);
+    if (!entry) {
+      entry = { client: createClient(options), broker, users: 0 };
+      this.shared.set(options, entry);
+    }
+    entry.users += 1;
+    const shared = entry;
+    let released = false;
+    return {
+      send: (pattern, data) => shared.client.send(pattern, data),
+      close: async () => {
+        if (!released) {
+          released = true;
+          await this.release(options, shared);
+        }
+      },
+    };
+  }
+
+  /** Closes every client still open, and waits for those being closed. */
+  async closeAll(): Promise<void> {
+    for (const [options, entry] of this.shared) {
+      this.shared.delete(options);
+      this.close(entry);
+    }
+    await Promise.all(this.closing);
+  }
+
+  private async release(options: BrokerClientOptions, entry: Shared): Promise<void> {
+    entry.users -= 1;
+    if (entry.users === 0 && this.shared.get(options) === entry) {
+      this.shared.delete(options);
+      await this.close(entry);
+    }
+  }
+
+  private close({ client, broker }: Shared): Promise<void> {
+    const closed = Promise.resolve()
+      .then(() => client.close())
+      .then(
+        () => undefined,
+        (error: unknown) =>
+          this.logger.warn(
+            `Closing the heartbeat client of broker ${broker} failed: ${String(error)}`,
+          ),
+      )
+      .finally(() => this.closing.delete(closed));
+    this.closing.add(closed);
+    return closed;
+  }
+}
+
+function createClient(options: BrokerClientOptions): HeartbeatClient {
+  return options.transport === Transport.NATS
+    ? new ClientNats(options.options ?? {})
+    : new RedisHeartbeatClient(options.options ?? {});
+}
