@@ -84,6 +84,6 @@ describe('the benchmark harness (npm run bench)', () => {
   it('refuses a section it does not know', async () => {
     const { code, stderr } = await runBench(['--section', 'transport']);
     expect(code).not.toBe(0);
-    expect(stderr).toContain('--section must be one of all, transports, got "transport"');
+    expect(stderr).toContain('--section must be one of all, transports, takeover, got "transport"');
   }, 30_000);
 });
