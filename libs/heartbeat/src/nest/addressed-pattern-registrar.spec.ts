@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
-import { ClientTCP } from '@nestjs/microservices';
+import { ClientTCP, Transport } from '@nestjs/microservices';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { firstValueFrom, isObservable, of, type Observable } from 'rxjs';
 import { startApp, type RunningApp } from '../../../../test/fixtures/heartbeat-apps.js';
@@ -17,6 +17,8 @@ type Handler = (data: unknown, context?: unknown) => unknown;
 /** A transport server as Nest's `Server` is to the registrar: its handlers by pattern. */
 class FakeServer {
   readonly handlers = new Map<string, Handler>();
+
+  constructor(readonly transportId: Transport = Transport.NATS) {}
 
   addHandler(pattern: string, handler: Handler): void {
     this.handlers.set(pattern, handler);
@@ -62,6 +64,16 @@ describe('AddressedPatternRegistrar', () => {
       'heartbeat.request.tm-1-workers',
       'heartbeat.receive.tm-1-workers',
     ]);
+  });
+
+  it('serves NATS and Redis servers only: TCP is point to point, Kafka would make topics of the ids', async () => {
+    const container = (await compile()).get(ModulesContainer);
+    const servers = [Transport.REDIS, Transport.TCP, Transport.KAFKA, Transport.MQTT].map(
+      (transport) => new FakeServer(transport),
+    );
+    servers.forEach((server) => container.addRpcTarget(server));
+
+    expect(servers.map((server) => server.handlers.size)).toEqual([4, 0, 0, 0]);
   });
 
   it('serves each server once, and nothing that is not a server', async () => {
@@ -116,7 +128,9 @@ describe('AddressedPatternRegistrar', () => {
     expect(server.handlers.size).toBe(0);
   });
 
-  describe('on a real Nest TCP microservice (the pipeline is the plain pattern’s)', () => {
+  // The pipeline of an addressed request (the plain pattern's) is proved through real brokers:
+  // test/heartbeat-nats.e2e-spec.ts and test/heartbeat-redis.e2e-spec.ts.
+  describe('on a real Nest TCP microservice', () => {
     @Injectable()
     class Worker {
       @ProvideHeartbeatPayload('resourceManager')
@@ -139,33 +153,30 @@ describe('AddressedPatternRegistrar', () => {
       await app.close();
     });
 
-    const addressedTo = (recipientId: string, remoteManager = 'resourceManager') =>
+    const addressedTo = (recipientId: string) =>
       new ClientProxyHeartbeatTarget(client, {
-        remoteManager,
+        remoteManager: 'resourceManager',
         requestTimeout: 2_000,
         closeClientOnDispose: false,
         recipient: recipientId,
         broker: { recipientId, broker: 'tcp' },
       });
 
-    it('answers a request addressed to its id in the reply', async () => {
-      await expect(addressedTo('tm-1').requestHeartbeat('rm-1', null)).resolves.toEqual({
-        origin: 'tm-1',
-        payload: { slots: 4 },
-      });
-    });
-
-    it('rejects an addressed request for an unknown manager as it rejects a plain one', async () => {
-      expect(
-        await rejectionOf(addressedTo('tm-1', 'nobody').requestHeartbeat('rm-1', null)),
-      ).toEqual({ status: 'error', message: 'unknown heartbeat manager "nobody" (from rm-1)' });
-    });
-
-    it('does not take requests addressed to another id', async () => {
-      const error = await rejectionOf(addressedTo('tm-2').requestHeartbeat('rm-1', null));
+    it('takes no addressed request (TCP reaches its peer point to point), and the plain ones still', async () => {
+      const error = await rejectionOf(addressedTo('tm-1').requestHeartbeat('rm-1', null));
       expect(String((error as { message?: unknown }).message ?? error)).toContain(
         'There is no matching message handler',
       );
+      const plain = new ClientProxyHeartbeatTarget(client, {
+        remoteManager: 'resourceManager',
+        requestTimeout: 2_000,
+        closeClientOnDispose: false,
+        recipient: 'tm-1',
+      });
+      await expect(plain.requestHeartbeat('rm-1', null)).resolves.toEqual({
+        origin: 'tm-1',
+        payload: { slots: 4 },
+      });
     });
   });
 });

@@ -1,3 +1,4 @@
+import { Transport } from '@nestjs/microservices';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { throwError, type Subscription } from 'rxjs';
@@ -18,12 +19,20 @@ const isPatternServer = (server: unknown): server is PatternServer =>
   typeof (server as PatternServer | null)?.addHandler === 'function' &&
   typeof (server as PatternServer | null)?.getHandlerByPattern === 'function';
 
+/**
+ * The servers that broker targets reach: NATS and Redis ones. Others (TCP is reached point to
+ * point; Kafka would make a topic of every pattern, and refuses the encoded ids) are left as
+ * they are.
+ */
+const BROKERED = new Set<unknown>([Transport.NATS, Transport.REDIS]);
+const isBrokered = (server: unknown) =>
+  BROKERED.has((server as { transportId?: unknown } | null)?.transportId);
+
 /** Nest's own error reply for a pattern nothing handles, should the plain handler be missing. */
 const NO_HANDLER = { status: 'error', message: 'There is no matching message handler defined.' };
 
 /**
- * Makes every transport server of the application (TCP, NATS, Redis, …; each microservice of a
- * hybrid app) answer the heartbeat patterns addressed to this application's managers' ids, as it
+ * Makes every NATS and Redis server of the application (each microservice of a hybrid app) answer the heartbeat patterns addressed to this application's managers' ids, as it
  * answers the plain ones: a sender reaching it through a broker publishes to those (see
  * `addressed-patterns.ts`). Each addressed pattern hands its message, at the time it arrives, to
  * the handler the server has for the plain pattern (the library's controller method, with the
@@ -58,7 +67,7 @@ export class AddressedPatternRegistrar implements OnApplicationShutdown {
   }
 
   private serve(server: unknown): void {
-    if (!isPatternServer(server) || this.served.has(server)) {
+    if (!isPatternServer(server) || !isBrokered(server) || this.served.has(server)) {
       return;
     }
     this.served.add(server);

@@ -1,4 +1,6 @@
 import { Transport, type NatsOptions, type RedisOptions } from '@nestjs/microservices';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { HeartbeatConfigurationError } from '../core/heartbeat-configuration.js';
 import { describeValue } from '../core/values.js';
 
@@ -61,6 +63,7 @@ export function checkBrokerClientOptions(client: unknown): string {
   if (!isObject(options)) {
     return invalid('client.options', 'an object', options);
   }
+  requireTransportPackage(transport);
   return transport === Transport.NATS ? natsBroker(options) : redisBroker(options);
 }
 
@@ -72,7 +75,56 @@ function natsBroker({ servers }: Record<string, unknown>): string {
   if (list.length === 0 || !list.every(nonEmptyString)) {
     return invalid('client.options.servers', 'a server URL or a non-empty array of them', servers);
   }
-  return list.join(',');
+  return list.map(withoutCredentials).join(',');
+}
+
+/** A server URL as errors and logs name it: without `user:password@`. */
+function withoutCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
+}
+
+/** The packages Nest's client of each transport loads (NATS: Nest 12's, then Nest 11's). */
+const TRANSPORT_PACKAGES = {
+  [Transport.NATS]: ['@nats-io/transport-node', 'nats'],
+  [Transport.REDIS]: ['ioredis'],
+} as const;
+
+/** Whether `name` can be loaded by the application (resolved from its entry script, or from here). */
+function installed(name: string): boolean {
+  const resolvers = [
+    typeof require === 'function' ? require : undefined,
+    createRequire(process.argv[1] || join(process.cwd(), 'index.js')),
+  ];
+  return resolvers.some((resolver) => {
+    try {
+      resolver?.resolve(name);
+      return resolver !== undefined;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Throws a `HeartbeatConfigurationError` unless the package Nest's client of `transport` loads is
+ * installed: Nest's loader would end the process instead (for Redis under Nest 12, at the first
+ * heartbeat).
+ */
+export function requireTransportPackage(transport: Transport.NATS | Transport.REDIS): void {
+  const packages = TRANSPORT_PACKAGES[transport];
+  if (!packages.some(installed)) {
+    throw new HeartbeatConfigurationError(
+      `A heartbeat broker target over ${Transport[transport]} needs ${packages.join(' (Nest 12) or ')}` +
+        `${packages.length > 1 ? ' (Nest 11)' : ''} installed: npm install ${packages[0]}`,
+      [
+        {
+          setting: 'client.transport',
+          rule: `${packages.join(' or ')} installed`,
+          value: transport,
+        },
+      ],
+    );
+  }
 }
 
 function redisBroker({ host, port }: Record<string, unknown>): string {

@@ -80,6 +80,7 @@ export class BrokerClients {
 
 function createClient(options: BrokerClientOptions): HeartbeatClient {
   return options.transport === Transport.NATS
-    ? new ClientNats(options.options ?? {})
+    ? // nats.js gives up after 10 reconnects by default, and a shared client would stay dead.
+      new ClientNats({ maxReconnectAttempts: -1, ...options.options })
     : new RedisHeartbeatClient(options.options ?? {});
 }
