@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DEMO_USAGE, DemoUsageError, parseDemoArgs, type DemoArgs } from './demo-args.js';
 import { runHaDemo } from './demo-ha.js';
+import { terminate } from './support/terminate.js';
 
 const dist = fileURLToPath(new URL('../apps/', import.meta.url));
 const rmTcpPort = process.env.RM_TCP_PORT ?? '6123';
@@ -151,26 +152,10 @@ async function stop(exitCode: number): Promise<void> {
   timers.forEach(clearTimeout);
   say('[demo] stopping the TaskManagers, then the ResourceManager');
   // TaskManagers first, so that their goodbyes still reach the ResourceManager.
-  await Promise.all(taskManagers.map(terminate));
-  await terminate(resourceManager);
+  await Promise.all(taskManagers.map((member) => terminate(member.process, STOP_GRACE_MS)));
+  await terminate(resourceManager.process, STOP_GRACE_MS);
   say('[demo] all processes stopped');
   process.exit(exitCode);
-}
-
-/** SIGTERM, then SIGKILL if the process has not exited after a grace period. */
-function terminate(member: Member): Promise<void> {
-  const child = member.process;
-  if (!child || child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve();
-  }
-  return new Promise<void>((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 function at(delayMs: number, action: () => void): void {

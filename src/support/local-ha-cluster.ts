@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startEtcdCluster, type EtcdCluster } from '../services/local-servers.js';
+import { terminate } from './terminate.js';
 
 const APPS = fileURLToPath(new URL('../../apps/', import.meta.url));
 const POLL_MS = 20;
@@ -185,8 +186,10 @@ export class LocalHaCluster {
   /** Stops the TaskManagers (their goodbyes reach the leader), the ResourceManagers, then etcd. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all(this.taskManagers.map(terminate));
-    await Promise.all(this.resourceManagers.map(terminate));
+    await Promise.all(this.taskManagers.map((member) => terminate(member.process, STOP_GRACE_MS)));
+    await Promise.all(
+      this.resourceManagers.map((member) => terminate(member.process, STOP_GRACE_MS)),
+    );
     await this.etcd.stop();
   }
 
@@ -201,21 +204,4 @@ export class LocalHaCluster {
       member.process.signal('SIGKILL');
     }
   }
-}
-
-/** SIGTERM (after SIGCONT, should it be frozen), then SIGKILL after a grace period. */
-function terminate(member: Member): Promise<void> {
-  const child = member.process;
-  if (!child || child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve();
-  }
-  return new Promise<void>((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGCONT');
-    child.kill('SIGTERM');
-  });
 }
