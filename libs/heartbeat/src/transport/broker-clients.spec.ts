@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { ClientNats, ClientRedis, Transport } from '@nestjs/microservices';
-import { of } from 'rxjs';
+import { firstValueFrom, of } from 'rxjs';
 import type { BrokerClientOptions } from './broker-client-options.js';
 import { BrokerClients } from './broker-clients.js';
 import { RedisHeartbeatClient } from './redis-heartbeat-client.js';
@@ -85,6 +85,25 @@ describe('BrokerClients', () => {
     finishClosing?.();
     await Promise.all([all, released]);
     expect(closedAll).toBe(true);
+  });
+
+  it('opens nothing for a lease used after it, or its client, was closed, and makes no client after shutdown', async () => {
+    const released = clients.lease(NATS, 'nats://127.0.0.1:4222');
+    const kept = clients.lease(NATS, 'nats://127.0.0.1:4222');
+    await released.close();
+    await expect(firstValueFrom(released.send('heartbeat.request.tm-1', {}))).rejects.toThrow(
+      'The heartbeat client of broker nats://127.0.0.1:4222 is closed',
+    );
+    expect(sentBy).toEqual([]);
+
+    await clients.closeAll();
+    await expect(firstValueFrom(kept.send('heartbeat.request.tm-1', {}))).rejects.toThrow(
+      'The heartbeat client of broker nats://127.0.0.1:4222 is closed',
+    );
+    expect(sentBy).toEqual([]);
+    expect(() => clients.lease(REDIS, 'redis://127.0.0.1:6379')).toThrow(
+      'No heartbeat broker target can be made once the application has shut down (broker redis://127.0.0.1:6379)',
+    );
   });
 
   it('logs a client that fails to close, naming its broker, and goes on', async () => {

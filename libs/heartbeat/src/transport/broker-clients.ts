@@ -1,4 +1,5 @@
 import { ClientNats, Transport } from '@nestjs/microservices';
+import { throwError } from 'rxjs';
 import type { HeartbeatLogger } from '../core/heartbeat-listener.interface.js';
 import type { BrokerClientOptions } from './broker-client-options.js';
 import type { HeartbeatClient } from './client-proxy-heartbeat-target.js';
@@ -8,6 +9,8 @@ interface Shared {
   readonly client: HeartbeatClient;
   readonly broker: string;
   users: number;
+  /** Set once it is closed: Nest's clients connect again on the next send, and it must not. */
+  closed: boolean;
 }
 
 /**
@@ -21,21 +24,32 @@ interface Shared {
 export class BrokerClients {
   private readonly shared = new Map<BrokerClientOptions, Shared>();
   private readonly closing = new Set<Promise<void>>();
+  /** Set by `closeAll()` (the application shut down): no client is made after it. */
+  private shutDown = false;
 
   constructor(private readonly logger: HeartbeatLogger) {}
 
   /** A lease on the client for `options` (made now if none is open): closing it releases it. */
   lease(options: BrokerClientOptions, broker: string): HeartbeatClient {
+    if (this.shutDown) {
+      throw new Error(
+        `No heartbeat broker target can be made once the application has shut down (broker ${broker})`,
+      );
+    }
     let entry = this.shared.get(options);
     if (!entry) {
-      entry = { client: createClient(options), broker, users: 0 };
+      entry = { client: createClient(options), broker, users: 0, closed: false };
       this.shared.set(options, entry);
     }
     entry.users += 1;
     const shared = entry;
     let released = false;
     return {
-      send: (pattern, data) => shared.client.send(pattern, data),
+      // A target used after its lease or its client was closed fails, and opens nothing.
+      send: (pattern, data) =>
+        released || shared.closed
+          ? throwError(() => new Error(`The heartbeat client of broker ${broker} is closed`))
+          : shared.client.send(pattern, data),
       close: async () => {
         if (!released) {
           released = true;
@@ -47,6 +61,7 @@ export class BrokerClients {
 
   /** Closes every client still open, and waits for those being closed. */
   async closeAll(): Promise<void> {
+    this.shutDown = true;
     for (const [options, entry] of this.shared) {
       this.shared.delete(options);
       this.close(entry);
@@ -62,7 +77,9 @@ export class BrokerClients {
     }
   }
 
-  private close({ client, broker }: Shared): Promise<void> {
+  private close(entry: Shared): Promise<void> {
+    const { client, broker } = entry;
+    entry.closed = true;
     const closed = Promise.resolve()
       .then(() => client.close())
       .then(
