@@ -72,6 +72,21 @@ describe('readHeartbeatSettings', () => {
     },
   );
 
+  it('reads HEARTBEAT_DETECTOR: the fixed timeout by default, or phi-accrual with the defaults', () => {
+    expect(readHeartbeatSettings({}).detector).toBeUndefined();
+    expect(readHeartbeatSettings({ HEARTBEAT_DETECTOR: 'fixed' }).detector).toBeUndefined();
+    expect(readHeartbeatSettings({ HEARTBEAT_DETECTOR: ' phi-accrual ' }).detector).toEqual({
+      kind: 'phi-accrual',
+      threshold: 8,
+      minStdDeviation: 100,
+      acceptableHeartbeatPause: 3_000,
+      maxSampleSize: 1_000,
+    });
+    expect(failureOf({ HEARTBEAT_DETECTOR: 'phi' })).toBe(
+      'HEARTBEAT_DETECTOR must be fixed or phi-accrual, got "phi"',
+    );
+  });
+
   it('names both variables when the interval exceeds the timeout', () => {
     expect(failureOf({ HEARTBEAT_INTERVAL_MS: '5000', HEARTBEAT_TIMEOUT_MS: '1000' })).toBe(
       'HEARTBEAT_INTERVAL_MS must be at most HEARTBEAT_TIMEOUT_MS (1000), got "5000"',

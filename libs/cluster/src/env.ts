@@ -4,6 +4,7 @@ import {
   resolveHeartbeatConfiguration,
   type HeartbeatClientLimits,
   type HeartbeatConfiguration,
+  type HeartbeatDetector,
 } from 'nestjs-heartbeat';
 
 /** Reads and checks environment variables; every error names the variable and the bad value. */
@@ -69,7 +70,14 @@ export const HEARTBEAT_VARIABLES = Object.freeze({
   timeout: 'HEARTBEAT_TIMEOUT_MS',
   rpcFailureThreshold: 'HEARTBEAT_RPC_FAILURE_THRESHOLD',
   stallThreshold: 'HEARTBEAT_STALL_THRESHOLD_MS',
+  detector: 'HEARTBEAT_DETECTOR',
 } as const satisfies Record<keyof HeartbeatConfiguration, string>);
+
+/** The values of HEARTBEAT_DETECTOR: the fixed timeout, or phi-accrual with Akka's defaults. */
+const DETECTORS: Readonly<Record<string, HeartbeatDetector>> = {
+  fixed: 'fixed',
+  'phi-accrual': { kind: 'phi-accrual' },
+};
 
 type HeartbeatSetting = keyof typeof HEARTBEAT_VARIABLES;
 
@@ -78,19 +86,27 @@ const isHeartbeatSetting = (setting: string): setting is HeartbeatSetting =>
 
 /**
  * HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS, HEARTBEAT_RPC_FAILURE_THRESHOLD and
- * HEARTBEAT_STALL_THRESHOLD_MS, integers, resolved and checked by the library itself (Flink's
- * defaults for what is not set): the library's errors are reported under the variables' names.
+ * HEARTBEAT_STALL_THRESHOLD_MS, integers, and HEARTBEAT_DETECTOR (`fixed` or `phi-accrual`),
+ * resolved and checked by the library itself (Flink's defaults for what is not set): the library's
+ * errors are reported under the variables' names.
  */
 export function readHeartbeatSettings(env: Env): HeartbeatSettings {
   const given = new Map<HeartbeatSetting, string>();
-  const overrides: { -readonly [K in HeartbeatSetting]?: number } = {};
+  const overrides: { -readonly [K in HeartbeatSetting]?: HeartbeatConfiguration[K] } = {};
   for (const [setting, variable] of Object.entries(HEARTBEAT_VARIABLES) as [
     HeartbeatSetting,
     string,
   ][]) {
     const value = raw(env, variable);
-    if (value !== undefined) {
-      given.set(setting, value);
+    if (value === undefined) {
+      continue;
+    }
+    given.set(setting, value);
+    if (setting === 'detector') {
+      overrides.detector = Object.hasOwn(DETECTORS, value)
+        ? DETECTORS[value]
+        : fail(variable, Object.keys(DETECTORS).join(' or '), value);
+    } else {
       overrides[setting] = /^-?\d+$/.test(value)
         ? Number(value)
         : fail(variable, 'an integer', value);

@@ -9,6 +9,8 @@ export {
   resolveHeartbeatConfiguration,
   type HeartbeatConfiguration,
   type HeartbeatConfigurationProblem,
+  type HeartbeatDetector,
+  type PhiAccrualDetectorOptions,
   type ResolvedHeartbeatConfiguration,
 } from './core/heartbeat-configuration.js';
 export type { HeartbeatAnswer, HeartbeatTarget } from './core/heartbeat-target.interface.js';

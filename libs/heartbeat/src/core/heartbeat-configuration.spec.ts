@@ -281,3 +281,121 @@ describe('resolveHeartbeatConfiguration', () => {
     });
   });
 });
+
+describe('resolveHeartbeatConfiguration: detector', () => {
+  it("leaves Flink's settings exactly as they were for the fixed timeout, given or by default", () => {
+    expect(resolveHeartbeatConfiguration({ detector: 'fixed' })).toEqual(
+      DEFAULT_HEARTBEAT_CONFIGURATION,
+    );
+    expect(Object.keys(resolveHeartbeatConfiguration({ detector: 'fixed' }))).toEqual([
+      'interval',
+      'timeout',
+      'rpcFailureThreshold',
+      'stallThreshold',
+    ]);
+    expect(resolveHeartbeatConfiguration({ detector: undefined }).detector).toBeUndefined();
+  });
+
+  it("fills in Akka's defaults for phi-accrual, frozen", () => {
+    const { detector } = resolveHeartbeatConfiguration({ detector: { kind: 'phi-accrual' } });
+    expect(detector).toEqual({
+      kind: 'phi-accrual',
+      threshold: 8,
+      minStdDeviation: 100,
+      acceptableHeartbeatPause: 3_000,
+      maxSampleSize: 1_000,
+    });
+    expect(Object.isFrozen(detector)).toBe(true);
+  });
+
+  it('keeps the settings given, and does not keep the object given', () => {
+    const given = { kind: 'phi-accrual', threshold: 12, maxSampleSize: 200 } as const;
+    const { detector } = resolveHeartbeatConfiguration({ detector: given });
+    expect(detector).toEqual({
+      kind: 'phi-accrual',
+      threshold: 12,
+      minStdDeviation: 100,
+      acceptableHeartbeatPause: 3_000,
+      maxSampleSize: 200,
+    });
+    expect(detector).not.toBe(given);
+    expect(Object.isFrozen(given)).toBe(false);
+  });
+
+  it('accepts an acceptableHeartbeatPause of 0 and a maxSampleSize of 1 or 10,000', () => {
+    for (const settings of [
+      { acceptableHeartbeatPause: 0, maxSampleSize: 1 },
+      { maxSampleSize: 10_000 },
+    ]) {
+      expect(
+        resolveHeartbeatConfiguration({ detector: { kind: 'phi-accrual', ...settings } }).detector,
+      ).toMatchObject(settings);
+    }
+  });
+
+  it.each<[string, unknown, string, string]>([
+    ['threshold', 0, 'detector.threshold', 'a finite number > 0'],
+    ['threshold', Number.POSITIVE_INFINITY, 'detector.threshold', 'a finite number > 0'],
+    ['threshold', '8', 'detector.threshold', 'a finite number > 0'],
+    ['minStdDeviation', 0, 'detector.minStdDeviation', 'a number of ms > 0 and <= 2147483647'],
+    [
+      'acceptableHeartbeatPause',
+      -1,
+      'detector.acceptableHeartbeatPause',
+      'a number of ms >= 0 and <= 2147483647',
+    ],
+    ['maxSampleSize', 0, 'detector.maxSampleSize', 'an integer from 1 to 10000'],
+    ['maxSampleSize', 2.5, 'detector.maxSampleSize', 'an integer from 1 to 10000'],
+    ['maxSampleSize', 10_001, 'detector.maxSampleSize', 'an integer from 1 to 10000'],
+  ])('rejects %s %p, naming it %s', (key, value, setting, rule) => {
+    const error = problemWith(untyped({ detector: { kind: 'phi-accrual', [key]: value } }));
+    expect(error.problems).toEqual([{ setting, rule, value }]);
+  });
+
+  it('lists a problem per bad field, in its message too', () => {
+    const error = problemWith(
+      untyped({
+        detector: { kind: 'phi-accrual', threshold: -1, minStdDeviation: Number.NaN, tresh: 8 },
+      }),
+    );
+    expect(error.problems.map(({ setting }) => setting)).toEqual([
+      'detector.tresh',
+      'detector.threshold',
+      'detector.minStdDeviation',
+    ]);
+    expect(error.problems[0].rule).toBe(
+      'left out: known settings are kind, threshold, minStdDeviation, acceptableHeartbeatPause, maxSampleSize',
+    );
+    expect(error.message).toBe(
+      'Invalid heartbeat configuration: ' +
+        'detector.tresh must be left out: known settings are kind, threshold, minStdDeviation, acceptableHeartbeatPause, maxSampleSize, got 8; ' +
+        'detector.threshold must be a finite number > 0, got -1; ' +
+        'detector.minStdDeviation must be a number of ms > 0 and <= 2147483647, got NaN',
+    );
+  });
+
+  it.each([
+    ['an unknown kind', { kind: 'gossip' }],
+    ['an unknown name', 'phi'],
+    ['no kind', { threshold: 8 }],
+    ['null', null],
+  ])('rejects %s', (_case, detector) => {
+    expect(problemWith(untyped({ detector })).problems).toEqual([
+      {
+        setting: 'detector',
+        rule: '"fixed" or { kind: "phi-accrual", threshold?, minStdDeviation?, acceptableHeartbeatPause?, maxSampleSize? }',
+        value: detector,
+      },
+    ]);
+  });
+
+  it("reports the detector's problems with the other settings'", () => {
+    const error = problemWith(
+      untyped({ interval: 0, detector: { kind: 'phi-accrual', threshold: 0 } }),
+    );
+    expect(error.problems.map(({ setting }) => setting)).toEqual([
+      'interval',
+      'detector.threshold',
+    ]);
+  });
+});

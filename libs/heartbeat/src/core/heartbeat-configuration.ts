@@ -15,7 +15,86 @@ export interface HeartbeatConfiguration {
    * within 100 to 2,000 ms.
    */
   readonly stallThreshold: number;
+  /**
+   * Not in Flink: how a monitor decides that a silent target is lost. Absent (the default) or
+   * `'fixed'`: Flink's fixed timeout, declared after `timeout` of silence. `{ kind: 'phi-accrual' }`:
+   * Akka's phi-accrual detector, which learns the heartbeats' inter-arrival times and declares a
+   * target lost as soon as its silence is improbable under them, `timeout` staying an upper bound.
+   * See {@link HeartbeatDetector} for when to choose which.
+   */
+  readonly detector?: HeartbeatDetector;
 }
+
+/**
+ * Akka cluster's phi-accrual failure detector (Hayashibara et al.), for one manager: each monitor
+ * keeps the inter-arrival times of its target's heartbeats and computes phi, how improbable the
+ * present silence is under them: phi = -log10(the chance that a heartbeat still comes). A target is
+ * declared lost (reason `'timeout'`, as with the fixed timeout) once phi exceeds `threshold`, or once
+ * silent for `timeout`, which stays an upper bound. Until its first heartbeat a monitor has only
+ * the fixed timeout. Every value is in milliseconds except `threshold` and `maxSampleSize`.
+ */
+export interface PhiAccrualDetectorOptions {
+  readonly kind: 'phi-accrual';
+  /**
+   * The phi above which a target is declared lost; > 0, default 8 (Akka's). Phi 8 means a chance of
+   * about 1e-8 that the heartbeat is merely late under the distribution observed so far; each unit
+   * lower detects sooner and is ten times as likely to declare a live target lost.
+   */
+  readonly threshold?: number;
+  /**
+   * The least standard deviation assumed, > 0, default 100 ms: very regular heartbeats would
+   * otherwise make a few ms of delay look improbable.
+   */
+  readonly minStdDeviation?: number;
+  /**
+   * Silence taken as normal on top of the mean inter-arrival time, >= 0, default 3,000 ms: it covers
+   * the peer's GC pauses and bursty links. Pauses of this process itself are excused by the stall
+   * guard, not by this margin: keep `stallThreshold` below it, so that a pause of this process long
+   * enough to matter is seen as one.
+   */
+  readonly acceptableHeartbeatPause?: number;
+  /**
+   * How many of the latest inter-arrival times phi is computed from: an integer 1 to 10,000,
+   * default 1,000. Each monitor holds them in a buffer made once, of 8 bytes a sample.
+   */
+  readonly maxSampleSize?: number;
+}
+
+/**
+ * A manager's failure detector: `'fixed'` (the default, Flink's), or the phi-accrual detector.
+ *
+ * Choose `'fixed'` for Flink's exact behaviour, or when heartbeats are rare or irregular (few
+ * samples, no stable distribution to learn). Choose `{ kind: 'phi-accrual' }` to detect a dead
+ * target sooner than a generous `timeout` would, without lowering that timeout for everyone: once
+ * heartbeats arrive at a steady rhythm, a target is declared about mean + acceptableHeartbeatPause
+ * + 5 deviations after its last one (interval 1 s with Akka's defaults: about 4.5 s), however
+ * long the timeout. Phi-accrual managers judge their monitors with one sweep timer per manager,
+ * every tenth of `interval` (at least every 5 ms), rather than a timer per target, so a verdict
+ * (the timeout's too) may come up to one such period late.
+ */
+export type HeartbeatDetector = 'fixed' | PhiAccrualDetectorOptions;
+
+/** A phi-accrual detector as resolution leaves it: every setting filled in, frozen. */
+export type ResolvedPhiAccrualDetector = Readonly<Required<PhiAccrualDetectorOptions>>;
+
+/** Akka cluster's defaults (`akka.cluster.failure-detector`). */
+const PHI_ACCRUAL_DEFAULTS = {
+  threshold: 8,
+  minStdDeviation: 100,
+  acceptableHeartbeatPause: 3_000,
+  maxSampleSize: 1_000,
+} as const satisfies Omit<ResolvedPhiAccrualDetector, 'kind'>;
+
+/** Each monitor preallocates its ring of this many samples: bounded so that a typo cannot exhaust memory. */
+const MAX_PHI_SAMPLE_SIZE = 10_000;
+
+const PHI_ACCRUAL_KEYS: readonly (keyof PhiAccrualDetectorOptions)[] = [
+  'kind',
+  'threshold',
+  'minStdDeviation',
+  'acceptableHeartbeatPause',
+  'maxSampleSize',
+];
 
 /** The settings' names, for option checks and messages. */
 export const HEARTBEAT_CONFIGURATION_KEYS = Object.freeze([
@@ -23,6 +102,7 @@ export const HEARTBEAT_CONFIGURATION_KEYS = Object.freeze([
   'timeout',
   'rpcFailureThreshold',
   'stallThreshold',
+  'detector',
 ] as const satisfies readonly (keyof HeartbeatConfiguration)[]);
 
 const FLINK_DEFAULTS = { interval: 10_000, timeout: 50_000, rpcFailureThreshold: 2 } as const;
@@ -42,7 +122,12 @@ declare const resolved: unique symbol;
  * The brand is only a type (a spread or a copy of one keeps it), so `HeartbeatServices` does not
  * trust it: it takes as is only the objects the resolver returned, and resolves anything else.
  */
-export type ResolvedHeartbeatConfiguration = HeartbeatConfiguration & {
+export type ResolvedHeartbeatConfiguration = Omit<HeartbeatConfiguration, 'detector'> & {
+  /**
+   * Absent for the fixed timeout (also when `'fixed'` was given), so that a fixed configuration is
+   * exactly Flink's settings; otherwise the phi-accrual detector with its defaults filled in.
+   */
+  readonly detector?: ResolvedPhiAccrualDetector;
   readonly [resolved]: true;
 };
 
@@ -65,7 +150,8 @@ export interface HeartbeatConfigurationProblem {
    * The setting at fault, as the options name it: `interval`, `requestTimeout`,
    * `managers.workers.role`, … A Nest manager's own setting (an override in its definition) is
    * `managers.<name>.<setting>`, e.g. `managers.jobMasters.timeout`; a module-wide one (or its
-   * default) keeps its plain name. `resolveHeartbeatConfiguration` names its four settings plainly.
+   * default) keeps its plain name. `resolveHeartbeatConfiguration` names its settings plainly, and
+   * those of the detector under it: `detector.threshold`.
    */
   readonly setting: string;
   /** What it must be, in the words that follow "must be": `an integer > 0, or -1 to disable`. */
@@ -121,23 +207,104 @@ export class HeartbeatConfigurationError extends Error {
   }
 }
 
-/** How the messages name each setting: with Flink's key where Flink has one. */
-const SETTING_LABELS: Readonly<Record<keyof HeartbeatConfiguration, string>> = {
+/** How the messages name the settings Flink has: with Flink's key. The others go by their own name. */
+const SETTING_LABELS: Readonly<Record<string, string>> = {
   interval: 'interval (heartbeat.interval)',
   timeout: 'timeout (heartbeat.timeout)',
   rpcFailureThreshold: 'rpcFailureThreshold (heartbeat.rpc-failure-threshold)',
-  stallThreshold: 'stallThreshold',
 };
 
 const TIMER_DELAY_RULE = `a number of ms > 0 and <= ${MAX_TIMER_DELAY_MS}`;
 
-function describeProblem(
-  problem: HeartbeatConfigurationProblem & { readonly setting: keyof HeartbeatConfiguration },
-): string {
+function describeProblem(problem: HeartbeatConfigurationProblem): string {
   if (problem.atMost) {
     return `${problem.setting} (${describeValue(problem.value)} ms) must not be greater than ${problem.atMost.setting} (${problem.atMost.value} ms)`;
   }
-  return `${SETTING_LABELS[problem.setting]} must be ${problem.rule}, got ${describeValue(problem.value)}`;
+  const label = SETTING_LABELS[problem.setting] ?? problem.setting;
+  return `${label} must be ${problem.rule}, got ${describeValue(problem.value)}`;
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/**
+ * The detector resolved: `undefined` for the fixed timeout, or the phi-accrual settings with
+ * Akka's defaults, frozen. Every broken rule is added to `problems`, named `detector.<setting>`.
+ */
+function resolveDetector(
+  detector: unknown,
+  problems: HeartbeatConfigurationProblem[],
+): ResolvedPhiAccrualDetector | undefined {
+  if (detector === undefined || detector === 'fixed') {
+    return undefined;
+  }
+  if (
+    typeof detector !== 'object' ||
+    detector === null ||
+    (detector as { kind?: unknown }).kind !== 'phi-accrual'
+  ) {
+    problems.push({
+      setting: 'detector',
+      rule: `"fixed" or { kind: "phi-accrual", threshold?, minStdDeviation?, acceptableHeartbeatPause?, maxSampleSize? }`,
+      value: detector,
+    });
+    return undefined;
+  }
+  const given = detector as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!(PHI_ACCRUAL_KEYS as readonly string[]).includes(key)) {
+      problems.push({
+        setting: `detector.${key}`,
+        rule: `left out: known settings are ${PHI_ACCRUAL_KEYS.join(', ')}`,
+        value: given[key],
+      });
+    }
+  }
+  const merged = {
+    ...PHI_ACCRUAL_DEFAULTS,
+    ...withoutUndefined(given),
+  } as Required<PhiAccrualDetectorOptions>;
+  const { threshold, minStdDeviation, acceptableHeartbeatPause, maxSampleSize } = merged;
+  const count = problems.length;
+  if (!(isFiniteNumber(threshold) && threshold > 0)) {
+    problems.push({ setting: 'detector.threshold', rule: 'a finite number > 0', value: threshold });
+  }
+  if (!isTimerDelay(minStdDeviation)) {
+    problems.push({
+      setting: 'detector.minStdDeviation',
+      rule: TIMER_DELAY_RULE,
+      value: minStdDeviation,
+    });
+  }
+  if (!(acceptableHeartbeatPause === 0 || isTimerDelay(acceptableHeartbeatPause))) {
+    problems.push({
+      setting: 'detector.acceptableHeartbeatPause',
+      rule: `a number of ms >= 0 and <= ${MAX_TIMER_DELAY_MS}`,
+      value: acceptableHeartbeatPause,
+    });
+  }
+  if (!(
+    Number.isInteger(maxSampleSize) &&
+    maxSampleSize >= 1 &&
+    maxSampleSize <= MAX_PHI_SAMPLE_SIZE
+  )) {
+    problems.push({
+      setting: 'detector.maxSampleSize',
+      rule: `an integer from 1 to ${MAX_PHI_SAMPLE_SIZE}`,
+      value: maxSampleSize,
+    });
+  }
+  if (problems.length > count) {
+    return undefined;
+  }
+  return Object.freeze({
+    kind: 'phi-accrual',
+    threshold,
+    minStdDeviation,
+    acceptableHeartbeatPause,
+    maxSampleSize,
+  });
 }
 
 /**
@@ -149,16 +316,17 @@ export function resolveHeartbeatConfiguration(
   overrides: Partial<HeartbeatConfiguration> = {},
   context = 'heartbeat',
 ): ResolvedHeartbeatConfiguration {
-  const given = { ...FLINK_DEFAULTS, ...withoutUndefined(overrides) };
-  const merged: HeartbeatConfiguration = {
+  const { detector: givenDetector, ...given } = {
+    ...FLINK_DEFAULTS,
+    ...withoutUndefined(overrides),
+  };
+  const merged = {
     ...given,
     stallThreshold:
       given.stallThreshold ??
       defaultStallThreshold(isTimerDelay(given.timeout) ? given.timeout : FLINK_DEFAULTS.timeout),
   };
-  const problems: (HeartbeatConfigurationProblem & {
-    readonly setting: keyof HeartbeatConfiguration;
-  })[] = [];
+  const problems: HeartbeatConfigurationProblem[] = [];
   const { interval, timeout, rpcFailureThreshold: threshold, stallThreshold: stall } = merged;
   if (!isTimerDelay(interval)) {
     problems.push({ setting: 'interval', rule: TIMER_DELAY_RULE, value: interval });
@@ -191,13 +359,17 @@ export function resolveHeartbeatConfiguration(
       value: stall,
     });
   }
+  const detector = resolveDetector(givenDetector, problems);
   if (problems.length > 0) {
     throw new HeartbeatConfigurationError(
       `Invalid ${context} configuration: ${problems.map(describeProblem).join('; ')}`,
       problems,
     );
   }
-  const result = Object.freeze(merged) as ResolvedHeartbeatConfiguration;
+  // The fixed timeout leaves no `detector` key: the configuration stays exactly Flink's settings.
+  const result = Object.freeze(
+    detector ? { ...merged, detector } : merged,
+  ) as ResolvedHeartbeatConfiguration;
   resolvedConfigurations.add(result);
   return result;
 }

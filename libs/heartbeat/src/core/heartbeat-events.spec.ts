@@ -41,13 +41,15 @@ async function clockReadsOfOneRound(watch: 'nothing' | 'changes' | 'everything')
   if (watch !== 'nothing') {
     (watch === 'changes' ? sender.changes : sender.events).subscribe(() => undefined);
   }
-  const reads = jest.spyOn(clock, 'now');
+  // Both readings: events stamp the wall clock, round trips are measured on the monotonic one.
+  const wallReads = jest.spyOn(clock, 'now');
+  const monotonicReads = jest.spyOn(clock, 'monotonicNow');
   sender.monitorTarget('tm-1', new ScriptedTarget(clock, 'tm-1'));
   sender.start();
   clock.advance(0);
   await flush();
   expect(sender.getLastHeartbeatFrom('tm-1')).toBe(START);
-  return reads.mock.calls.length;
+  return wallReads.mock.calls.length + monotonicReads.mock.calls.length;
 }
 
 describe('heartbeat events', () => {

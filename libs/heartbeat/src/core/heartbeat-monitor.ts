@@ -1,10 +1,15 @@
-import type { Cancellable, Clock, Scheduler } from './clock.js';
+import { monotonicNow, type Clock, type Scheduler } from './clock.js';
 import {
   isHeartbeatAnswer,
   type HeartbeatAnswer,
   type HeartbeatTarget,
 } from './heartbeat-target.interface.js';
 import { RecipientUnreachableError } from './recipient-unreachable.error.js';
+import {
+  FIXED_TIMEOUT_DETECTION,
+  type SilenceDetection,
+  type SilenceWatch,
+} from './silence-detection.js';
 
 export enum HeartbeatMonitorState {
   Running = 'RUNNING',
@@ -18,10 +23,12 @@ export interface HeartbeatMonitorContext {
   readonly scheduler: Scheduler;
   readonly timeout: number;
   readonly rpcFailureThreshold: number;
+  /** The manager's detector (its phi-accrual sweep); Flink's fixed timeout, a timer per monitor, if absent. */
+  readonly detection?: SilenceDetection;
   /**
-   * Whether silence until `deadline` proves nothing, so the target gets a fresh window instead of
-   * a timeout: this process itself stalled near it (see `StallGuard`), or nobody has asked the
-   * target yet (a sender not started). Never, if absent.
+   * For the fixed timeout: whether silence until `deadline` (monotonic ms) proves nothing, so the
+   * target gets a fresh window instead of a timeout: this process itself stalled near it (see
+   * `StallGuard`), or nobody has asked the target yet (a sender not started). Never, if absent.
    */
   silenceExcused?(deadline: number): boolean;
   onTimeout(resourceId: string): void;
@@ -37,18 +44,21 @@ export interface HeartbeatMonitorContext {
 }
 
 /**
- * Per-target state (Flink's `HeartbeatMonitorImpl`): the last heartbeat time, the timeout timer,
- * the count of consecutive unreachable RPCs, and a state machine that leaves RUNNING at most once.
- * As in Flink, a heartbeat cancels the timeout timer and schedules a new one, or re-arms the same
- * one where the scheduler can (Node's timers); the task and the RPC callbacks are bound once per
- * monitor, so that a heartbeat allocates no closure or timer for them.
+ * Per-target state (Flink's `HeartbeatMonitorImpl`): the last heartbeat time, the watch of its
+ * detector (Flink's timeout timer by default), the count of consecutive unreachable RPCs, and a
+ * state machine that leaves RUNNING at most once. As in Flink, a heartbeat cancels the timeout
+ * timer and schedules a new one, or re-arms the same one where the scheduler can (Node's timers);
+ * the task and the RPC callbacks are bound once per monitor, so that a heartbeat allocates no
+ * closure or timer for them.
  */
 export class HeartbeatMonitor<O = unknown> {
   private state = HeartbeatMonitorState.Running;
+  /** Wall-clock epoch ms, what `getLastHeartbeatFrom` reports; the detector measures on monotonic time. */
   private lastHeartbeat = 0;
+  /** The same on the monotonic clock, for durations since it; -1 before the first heartbeat. */
+  private lastHeartbeatMonotonic = -1;
   private failedRpcs = 0;
-  private deadline = 0;
-  private timeoutTask: Cancellable | null = null;
+  private readonly watch: SilenceWatch;
 
   /**
    * @param target how to reach the target; `null` when this side only answers the target's
@@ -59,7 +69,8 @@ export class HeartbeatMonitor<O = unknown> {
     readonly target: HeartbeatTarget<O> | null,
     private readonly context: HeartbeatMonitorContext,
   ) {
-    this.armTimeout();
+    this.watch = (context.detection ?? FIXED_TIMEOUT_DETECTION).watch(this, context);
+    this.startWindow(monotonicNow(context.clock), false);
   }
 
   getState(): HeartbeatMonitorState {
@@ -71,10 +82,20 @@ export class HeartbeatMonitor<O = unknown> {
     return this.lastHeartbeat;
   }
 
+  /**
+   * Monotonic ms since the last heartbeat, at `now` (a monotonic reading); -1 before the first.
+   * A step of the wall clock changes `getLastHeartbeat()`, not this.
+   */
+  millisSinceLastHeartbeat(now: number): number {
+    return this.lastHeartbeatMonotonic < 0 ? -1 : Math.max(0, now - this.lastHeartbeatMonotonic);
+  }
+
   /** Records a heartbeat and, while RUNNING, re-arms the timeout. */
   reportHeartbeat(): void {
     this.lastHeartbeat = this.context.clock.now();
-    this.armTimeout();
+    const now = monotonicNow(this.context.clock);
+    this.lastHeartbeatMonotonic = now;
+    this.startWindow(now, true);
   }
 
   /**
@@ -82,7 +103,20 @@ export class HeartbeatMonitor<O = unknown> {
    * (a sender's start: the silence before it proves nothing, since nothing was asked yet).
    */
   restartTimeout(): void {
-    this.armTimeout();
+    this.startWindow(monotonicNow(this.context.clock), false);
+  }
+
+  /**
+   * Its detector's verdict that the target has been silent too long: unless `excused` (the silence
+   * proves nothing, see `HeartbeatMonitorContext.silenceExcused`), which gives it a fresh window,
+   * RUNNING -> TIMEOUT.
+   */
+  silenceDue(excused: boolean): void {
+    if (excused) {
+      this.restartTimeout();
+    } else if (this.leaveRunning(HeartbeatMonitorState.Timeout)) {
+      this.context.onTimeout(this.resourceId);
+    }
   }
 
   reportHeartbeatRpcSuccess(): void {
@@ -129,27 +163,12 @@ export class HeartbeatMonitor<O = unknown> {
     this.leaveRunning(HeartbeatMonitorState.Canceled);
   }
 
-  private armTimeout(): void {
-    if (this.state !== HeartbeatMonitorState.Running) {
-      return;
-    }
-    this.deadline = this.context.clock.now() + this.context.timeout;
-    const task = this.timeoutTask;
-    if (task?.refresh) {
-      task.refresh(); // the same timer, re-armed: a heartbeat allocates none
-    } else {
-      task?.cancel();
-      this.timeoutTask = this.context.scheduler.schedule(this.timeoutDue, this.context.timeout);
+  /** While RUNNING, a silence window starts at `now` (monotonic): with a heartbeat, or afresh. */
+  private startWindow(now: number, heartbeat: boolean): void {
+    if (this.state === HeartbeatMonitorState.Running) {
+      this.watch.restart(now, heartbeat);
     }
   }
-
-  private readonly timeoutDue = (): void => {
-    if (this.context.silenceExcused?.(this.deadline)) {
-      this.armTimeout();
-    } else if (this.leaveRunning(HeartbeatMonitorState.Timeout)) {
-      this.context.onTimeout(this.resourceId);
-    }
-  };
 
   /** The one way out of RUNNING: returns false if the monitor had already left it. */
   private leaveRunning(next: HeartbeatMonitorState): boolean {
@@ -157,8 +176,7 @@ export class HeartbeatMonitor<O = unknown> {
       return false;
     }
     this.state = next;
-    this.timeoutTask?.cancel();
-    this.timeoutTask = null;
+    this.watch.cancel();
     return true;
   }
 }

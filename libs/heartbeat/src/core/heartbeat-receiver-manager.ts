@@ -1,4 +1,4 @@
-import { systemClock, timerScheduler, type Clock, type Scheduler } from './clock.js';
+import { monotonicNow, systemClock, timerScheduler, type Clock, type Scheduler } from './clock.js';
 import type { ResolvedHeartbeatConfiguration } from './heartbeat-configuration.js';
 import { consoleHeartbeatLogger } from './console-heartbeat-logger.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
@@ -16,6 +16,7 @@ import {
   type HeartbeatRejectionReason,
 } from './heartbeat-events.js';
 import { RejectionLog } from './rejection-log.js';
+import { PhiAccrualDetection, type SilenceDetection } from './silence-detection.js';
 import { StallGuard } from './stall-guard.js';
 import { disposeTarget, isPromiseLike, logFailure, logRejection, safely } from './safely.js';
 
@@ -87,6 +88,8 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   /** @internal */
   protected readonly eventStream: HeartbeatEventStream;
   private readonly stallGuard: StallGuard;
+  /** The phi-accrual detector's sweep; absent for Flink's fixed timeout (a timer per monitor). */
+  private readonly detection: SilenceDetection | undefined;
   private readonly admitAnswer: AnswerAdmission | undefined;
   private readonly rejectionLog: RejectionLog;
   private stopped = false;
@@ -120,6 +123,18 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
         this.emitChange({ type: 'stalled', stallMs });
       },
     });
+    const { detector, interval } = this.configuration;
+    this.detection = detector
+      ? new PhiAccrualDetection({
+          settings: detector,
+          interval,
+          timeout,
+          clock: this.clock,
+          scheduler: this.scheduler,
+          stalledAfter: (time) => this.stallGuard.stalledAfter(time),
+          silenceExcused: (resourceId, since) => this.silenceExcused(resourceId, since),
+        })
+      : undefined;
   }
 
   /** The name its events carry (in Nest, the name the manager is declared under). */
@@ -182,7 +197,11 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       scheduler: this.scheduler,
       timeout: this.configuration.timeout,
       rpcFailureThreshold: this.configuration.rpcFailureThreshold,
-      silenceExcused: (deadline) => this.silenceExcused(resourceId, deadline),
+      detection: this.detection,
+      // A stall that ended less than an interval before the deadline still counts: a sender asks
+      // again only when it resumes, and the answers take a round trip.
+      silenceExcused: (deadline) =>
+        this.silenceExcused(resourceId, deadline - this.configuration.interval),
       onTimeout: (id) => {
         this.emitChange({ type: 'timeout', target: id, lastHeartbeat: monitor.getLastHeartbeat() });
         safely(
@@ -227,6 +246,16 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
 
   getLastHeartbeatFrom(resourceId: string): number {
     return this.monitors.get(resourceId)?.getLastHeartbeat() ?? -1;
+  }
+
+  /**
+   * Monotonic ms since the last heartbeat from the target: -1 if it is not monitored or not heard
+   * from yet. For durations (health, metrics), which `now() - getLastHeartbeatFrom(id)` would get
+   * wrong across a step of the wall clock.
+   * @internal
+   */
+  millisSinceLastHeartbeat(resourceId: string): number {
+    return this.monitors.get(resourceId)?.millisSinceLastHeartbeat(monotonicNow(this.clock)) ?? -1;
   }
 
   getMonitoredTargets(): string[] {
@@ -284,14 +313,14 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
   }
 
   /**
-   * Whether the silence of a target until `deadline` proves nothing: this process stalled so near
-   * it that heartbeats due before it may still be unread. A stall that ended less than an interval
-   * before the deadline still counts: a sender asks again only when it resumes, and the answers
-   * take a round trip.
+   * Whether the silence of a target proves nothing: this process stalled after `since` (monotonic
+   * ms), so heartbeats may still be unread, or were never asked for. The fixed timeout asks about
+   * stalls near its deadline; phi-accrual about any since the silence began, since phi is
+   * sensitive to a few hundred ms.
    * @internal
    */
-  protected silenceExcused(_resourceId: string, deadline: number): boolean {
-    return this.stallGuard.stalledAfter(deadline - this.configuration.interval);
+  protected silenceExcused(_resourceId: string, since: number): boolean {
+    return this.stallGuard.stalledAfter(since);
   }
 
   /**
@@ -362,7 +391,9 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     }
     // Measured only for subscribers to heartbeats: a closure per heartbeat, for its round trip.
     const sentAt =
-      this.eventStream.heartbeatsWatched && rpc !== this.deliverAnswer ? this.clock.now() : -1;
+      this.eventStream.heartbeatsWatched && rpc !== this.deliverAnswer
+        ? monotonicNow(this.clock)
+        : -1;
     let outcome: Promise<HeartbeatAnswer | void>;
     try {
       // Promise.resolve: a plain-JS target might return a non-promise.
@@ -372,8 +403,8 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     }
     if (sentAt >= 0) {
       outcome.then(
-        // Never below 0, should the clock step back in between.
-        (reply) => monitor.rpcSucceededAfter(reply, Math.max(0, this.clock.now() - sentAt)),
+        // Never below 0: a clock without a monotonic reading may step back in between.
+        (reply) => monitor.rpcSucceededAfter(reply, Math.max(0, monotonicNow(this.clock) - sentAt)),
         monitor.rpcFailed,
       );
     } else {

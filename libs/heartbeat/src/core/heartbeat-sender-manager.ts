@@ -1,4 +1,4 @@
-import type { Cancellable } from './clock.js';
+import { monotonicNow, type Cancellable } from './clock.js';
 import type { HeartbeatMonitor } from './heartbeat-monitor.js';
 import { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
 import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
@@ -37,7 +37,7 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
   O
 > {
   private nextRun: Cancellable | null = null;
-  /** When the current round was planned to start (-1 before the first). */
+  /** When the current round was planned to start, in monotonic ms (-1 before the first). */
   private nextRunAt = -1;
   private readonly runTask = () => this.run();
   private nextSlice: Cancellable | null = null;
@@ -87,9 +87,9 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
    * not go unnoticed.
    * @internal
    */
-  protected override silenceExcused(resourceId: string, deadline: number): boolean {
+  protected override silenceExcused(resourceId: string, since: number): boolean {
     if (this.started || this.isStopped) {
-      return super.silenceExcused(resourceId, deadline);
+      return super.silenceExcused(resourceId, since);
     }
     if (!this.warnedNotStarted) {
       this.warnedNotStarted = true;
@@ -120,7 +120,7 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     // Rounds keep to the planned times, `interval` apart: a timer that fires a little late, or
     // the first slice's own time, does not push every later round back. A run late by a whole
     // interval or more (a stall) plans afresh from now.
-    const now = this.clock.now();
+    const now = monotonicNow(this.clock);
     if (this.nextRunAt < 0 || now >= this.nextRunAt + this.configuration.interval) {
       this.nextRunAt = now;
     }
@@ -136,7 +136,7 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
       this.nextRunAt += this.configuration.interval;
       this.nextRun = this.scheduler.schedule(
         this.runTask,
-        Math.max(0, this.nextRunAt - this.clock.now()),
+        Math.max(0, this.nextRunAt - monotonicNow(this.clock)),
       );
     }
   }

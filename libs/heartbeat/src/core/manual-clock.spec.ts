@@ -197,3 +197,40 @@ describe('ManualClock', () => {
     expect(clock.pendingTasks).toBe(0);
   });
 });
+
+describe('ManualClock: wall clock and monotonic time', () => {
+  it('starts both at the same reading and moves both with advance and stall', () => {
+    const clock = new ManualClock(5_000);
+    expect(clock.monotonicNow()).toBe(5_000);
+    clock.advance(100);
+    clock.stall(50);
+    expect(clock.now()).toBe(5_150);
+    expect(clock.monotonicNow()).toBe(5_150);
+  });
+
+  it('steps the wall clock alone, back or forward: no time passes and nothing runs', () => {
+    const clock = new ManualClock(5_000);
+    const runs: Array<[number, number]> = [];
+    clock.schedule(() => runs.push([clock.now(), clock.monotonicNow()]), 100);
+
+    clock.stepWallClock(-3_600_000);
+    expect(clock.now()).toBe(5_000 - 3_600_000);
+    expect(clock.monotonicNow()).toBe(5_000);
+    expect(runs).toEqual([]);
+    clock.stepWallClock(7_200_000);
+    clock.advance(99);
+    expect(runs).toEqual([]);
+    clock.advance(1);
+
+    // The task fell due by monotonic time; the wall clock kept its offset.
+    expect(runs).toEqual([[5_100 + 3_600_000, 5_100]]);
+  });
+
+  it('rejects a step that is not a finite number of ms', () => {
+    const clock = new ManualClock();
+    expect(() => clock.stepWallClock(Number.NaN)).toThrow(
+      'ManualClock.stepWallClock needs a finite number of ms',
+    );
+    expect(() => clock.stepWallClock(Number.POSITIVE_INFINITY)).toThrow(RangeError);
+  });
+});

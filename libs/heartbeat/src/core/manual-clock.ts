@@ -8,11 +8,17 @@ interface PendingTask {
 }
 
 /**
- * Fake time for tests: a clock and a scheduler that only move when `advance` is called.
- * Tasks run in due order; a task scheduled while advancing runs in the same call if it falls due.
+ * Fake time for tests: a clock and a scheduler that only move when `advance` (or `stall`) is
+ * called. Tasks run in due order; a task scheduled while advancing runs in the same call if it
+ * falls due. Its wall clock (`now()`) and its monotonic time (`monotonicNow()`) start at the same
+ * reading and move together, except that `stepWallClock` moves the wall clock alone, as an NTP
+ * step or a change of the system time does.
  */
 export class ManualClock implements Clock, Scheduler {
+  /** Monotonic time: what tasks fall due by. */
   private current: number;
+  /** How far the wall clock has been stepped away from the monotonic time. */
+  private wallOffset = 0;
   private nextOrder = 0;
   private tasks: PendingTask[] = [];
 
@@ -20,8 +26,24 @@ export class ManualClock implements Clock, Scheduler {
     this.current = startMs;
   }
 
+  /** Wall-clock time: the monotonic time plus every `stepWallClock` so far. */
   now(): number {
+    return this.current + this.wallOffset;
+  }
+
+  monotonicNow(): number {
     return this.current;
+  }
+
+  /**
+   * Steps the wall clock alone by `deltaMs`, back if negative: no time passes, no task runs, and
+   * `monotonicNow()` does not move.
+   */
+  stepWallClock(deltaMs: number): void {
+    if (!Number.isFinite(deltaMs)) {
+      throw new RangeError(`ManualClock.stepWallClock needs a finite number of ms, got ${deltaMs}`);
+    }
+    this.wallOffset += deltaMs;
   }
 
   schedule(run: () => void, delayMs: number): Cancellable {

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import { monotonicNow, type Clock } from './clock.js';
 import type { HeartbeatLogger } from './heartbeat-listener.interface.js';
 
 /** The most (peer, reason) pairs remembered at once; past it, new pairs are only counted. */
@@ -10,7 +10,7 @@ const MAX_TRACKED = 1024;
 const MAX_LINES_PER_INTERVAL = 20;
 
 interface LogWindow {
-  /** Epoch ms when this pair may be logged again. */
+  /** Monotonic ms when this pair may be logged again. */
   until: number;
   suppressed: number;
 }
@@ -39,7 +39,7 @@ export class RejectionLog {
 
   /** Logs `message` (about a rejection for `reason` from `peer`) unless the limits say otherwise. */
   record(peer: string, reason: string, message: string): void {
-    const now = this.clock.now();
+    const now = monotonicNow(this.clock);
     if (now >= this.intervalEnds) {
       this.startInterval(now);
     }

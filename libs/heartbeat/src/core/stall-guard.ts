@@ -1,4 +1,4 @@
-import type { Cancellable, Clock, Scheduler } from './clock.js';
+import { monotonicNow, type Cancellable, type Clock, type Scheduler } from './clock.js';
 import type { HeartbeatLogger } from './heartbeat-listener.interface.js';
 
 export interface StallGuardOptions {
@@ -20,6 +20,7 @@ export interface StallGuardOptions {
  * a tick at least `threshold` ms late means the process itself stalled.
  */
 export class StallGuard {
+  /** Monotonic ms, as every time the guard keeps. */
   private lastSeenRunning = 0;
   private lastStallEnd = Number.NEGATIVE_INFINITY;
   private tick: Cancellable | null = null;
@@ -35,7 +36,7 @@ export class StallGuard {
     if (this.tick || this.options.threshold === -1) {
       return;
     }
-    this.lastSeenRunning = this.options.clock.now();
+    this.lastSeenRunning = monotonicNow(this.options.clock);
     this.scheduleTick();
   }
 
@@ -45,7 +46,8 @@ export class StallGuard {
   }
 
   /**
-   * Whether a stall of the process ended after `time` (epoch ms), counting one that is ending just
+   * Whether a stall of the process ended after `time` (monotonic ms, as `monotonicNow` reads the
+   * clock: a step of the wall clock is no stall), counting one that is ending just
    * now: after a stall the overdue timers run in due order, some before the guard's own tick.
    */
   stalledAfter(time: number): boolean {
@@ -68,7 +70,7 @@ export class StallGuard {
 
   /** Between ticks only a stall moves the mark: the pending tick's lateness is measured from it. */
   private observe(byTick: boolean): void {
-    const now = this.options.clock.now();
+    const now = monotonicNow(this.options.clock);
     const gap = now - this.lastSeenRunning;
     const stalled = gap - this.tickPeriod >= this.options.threshold;
     if (byTick || stalled) {

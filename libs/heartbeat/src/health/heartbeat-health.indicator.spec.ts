@@ -182,6 +182,36 @@ describe('HeartbeatHealthIndicator', () => {
     expect(later.reason).toBeUndefined();
   });
 
+  it('measures its windows and silences on the monotonic clock: wall-clock steps change no verdict', async () => {
+    const { indicator, workers } = await start(200);
+    const silent = new SwitchableTarget('tm-2');
+    workers.monitorTarget('tm-1', new SwitchableTarget('tm-1'));
+    workers.monitorTarget('tm-2', silent);
+    await run(INTERVAL);
+    const check = () =>
+      indicator.isHealthy('heartbeat', { manager: 'workers', minLiveTargets: 2, window: 10_000 });
+    expect((await check()).heartbeat.status).toBe('up'); // the first check starts watching
+
+    // Hours forward: the targets are no more silent than they were.
+    clock.stepWallClock(3 * 3_600_000);
+    expect((await check()).heartbeat).toMatchObject({ status: 'up', liveTargets: 2 });
+
+    silent.mode = 'silent';
+    clock.stall(3_000);
+    await flush();
+    await run(TIMEOUT + INTERVAL); // tm-2 timed out, after the stall's fresh window
+    // Hours back: the stall and the loss are still within the window, tm-2 no longer live.
+    clock.stepWallClock(-5 * 3_600_000);
+    const down = (await check()).heartbeat;
+    expect(down).toMatchObject({ status: 'down', liveTargets: 1, lostInWindow: 1 });
+    expect(down.reason).toContain('this process stalled for');
+
+    clock.stepWallClock(-3_600_000);
+    await run(10_000);
+    expect((await check()).heartbeat).toMatchObject({ lostInWindow: 0, liveTargets: 1 });
+    expect((await check()).heartbeat.reason).not.toContain('stalled');
+  });
+
   it('is down for a sender not started yet, and for a stopped manager', async () => {
     const { moduleRef: app, indicator, registry } = await compile(); // not bootstrapped
     await expect(indicator.isHealthy('heartbeat', { manager: 'workers' })).resolves.toMatchObject({

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
-import type { Clock } from '../core/clock.js';
+import { monotonicNow, type Clock } from '../core/clock.js';
 import { HeartbeatConfigurationError } from '../core/heartbeat-configuration.js';
 import type { HeartbeatEvent } from '../core/heartbeat-events.js';
 import { timeSourcesOf } from '../core/heartbeat-services.js';
@@ -19,7 +19,10 @@ const DEFAULT_WINDOW_MS = 60_000;
 /** Losses kept per manager at most: the memory stays bounded, whatever happens in a window. */
 const MAX_TRACKED_LOSSES = 10_000;
 
-/** The times of one manager's losses, oldest first, no older than the longest window asked for. */
+/**
+ * The times of one manager's losses (monotonic ms, when the indicator heard of them), oldest first,
+ * no older than the longest window asked for.
+ */
 class LossLog {
   private readonly times: number[] = [];
 
@@ -66,6 +69,8 @@ export class HeartbeatHealthIndicator implements OnApplicationShutdown {
   private readonly timeouts: ReadonlyMap<string, number>;
   private readonly losses = new Map<string, LossLog>();
   private lastStall: HeartbeatStall | null = null;
+  /** When the indicator heard of `lastStall`, in monotonic ms: what its window is measured by. */
+  private lastStallSeenAt = 0;
   /** The longest window asked for so far: how long losses are kept. */
   private retentionMs = 0;
   private subscription: Subscription | null = null;
@@ -99,7 +104,9 @@ export class HeartbeatHealthIndicator implements OnApplicationShutdown {
       throw new Error(HEARTBEAT_MESSAGES.noSuchManager(name, this.registry.getManagerNames()));
     }
     this.watch(window);
-    const now = this.clock.now();
+    // Windows and silences are durations: measured on the monotonic clock, so that a step of the
+    // wall clock neither hides a recent loss or stall nor makes live targets look silent.
+    const now = monotonicNow(this.clock);
     const losses = this.losses.get(name);
     losses?.forgetBefore(now - this.retentionMs);
     const timeout = this.timeouts.get(name)!;
@@ -107,8 +114,8 @@ export class HeartbeatHealthIndicator implements OnApplicationShutdown {
     const targets = manager.getMonitoredTargets();
     let liveTargets = 0;
     for (const target of targets) {
-      const last = manager.getLastHeartbeatFrom(target);
-      if (last > 0 && now - last <= timeout) {
+      const silence = manager.millisSinceLastHeartbeat(target);
+      if (silence >= 0 && silence <= timeout) {
         liveTargets += 1;
       }
     }
@@ -119,9 +126,9 @@ export class HeartbeatHealthIndicator implements OnApplicationShutdown {
       reasons.push(HEARTBEAT_MESSAGES.senderNotStarted(name));
     }
     const lastStall = this.lastStall;
-    if (lastStall && lastStall.at > now - window) {
+    if (lastStall && this.lastStallSeenAt > now - window) {
       reasons.push(
-        HEARTBEAT_MESSAGES.processStalled(lastStall.stallMs, now - lastStall.at, window),
+        HEARTBEAT_MESSAGES.processStalled(lastStall.stallMs, now - this.lastStallSeenAt, window),
       );
     }
     if (liveTargets < minLiveTargets) {
@@ -153,19 +160,20 @@ export class HeartbeatHealthIndicator implements OnApplicationShutdown {
     this.subscription = this.registry.changes().subscribe(this.record);
   }
 
+  /** Events come as they happen (the managers emit synchronously): heard now is when they were. */
   private readonly record = (event: HeartbeatEvent): void => {
     if (event.type === 'timeout' || event.type === 'unreachable') {
+      const now = monotonicNow(this.clock);
       let log = this.losses.get(event.manager);
       if (!log) {
         log = new LossLog();
         this.losses.set(event.manager, log);
       }
-      log.add(event.at, event.at - this.retentionMs);
+      log.add(now, now - this.retentionMs);
     } else if (event.type === 'stalled') {
       // One stall is seen by each manager's guard: the process's latest is what matters.
-      if (!this.lastStall || event.at >= this.lastStall.at) {
-        this.lastStall = { at: event.at, stallMs: event.stallMs };
-      }
+      this.lastStall = { at: event.at, stallMs: event.stallMs };
+      this.lastStallSeenAt = monotonicNow(this.clock);
     }
   };
 }

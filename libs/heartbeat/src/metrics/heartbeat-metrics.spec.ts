@@ -233,6 +233,49 @@ describe('HeartbeatMetrics', () => {
     ]);
   });
 
+  it('measures the time since each heartbeat on the monotonic clock: a wall-clock step does not change it', async () => {
+    const { clock, registry, make, supervisor: receiver } = setUp({ perTarget: true });
+    make();
+    receiver.monitorTarget('jm-1');
+    receiver.monitorTarget('jm-2');
+    clock.advance(250);
+    await receiver.requestHeartbeat('jm-1', null);
+    clock.stepWallClock(3_600_000);
+    clock.advance(250);
+    clock.stepWallClock(-7_200_000);
+    clock.advance(500);
+
+    const samples = await scrape(registry);
+    const name = 'heartbeat_target_time_since_last_heartbeat_seconds';
+    expect(valueIn(samples, name, { manager: 'supervisor', target: 'jm-1' })).toBeCloseTo(0.75, 9);
+    expect(valueIn(samples, name, { manager: 'supervisor', target: 'jm-2' })).toBeCloseTo(1, 9);
+  });
+
+  it('goes by the epoch time of another HeartbeatManager implementation, which has nothing else', async () => {
+    const clock = new ManualClock(START);
+    const registry = new Registry();
+    const heardAt = START - 2_500;
+    const foreign = {
+      isStopped: false,
+      getMonitoredTargets: () => ['tm-1'],
+      getLastHeartbeatFrom: () => heardAt,
+    } as unknown as HeartbeatManager;
+    const metrics = new HeartbeatMetrics(
+      PROM_CLIENT,
+      { managers: new Map([['foreign', foreign]]), clock, events: new Subject<HeartbeatEvent>() },
+      { registry, perTarget: true },
+    );
+
+    const samples = await scrape(registry);
+    expect(
+      valueIn(samples, 'heartbeat_target_time_since_last_heartbeat_seconds', {
+        manager: 'foreign',
+        target: 'tm-1',
+      }),
+    ).toBeCloseTo(2.5, 9);
+    metrics.close();
+  });
+
   it('counts timeouts and unreachable targets per manager, kept after the targets are unmonitored', async () => {
     const { clock, registry, make, workers: sender } = setUp({}, { rpcFailureThreshold: 2 });
     make();

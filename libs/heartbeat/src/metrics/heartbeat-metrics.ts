@@ -1,6 +1,6 @@
 import type * as PromClient from 'prom-client';
 import { merge, type Subscription } from 'rxjs';
-import { systemClock, type Clock } from '../core/clock.js';
+import { monotonicNow, systemClock, type Clock } from '../core/clock.js';
 import { consoleHeartbeatLogger } from '../core/console-heartbeat-logger.js';
 import {
   HeartbeatConfigurationError,
@@ -13,6 +13,7 @@ import type {
 } from '../core/heartbeat-events.js';
 import type { HeartbeatLogger } from '../core/heartbeat-listener.interface.js';
 import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
+import { HeartbeatReceiverManager } from '../core/heartbeat-receiver-manager.js';
 import { HEARTBEAT_MESSAGES } from '../nest/heartbeat.messages.js';
 import { checkHeartbeatMetricsOptions } from './heartbeat-metrics-options.js';
 import type {
@@ -56,7 +57,10 @@ interface ManagerSeries {
   readonly labels: ManagerLabels;
   readonly byKind: Readonly<Record<HeartbeatRpcFailureKind, ManagerLabels & { kind: string }>>;
   readonly byReason: Readonly<Record<HeartbeatRejectionReason, ManagerLabels & { reason: string }>>;
-  /** When each target not heard from yet was monitored: its silence is counted from then. */
+  /**
+   * When each target not heard from yet was monitored (monotonic ms, when the event came): its
+   * silence is counted from then.
+   */
   readonly monitoredAt: Map<string, number>;
 }
 
@@ -71,7 +75,10 @@ export class HeartbeatMetrics {
   private readonly registry: HeartbeatMetricsRegistry;
   private readonly managers: ReadonlyMap<string, HeartbeatManager>;
   private readonly clock: Clock;
-  /** When this instance began watching: the silence of a target monitored before is counted from then. */
+  /**
+   * When this instance began watching (monotonic ms): the silence of a target monitored before is
+   * counted from then.
+   */
   private readonly startedAt: number;
   private readonly ownership: Ownership = { closed: false };
   private readonly owned: { readonly name: string; readonly metric: OwnedMetric }[] = [];
@@ -120,7 +127,7 @@ export class HeartbeatMetrics {
     this.registry = checked.options.registry ?? client.register;
     this.managers = sources.managers;
     this.clock = sources.clock ?? systemClock;
-    this.startedAt = this.clock.now();
+    this.startedAt = monotonicNow(this.clock);
     const logger = sources.logger ?? consoleHeartbeatLogger;
     const registers = [this.registry as PromClient.Registry];
     const names = {
@@ -295,7 +302,8 @@ export class HeartbeatMetrics {
         this.stallSeconds.observe(series.labels, event.stallMs / 1_000);
         break;
       case 'monitored':
-        series.monitoredAt.set(event.target, event.at);
+        // Heard as it happens (the managers emit synchronously), on the clock durations use.
+        series.monitoredAt.set(event.target, monotonicNow(this.clock));
         break;
       case 'unmonitored':
         series.monitoredAt.delete(event.target);
@@ -333,7 +341,7 @@ export class HeartbeatMetrics {
   private forEachSilence(
     visit: (series: ManagerSeries, target: string, seconds: number) => void,
   ): void {
-    const now = this.clock.now();
+    const now = monotonicNow(this.clock);
     for (const [name, manager] of this.managers) {
       const series = this.seriesOf(name);
       if (manager.isStopped) {
@@ -345,13 +353,14 @@ export class HeartbeatMetrics {
         if (last < 0) {
           continue; // unmonitored meanwhile
         }
-        let since = last;
+        let silence: number;
         if (last === 0) {
-          since = series.monitoredAt.get(target) ?? this.startedAt;
+          silence = now - (series.monitoredAt.get(target) ?? this.startedAt);
         } else {
           series.monitoredAt.delete(target); // heard from: its own time counts from now on
+          silence = millisSinceLastHeartbeat(manager, target, last, this.clock);
         }
-        visit(series, target, Math.max(0, now - since) / 1_000);
+        visit(series, target, Math.max(0, silence) / 1_000);
       }
     }
   }
@@ -424,4 +433,20 @@ function metricsOptionError(problem: HeartbeatConfigurationProblem): HeartbeatCo
     HEARTBEAT_MESSAGES.invalidMetricsOption(setting, problem.rule, problem.value),
     [{ ...problem, setting }],
   );
+}
+
+/**
+ * The silence of a target heard from (its last heartbeat at `last`, epoch ms): on the monotonic
+ * clock for the library's own managers, so that a step of the wall clock does not change it; from
+ * the epoch time for another implementation of `HeartbeatManager`, which has nothing else.
+ */
+function millisSinceLastHeartbeat(
+  manager: HeartbeatManager,
+  target: string,
+  last: number,
+  clock: Clock,
+): number {
+  return manager instanceof HeartbeatReceiverManager
+    ? manager.millisSinceLastHeartbeat(target)
+    : clock.now() - last;
 }

@@ -441,7 +441,7 @@ describe('HeartbeatModule options validation', () => {
     it('rejects a misspelt manager setting instead of ignoring it', async () => {
       const error = await startupError({}, { workers: { role: 'sender', intervall: 5 } as never });
       expect(error?.message).toBe(
-        'Heartbeat manager "workers" has an unknown setting "intervall"; known: role, resourceId, interval, timeout, rpcFailureThreshold, stallThreshold',
+        'Heartbeat manager "workers" has an unknown setting "intervall"; known: role, resourceId, interval, timeout, rpcFailureThreshold, stallThreshold, detector',
       );
     });
 
@@ -619,6 +619,128 @@ describe('HeartbeatModule options validation', () => {
       }
       expect((caught as HeartbeatConfigurationError).problems).toEqual([
         { setting: 'managers.workers.role', rule: '"sender" or "receiver"', value: 'leader' },
+      ]);
+    });
+  });
+
+  describe('detector', () => {
+    const PHI_DEFAULTS = {
+      kind: 'phi-accrual',
+      threshold: 8,
+      minStdDeviation: 100,
+      acceptableHeartbeatPause: 3_000,
+      maxSampleSize: 1_000,
+    };
+    const detectorsOf = (options: Partial<HeartbeatModuleOptions>, managers: Managers) =>
+      Object.fromEntries(
+        resolveHeartbeatOptions(
+          { resourceId: 'node-a', ...options },
+          declareHeartbeatManagers(managers),
+        ).managers.map(({ name, configuration }) => [name, configuration.detector]),
+      );
+
+    it('is per manager: a module-wide detector, overridden by a manager, "fixed" included', () => {
+      expect(
+        detectorsOf(
+          { detector: { kind: 'phi-accrual', threshold: 10 } },
+          {
+            inherits: 'sender',
+            own: { role: 'receiver', detector: { kind: 'phi-accrual', maxSampleSize: 50 } },
+            flink: { role: 'sender', detector: 'fixed' },
+          },
+        ),
+      ).toEqual({
+        inherits: { ...PHI_DEFAULTS, threshold: 10 },
+        own: { ...PHI_DEFAULTS, maxSampleSize: 50 },
+        flink: undefined,
+      });
+      expect(detectorsOf({}, { workers: 'sender' })).toEqual({ workers: undefined });
+    });
+
+    it("gives the module's managers the detector they were declared with", async () => {
+      expect(
+        await startupError(
+          { interval: 1_000, timeout: 10_000 },
+          { workers: { role: 'sender', detector: { kind: 'phi-accrual' } }, tm: 'receiver' },
+        ),
+      ).toBeNull();
+      const registry = moduleRef!.get(HeartbeatRegistry);
+      const configurationOf = (name: string) =>
+        (registry.getManager(name) as unknown as { configuration: { detector?: unknown } })
+          .configuration;
+      expect(configurationOf('workers').detector).toEqual(PHI_DEFAULTS);
+      expect(configurationOf('tm').detector).toBeUndefined();
+    });
+
+    it.each<[string, Partial<HeartbeatModuleOptions>, Managers, unknown[]]>([
+      [
+        "a manager's own bad threshold",
+        {},
+        { workers: { role: 'sender', detector: { kind: 'phi-accrual', threshold: 0 } } },
+        [{ setting: 'managers.workers.detector.threshold', rule: 'a finite number > 0', value: 0 }],
+      ],
+      [
+        "a manager's own unknown detector key and bad maxSampleSize",
+        {},
+        {
+          workers: {
+            role: 'receiver',
+            detector: { kind: 'phi-accrual', maxSampleSize: 0, pause: 1 } as never,
+          },
+        },
+        [
+          {
+            setting: 'managers.workers.detector.pause',
+            rule: 'left out: known settings are kind, threshold, minStdDeviation, acceptableHeartbeatPause, maxSampleSize',
+            value: 1,
+          },
+          {
+            setting: 'managers.workers.detector.maxSampleSize',
+            rule: 'an integer from 1 to 10000',
+            value: 0,
+          },
+        ],
+      ],
+      [
+        "a manager's unknown detector",
+        {},
+        { workers: { role: 'sender', detector: 'adaptive' as never } },
+        [
+          {
+            setting: 'managers.workers.detector',
+            rule: '"fixed" or { kind: "phi-accrual", threshold?, minStdDeviation?, acceptableHeartbeatPause?, maxSampleSize? }',
+            value: 'adaptive',
+          },
+        ],
+      ],
+      [
+        'a module-wide bad acceptableHeartbeatPause, by its plain name',
+        { detector: { kind: 'phi-accrual', acceptableHeartbeatPause: -5 } },
+        { workers: 'sender' },
+        [
+          {
+            setting: 'detector.acceptableHeartbeatPause',
+            rule: 'a number of ms >= 0 and <= 2147483647',
+            value: -5,
+          },
+        ],
+      ],
+    ])('lists the problem of %s', async (_case, options, managers, problems) => {
+      const error = await startupError(options, managers);
+      expect(error).toBeInstanceOf(HeartbeatConfigurationError);
+      expect((error as HeartbeatConfigurationError).problems).toEqual(problems);
+    });
+
+    it('is checked through forRootAsync too', async () => {
+      const error = await asyncStartupError({
+        detector: { kind: 'phi-accrual', minStdDeviation: 0 },
+      });
+      expect((error as HeartbeatConfigurationError).problems).toEqual([
+        {
+          setting: 'detector.minStdDeviation',
+          rule: 'a number of ms > 0 and <= 2147483647',
+          value: 0,
+        },
       ]);
     });
   });

@@ -177,8 +177,9 @@ function resolveManagerConfiguration(
     if (!(error instanceof HeartbeatConfigurationError)) {
       throw error;
     }
+    // `detector.threshold` is the manager's own when its `detector` is.
     const nameOf = (setting: string) =>
-      Object.hasOwn(own, setting) ? `managers.${name}.${setting}` : setting;
+      Object.hasOwn(own, setting.split('.', 1)[0]) ? `managers.${name}.${setting}` : setting;
     throw new HeartbeatConfigurationError(error.message, renameProblems(error.problems, nameOf));
   }
 }

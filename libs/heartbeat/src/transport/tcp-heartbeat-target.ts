@@ -1,6 +1,6 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
-import type { Cancellable, Clock, Scheduler } from '../core/clock.js';
+import { monotonicNow, type Cancellable, type Clock, type Scheduler } from '../core/clock.js';
 import type { HeartbeatLogger } from '../core/heartbeat-listener.interface.js';
 import type { HeartbeatAnswer, HeartbeatTarget } from '../core/heartbeat-target.interface.js';
 import { RecipientUnreachableError } from '../core/recipient-unreachable.error.js';
@@ -48,6 +48,7 @@ export class HeartbeatRejectedError extends Error {
 const KEEPALIVE_DELAY_MS = 1_000;
 
 interface PendingRpc {
+  /** Monotonic ms (a wall-clock step neither expires nor prolongs an RPC). */
   readonly deadline: number;
   readonly resolve: (answer: HeartbeatAnswer | void) => void;
   readonly reject: (error: unknown) => void;
@@ -121,7 +122,7 @@ export class TcpHeartbeatTarget<O = unknown> implements HeartbeatTarget<O> {
     }
     const connection = this.connection ?? this.connect();
     return new Promise<HeartbeatAnswer | void>((resolve, reject) => {
-      const deadline = this.settings.clock.now() + this.settings.requestTimeout;
+      const deadline = monotonicNow(this.settings.clock) + this.settings.requestTimeout;
       connection.pending.set(id, { deadline, resolve, reject });
       connection.socket.write(frame);
       if (connection.socket.writableLength > this.settings.limits.maxSendBufferSize) {
@@ -254,7 +255,7 @@ export class TcpHeartbeatTarget<O = unknown> implements HeartbeatTarget<O> {
     if (!connection) {
       return;
     }
-    const now = this.settings.clock.now();
+    const now = monotonicNow(this.settings.clock);
     for (const rpc of connection.pending.values()) {
       // RPCs are kept in the order they were sent, all with the same timeout.
       if (rpc.deadline > now) {
