@@ -1,6 +1,13 @@
 import { Child } from './child.js';
 import type { ProcessMetrics } from './process-metrics.js';
-import type { LoadConfig, MonitorConfig, Report, TargetAddress } from './protocol.js';
+import type {
+  DetectorName,
+  LoadConfig,
+  MonitorConfig,
+  NetworkDelay,
+  Report,
+  TargetAddress,
+} from './protocol.js';
 
 /** Targets one load process simulates at most (two files each: its listener and its connection). */
 export const TARGETS_PER_LOAD = 2_500;
@@ -37,6 +44,8 @@ export class Fleet {
     private readonly loadOf: Map<string, Child>,
     /** What carried the heartbeats, as the monitor names it (e.g. the library's target class). */
     readonly client: string,
+    /** Detectors mode: each manager's detector as the library resolved it. */
+    readonly detectors: Readonly<Record<DetectorName, unknown>> | undefined,
   ) {
     const record = (report: Report) => {
       if (report.type === 'lost') {
@@ -49,7 +58,12 @@ export class Fleet {
     loads.forEach((load) => load.onEvent(record));
   }
 
-  static async start(monitorConfig: MonitorConfig, targetCount: number): Promise<Fleet> {
+  /** `delay`: the load processes reach each target through a delaying fault proxy. */
+  static async start(
+    monitorConfig: MonitorConfig,
+    targetCount: number,
+    { delay }: { delay?: NetworkDelay } = {},
+  ): Promise<Fleet> {
     const monitor = Child.start(
       `monitor (${monitorConfig.mode})`,
       script('monitor'),
@@ -66,6 +80,7 @@ export class Fleet {
           basePort: BASE_PORT,
           firstIndex: first,
           count,
+          ...(delay ? { delay } : {}),
         };
         loads.push(Child.start(`load ${loads.length}`, script('load'), config));
       }
@@ -78,8 +93,8 @@ export class Fleet {
       );
       const targets = listening.flatMap((report) => report.targets);
       monitor.send({ type: 'watch', targets });
-      const { client } = await monitor.next('watching', START_TIMEOUT_MS);
-      return new Fleet(monitor, loads, targets, loadOf, client);
+      const { client, detectors } = await monitor.next('watching', START_TIMEOUT_MS);
+      return new Fleet(monitor, loads, targets, loadOf, client, detectors);
     } catch (error) {
       await Promise.all([monitor, ...loads].map((child) => child.stop()));
       throw error;

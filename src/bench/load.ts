@@ -1,9 +1,12 @@
 /**
  * A load process: simulates `count` heartbeat targets with plain sockets, each behind its own
  * listening port. It answers a request as the library's receiver does: one reply on the request's
- * connection, carrying the target's heartbeat (its id and `TARGET_PAYLOAD`).
+ * connection, carrying the target's heartbeat (its id and `TARGET_PAYLOAD`). With `delay`, each
+ * target is reached through a fault proxy of its own that delays every chunk both ways (a refusing
+ * target's proxy still accepts connections, and resets them: only hung targets keep their meaning).
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { FaultProxy } from '../support/fault-proxy.js';
 import { MeasurementWindow } from './process-metrics.js';
 import { encodeFrame, FrameReader } from '../support/nest-tcp-frames.js';
 import {
@@ -25,6 +28,8 @@ interface SimulatedTarget {
   readonly server: Server;
   readonly sockets: Set<Socket>;
   hung: boolean;
+  /** The delaying proxy in front of it, if the load has a `delay`. */
+  proxy?: FaultProxy;
 }
 
 interface RequestFrame {
@@ -63,14 +68,21 @@ async function listen(index: number): Promise<SimulatedTarget> {
   target.port = await bind(target.server, config.basePort + index - config.firstIndex).catch(() =>
     bind(target.server, 0),
   );
+  if (config.delay) {
+    // Seeded by the target's index, as the failure tests seed theirs: each target draws its own.
+    target.proxy = await FaultProxy.start(
+      { host: config.host, port: target.port },
+      { seed: index + 1 },
+    );
+    target.proxy.delay(config.delay);
+  }
   return target;
 }
 
-const addressOf = (target: SimulatedTarget): TargetAddress => ({
-  id: target.id,
-  host: config.host,
-  port: target.port,
-});
+const addressOf = (target: SimulatedTarget): TargetAddress =>
+  target.proxy
+    ? { id: target.id, host: '127.0.0.1', port: target.proxy.port }
+    : { id: target.id, host: config.host, port: target.port };
 
 function serve(target: SimulatedTarget, socket: Socket): void {
   socket.setNoDelay(true);

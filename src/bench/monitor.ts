@@ -1,5 +1,5 @@
 /**
- * The monitoring process, in one of four modes over the same simulated targets (see
+ * The monitoring process, in one of five modes over the same simulated targets (see
  * `MonitorMode`). Every mode asks every target once right away and then `interval` after each
  * round; it counts heartbeats into a `Tally` and reports over IPC.
  */
@@ -16,6 +16,7 @@ const modes = {
   plain: async () => (await import('./monitor-plain.js')).startPlainNestMonitor,
   raw: async () => (await import('./monitor-raw.js')).startRawMonitor,
   terminus: async () => (await import('./monitor-terminus.js')).startTerminusMonitor,
+  detectors: async () => (await import('./monitor-detectors.js')).startDetectorsMonitor,
 } as const;
 
 const start = await modes[config.mode]();
@@ -24,10 +25,16 @@ report({ type: 'ready' });
 
 onCommand(async (command) => {
   switch (command.type) {
-    case 'watch':
+    case 'watch': {
       tally.track(command.targets.length);
-      report({ type: 'watching', client: await watch(command.targets) });
+      // The client's name, or (detectors mode) that and what the managers run.
+      const watching = await watch(command.targets);
+      report({
+        type: 'watching',
+        ...(typeof watching === 'string' ? { client: watching } : watching),
+      });
       break;
+    }
     case 'measure-start':
       tally.reset();
       window.start();

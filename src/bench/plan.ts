@@ -1,7 +1,7 @@
 /** The command line, what a run measures at which sizes, and the helpers every section uses. */
 import { parseArgs } from 'node:util';
 import { Fleet } from './fleet.js';
-import type { MonitorConfig, MonitorMode } from './protocol.js';
+import type { MonitorConfig, MonitorMode, NetworkDelay } from './protocol.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -15,7 +15,7 @@ const { values: args } = parseArgs({
 });
 
 /** Sections that run on their own with `--section <name>`; `all` (the default) runs every one. */
-const SECTIONS = ['all', 'transports', 'takeover'] as const;
+const SECTIONS = ['all', 'transports', 'takeover', 'detectors'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 function sectionOf(text: string): Section {
@@ -46,6 +46,7 @@ export const THRESHOLD = 2;
 
 const below = (candidates: number[]) => candidates.filter((size) => size < maxTargets);
 const detectionSize = Math.min(maxTargets, 1_000);
+const detectorTargets = Math.min(quick ? 50 : 200, maxTargets);
 export const plan = {
   overheadSizes: [...new Set([1, 100, 1_000].map((size) => Math.min(size, maxTargets)))],
   overheadWindowMs: Math.min(windowMs, quick ? 2_000 : 5_000),
@@ -67,6 +68,21 @@ export const plan = {
     targets: Math.min(10, maxTargets),
     rounds: quick ? 1 : 3,
     windowMs: Math.min(windowMs, quick ? 1_000 : 3_000),
+  },
+  /**
+   * Detectors: a fixed-timeout and a phi-accrual manager in one monitor watch the same targets at
+   * the run's interval and timeout; each run kills `kills` of them (hung), at random moments within
+   * one interval. Runs alternate clean loopback and the network delay, `rounds` of each.
+   */
+  detectors: {
+    targets: detectorTargets,
+    kills: Math.max(1, Math.min(quick ? 10 : 25, Math.floor(detectorTargets / 4))),
+    rounds: quick ? 1 : 3,
+    /** After the warm-up, before the kills: a window in which every loss is false. */
+    quietMs: (quick ? 2 : 5) * interval,
+    killSpreadMs: interval,
+    /** The failure tests' network-delay fault (test/cluster/network-delay.e2e-spec.ts), each way. */
+    delay: { latencyMs: 100, jitterMs: 100 } satisfies NetworkDelay,
   },
   /** Ceiling search: sizes above the largest scale size, in steps of a quarter of it. */
   ceiling: {
@@ -95,8 +111,9 @@ export async function withFleet<T>(
   config: MonitorConfig,
   targets: number,
   use: (fleet: Fleet) => Promise<T>,
+  options: { delay?: NetworkDelay } = {},
 ): Promise<T> {
-  const fleet = await Fleet.start(config, targets);
+  const fleet = await Fleet.start(config, targets, options);
   try {
     return await use(fleet);
   } finally {

@@ -9,21 +9,39 @@ export interface TargetAddress {
 
 export type KillMode = 'hang' | 'refuse';
 
+/** A network delay: each chunk `latencyMs` plus a seeded random 0 to `jitterMs` late, each way. */
+export interface NetworkDelay {
+  readonly latencyMs: number;
+  readonly jitterMs: number;
+}
+
 /** Settings of a load process: which targets it simulates, where. */
 export interface LoadConfig {
   readonly host: string;
   readonly basePort: number;
   readonly firstIndex: number;
   readonly count: number;
+  /**
+   * If set, each target is reached through a fault proxy of its own (`src/support/fault-proxy.ts`,
+   * the failure tests' proxy) on 127.0.0.1 that delays every chunk both ways, seeded by the
+   * target's index; the targets' addresses are the proxies'.
+   */
+  readonly delay?: NetworkDelay;
 }
 
 /**
  * - library: a HeartbeatModule sender manager, one `createTcpTarget` per target;
  * - plain: the plain Nest floor, one `ClientTCP` per target sending the same request;
  * - raw: the raw floor, one bare `net` socket per target writing the same frame;
- * - terminus: a @nestjs/terminus ping check of every target.
+ * - terminus: a @nestjs/terminus ping check of every target;
+ * - detectors: two library sender managers side by side, one per failure detector (`DETECTORS`),
+ *   each watching every target over a connection of its own.
  */
-export type MonitorMode = 'library' | 'plain' | 'raw' | 'terminus';
+export type MonitorMode = 'library' | 'plain' | 'raw' | 'terminus' | 'detectors';
+
+/** The failure detectors the detectors mode compares; also its managers' names. */
+export const DETECTORS = ['fixed', 'phi-accrual'] as const;
+export type DetectorName = (typeof DETECTORS)[number];
 
 /** Settings of the monitoring process. */
 export interface MonitorConfig {
@@ -38,6 +56,11 @@ export interface MonitorConfig {
    * every second. None if absent.
    */
   readonly observe?: 'events' | 'metrics';
+  /**
+   * Detectors mode only: the managers in the order they are declared and each target registered
+   * with them (alternated between runs, so that neither always goes first).
+   */
+  readonly detectorOrder?: readonly DetectorName[];
 }
 
 /** Orchestrator → child. */
@@ -51,8 +74,15 @@ export type Command =
 export type Report =
   | { readonly type: 'ready' }
   | { readonly type: 'listening'; readonly targets: TargetAddress[] }
-  /** `client`: what carries the heartbeats (in library mode, the class of its targets). */
-  | { readonly type: 'watching'; readonly client: string }
+  /**
+   * `client`: what carries the heartbeats (in library mode, the class of its targets);
+   * `detectors`: in detectors mode, each manager's detector as the library resolved it.
+   */
+  | {
+      readonly type: 'watching';
+      readonly client: string;
+      readonly detectors?: Readonly<Record<DetectorName, unknown>>;
+    }
   | {
       readonly type: 'metrics';
       readonly metrics: ProcessMetrics;
@@ -71,6 +101,8 @@ export type Report =
       readonly at: number;
       /** Epoch ms of the target's last heartbeat (or successful check). */
       readonly lastHeartbeat: number;
+      /** Detectors mode: the manager (the detector) that declared it. */
+      readonly detector?: DetectorName;
     };
 
 /** The wire: a heartbeat request, and what the `response` of its reply carries. */

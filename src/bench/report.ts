@@ -1,12 +1,14 @@
 /** The tables on stdout and the JSON summary, its last line. */
 import { expectedPerSecond, MIN_RATE_SHARE, type Ceiling } from './ceiling.js';
 import type { Detection } from './detection.js';
+import type { ConditionResult, DetectorsResult } from './detectors.js';
 import type { WindowResult } from './fleet.js';
 import type { ObservabilityRow } from './observability.js';
 import type { OverheadRow } from './overhead.js';
 import { interval, plan, quick, THRESHOLD, timeout, windowMs } from './plan.js';
 import type { ProcessMetrics } from './process-metrics.js';
 import type { Scale, ScaleRow } from './scale.js';
+import { DETECTORS } from './protocol.js';
 import { round, type Distribution } from './stats.js';
 import type { TerminusResult } from './terminus.js';
 import type { TakeoverResult } from './takeover.js';
@@ -20,6 +22,7 @@ export interface Results {
   readonly terminus: TerminusResult;
   readonly transports: TransportsResult;
   readonly takeover: TakeoverResult;
+  readonly detectors: DetectorsResult;
   readonly seconds: number;
 }
 
@@ -157,10 +160,110 @@ function takeoverSummary(result: TakeoverResult) {
   };
 }
 
+/** A detector's settings as the library resolved them: `threshold 8, minStdDeviation 100, …`. */
+function detectorSettings(settings: unknown): string {
+  if (typeof settings !== 'object' || settings === null) {
+    return String(settings);
+  }
+  return Object.entries(settings)
+    .filter(([key]) => key !== 'kind')
+    .map(([key, value]) => `${key} ${String(value)}`)
+    .join(', ');
+}
+
+const conditionName = ({ condition, delay }: ConditionResult) =>
+  delay ? `delay ${delay.latencyMs}+0–${delay.jitterMs} ms` : condition;
+
+/** The detectors section's table. */
+function detectorsTable(result: DetectorsResult): string {
+  const phi = result.settings?.['phi-accrual'];
+  const rows = result.conditions.flatMap((condition) =>
+    DETECTORS.map((detector) => {
+      const figures = condition.detectors[detector];
+      return [
+        conditionName(condition),
+        detector,
+        condition.kills,
+        figures.killToLoss.count,
+        figures.missed,
+        ms(figures.killToLoss.p50),
+        ms(figures.killToLoss.p99),
+        ms(figures.killToLoss.max),
+        figures.roundP50s.map((value) => ms(value) ?? '-').join(' / '),
+        ms(figures.sinceLastHeartbeat.p50),
+        detector === 'fixed' ? null : ms(condition.phiMinusFixed.p50),
+        figures.falseSuspicions,
+        round(condition.rateShare * 100, 1),
+      ];
+    }),
+  );
+  const [first] = result.conditions;
+  const phiSettings = phi === undefined ? 'the library defaults' : detectorSettings(phi);
+  const watched = result.conditions
+    .map((condition) => `${Math.round(condition.watchedSeconds)} s (${conditionName(condition)})`)
+    .join(', ');
+  const title =
+    `Detectors: the fixed timeout and phi-accrual (${phiSettings}) as two sender managers of one ` +
+    `monitor, each watching the same ${result.targets} targets; ${result.killsPerRound} hung per ` +
+    `run at random moments within ${result.killSpreadMs} ms, judged by both; interval ` +
+    `${result.intervalMs} ms, timeout ${result.timeoutMs} ms (phi-accrual's upper bound), ` +
+    `requestTimeout ${result.requestTimeoutMs} ms; ${first?.rounds ?? 0} run(s) per condition, ` +
+    `alternated; delay: every chunk late by latency + seeded 0–jitter, each way (the failure ` +
+    `tests' fault proxy); ms`;
+  const header = [
+    'condition',
+    'detector',
+    'kills',
+    'detected',
+    'missed',
+    'kill→loss p50',
+    'p99',
+    'max',
+    'p50 per run',
+    'loss−last hb p50',
+    'phi−fixed p50',
+    'false suspicions',
+    'hb % of expected',
+  ];
+  return (
+    table(title, header, rows) +
+    `False suspicions: losses of targets nobody killed, over ${watched} of ${result.targets} ` +
+    `targets watched (${result.quietMs} ms of each run quiet, before its kills)\n`
+  );
+}
+
+/** The detectors section's keys of the JSON summary, by condition, then by detector. */
+function detectorsSummary(result: DetectorsResult) {
+  const byCondition = <T>(value: (condition: ConditionResult) => T) =>
+    Object.fromEntries(
+      result.conditions.map((condition) => [condition.condition, value(condition)]),
+    );
+  const byDetector = <T>(value: (figures: ConditionResult['detectors']['fixed']) => T) =>
+    byCondition((condition) =>
+      Object.fromEntries(
+        DETECTORS.map((detector) => [detector, value(condition.detectors[detector])]),
+      ),
+    );
+  return {
+    detectorsIntervalMs: result.intervalMs,
+    detectorsTimeoutMs: result.timeoutMs,
+    detectorKills: byCondition((condition) => condition.kills),
+    detectorKillToLossMs: byDetector(({ killToLoss }) => ({
+      p50: ms(killToLoss.p50),
+      p99: ms(killToLoss.p99),
+      max: ms(killToLoss.max),
+    })),
+    detectorMissedKills: byDetector((figures) => figures.missed),
+    detectorFalseSuspicions: byDetector((figures) => figures.falseSuspicions),
+    detectorPhiMinusFixedP50Ms: byCondition((condition) => ms(condition.phiMinusFixed.p50)),
+  };
+}
+
 /** The sections that also run alone (`--section <name>`): their table and their JSON summary keys. */
 export const SECTION_REPORTS = {
   transports: { table: transportsTable, summary: transportsSummary },
   takeover: { table: takeoverTable, summary: takeoverSummary },
+  detectors: { table: detectorsTable, summary: detectorsSummary },
 } as const;
 
 /** The output of one section run alone: its table, then its JSON summary. */
@@ -184,6 +287,7 @@ export function render({
   terminus,
   transports,
   takeover,
+  detectors,
   seconds,
 }: Results): string {
   const largest = scale.rows[scale.rows.length - 1];
@@ -286,6 +390,7 @@ export function render({
     `Missed kills: ${detections.map((found) => found.missed).join(' / ')}; ` +
       `false losses while detecting: ${detections.map((found) => found.falseLosses).join(' / ')}; ` +
       `hung targets terminus noticed: ${terminus.hungDetected} of ${plan.kills}\n`,
+    detectorsTable(detectors),
     table(
       `The usual alternative: terminus pingCheck of ${terminus.targets} targets every ${interval} ms`,
       ['', 'CPU µs per check/heartbeat', 'monitor CPU %', 'RSS MB', 'lag p99 ms'],
@@ -343,6 +448,7 @@ export function render({
     libraryClient: largest.client,
     ...transportsSummary(transports),
     ...takeoverSummary(takeover),
+    ...detectorsSummary(detectors),
     quick,
   };
   return [...output, JSON.stringify(summary)].join('\n');

@@ -8,6 +8,7 @@ const benchScript = fileURLToPath(new URL('../../dist/src/bench/bench.js', impor
 const TINY_RUN = ['--quick', '--targets', '4', '--window-ms', '300'];
 const TINY_TIMING = ['--interval-ms', '200', '--timeout-ms', '1000'];
 const TRANSPORTS = ['tcp', 'tcp-client-proxy', 'nats', 'redis'];
+const DETECTORS = ['fixed', 'phi-accrual'];
 
 /** Runs the built benchmark with `args`, killed after `killAfterMs`. */
 async function runBench(args: string[], killAfterMs = 50_000) {
@@ -35,6 +36,7 @@ describe('the benchmark harness (npm run bench)', () => {
       'Ceiling:',
       'Detection',
       'terminus pingCheck',
+      'Detectors:',
       'Transports:',
     ]) {
       expect(stdout).toContain(title);
@@ -81,9 +83,42 @@ describe('the benchmark harness (npm run bench)', () => {
     }
   }, 60_000);
 
+  it('runs the detectors section alone with --section detectors', async () => {
+    const { code, stdout, stderr } = await runBench([
+      '--section',
+      'detectors',
+      ...TINY_RUN,
+      ...TINY_TIMING,
+    ]);
+
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toContain('Detectors:');
+    expect(stdout).not.toContain('Overhead:');
+    const lines = stdout.trimEnd().split('\n');
+    const summary = JSON.parse(lines[lines.length - 1]) as Record<string, Record<string, unknown>>;
+    // One hung target of the 4 per run, one run clean and one under the network delay.
+    expect(summary.detectorKills).toEqual({ clean: 1, delay: 1 });
+    for (const key of ['detectorKillToLossMs', 'detectorMissedKills', 'detectorFalseSuspicions']) {
+      expect({ key, conditions: Object.keys(summary[key]) }).toEqual({
+        key,
+        conditions: ['clean', 'delay'],
+      });
+      for (const byDetector of Object.values(summary[key])) {
+        expect(Object.keys(byDetector as object)).toEqual(DETECTORS);
+      }
+    }
+    for (const count of Object.values(summary.detectorFalseSuspicions)) {
+      for (const value of Object.values(count as object)) {
+        expect(Number.isInteger(value)).toBe(true);
+      }
+    }
+  }, 60_000);
+
   it('refuses a section it does not know', async () => {
     const { code, stderr } = await runBench(['--section', 'transport']);
     expect(code).not.toBe(0);
-    expect(stderr).toContain('--section must be one of all, transports, takeover, got "transport"');
+    expect(stderr).toContain(
+      '--section must be one of all, transports, takeover, detectors, got "transport"',
+    );
   }, 30_000);
 });
