@@ -7,7 +7,8 @@
  * even when a test fails or times out. Every wait here is bounded.
  *
  * CLUSTER_E2E_DIST may point at another build output directory (one holding
- * apps/resource-manager/src/main.js and apps/task-manager/src/main.js); the default is <repo>/dist.
+ * apps/resource-manager/src/main.js, apps/task-manager/src/main.js and apps/job-master/src/main.js);
+ * the default is <repo>/dist.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -25,6 +26,7 @@ export const DIST_DIR = process.env.CLUSTER_E2E_DIST
   : join(repoRoot, 'dist');
 export const RESOURCE_MANAGER_MAIN = join(DIST_DIR, 'apps/resource-manager/src/main.js');
 export const TASK_MANAGER_MAIN = join(DIST_DIR, 'apps/task-manager/src/main.js');
+export const JOB_MASTER_MAIN = join(DIST_DIR, 'apps/job-master/src/main.js');
 
 /** Jest timeout for one test (or one beforeAll) of this suite. */
 export const TEST_TIMEOUT_MS = 30_000;
@@ -153,6 +155,8 @@ export async function freePorts(count: number): Promise<number[]> {
   return [...ports];
 }
 
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
 export interface HttpAnswer<T> {
   readonly status: number;
   readonly body: T;
@@ -161,7 +165,7 @@ export interface HttpAnswer<T> {
 /** One JSON request to http://127.0.0.1:<port><path> (bounded by a 5 s timeout). */
 export async function httpJson<T = unknown>(
   port: number,
-  method: 'GET' | 'POST',
+  method: HttpMethod,
   path: string,
   body?: unknown,
 ): Promise<HttpAnswer<T>> {
@@ -216,6 +220,29 @@ export interface Overview {
   readonly fencingToken: string | null;
 }
 
+/** One JobMaster, as the ResourceManager's `GET /jobmasters` lists it. */
+export interface JobMasterView {
+  readonly id: string;
+  readonly address: string;
+  readonly jobs: string[];
+  readonly lastHeartbeat: number;
+  readonly timeSinceLastHeartbeat: number;
+}
+
+/** One slot of a job, as the JobMaster's `/jobs` API shows it. */
+export interface JobSlot {
+  readonly taskManagerId: string;
+  readonly slotIndex: number;
+  readonly allocationId: string;
+}
+
+/** A job as the JobMaster's `GET /jobs/:jobId` shows it. */
+export interface JobView {
+  readonly jobId: string;
+  readonly state: string;
+  readonly slots: JobSlot[];
+}
+
 export interface Allocation {
   readonly taskManagerId: string;
   readonly slotIndex: number;
@@ -261,7 +288,7 @@ function describeExit({ code, signal }: ExitStatus): string {
 }
 
 /** Variables the apps read: never inherited from the shell running the tests. */
-const APP_VARIABLE = /^(RM_|TM_|HEARTBEAT_|TLS_|HA_)/;
+const APP_VARIABLE = /^(RM_|TM_|JM_|HEARTBEAT_|TLS_|HA_)/;
 
 /** One child process running a built app, with every line it printed (stdout and stderr). */
 export class AppProcess {
@@ -407,17 +434,17 @@ export class ResourceManagerProcess extends AppProcess {
     return id;
   }
 
-  http<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpAnswer<T>> {
+  http<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<HttpAnswer<T>> {
     return httpJson<T>(this.httpPort, method, path, body);
   }
 
   /** GET a path that must answer 200, and return its body. */
-  async get<T>(path: string): Promise<T> {
-    const { status, body } = await this.http<T>('GET', path);
-    if (status !== 200) {
-      throw new Error(`GET ${path} answered ${status}: ${JSON.stringify(body)}`);
-    }
-    return body;
+  get<T>(path: string): Promise<T> {
+    return getOk<T>(this.httpPort, path);
+  }
+
+  async jobMasters(): Promise<JobMasterView[]> {
+    return (await this.get<{ jobmasters: JobMasterView[] }>('/jobmasters')).jobmasters;
   }
 
   async taskManagers(): Promise<TaskManagerView[]> {
@@ -495,6 +522,61 @@ export class TaskManagerProcess extends AppProcess {
   }
 }
 
+/** GET http://127.0.0.1:<port><path>, which must answer 200; returns the body. */
+async function getOk<T>(port: number, path: string): Promise<T> {
+  const { status, body } = await httpJson<T>(port, 'GET', path);
+  if (status !== 200) {
+    throw new Error(`GET ${path} answered ${status}: ${JSON.stringify(body)}`);
+  }
+  return body;
+}
+
+export class JobMasterProcess extends AppProcess {
+  constructor(
+    readonly id: string,
+    readonly httpPort: number,
+    env: Record<string, string>,
+  ) {
+    super(id, JOB_MASTER_MAIN, env);
+  }
+
+  /** Waits for its ready line. */
+  async ready(timeoutMs = 15_000): Promise<void> {
+    await waitForLine(this, new RegExp(`JobMaster ${escapeRegExp(this.id)} ready`), { timeoutMs });
+  }
+
+  http<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<HttpAnswer<T>> {
+    return httpJson<T>(this.httpPort, method, path, body);
+  }
+
+  submit(jobId: string, slots: number): Promise<HttpAnswer<{ jobId: string; slots: JobSlot[] }>> {
+    return this.http('POST', '/jobs', { jobId, slots });
+  }
+
+  job(jobId: string): Promise<JobView> {
+    return getOk<JobView>(this.httpPort, `/jobs/${encodeURIComponent(jobId)}`);
+  }
+
+  /** Lines of "JobMaster <id> registered with ResourceManager <rmId> (fencing token <token>)". */
+  registrations(): Array<{ resourceManagerId: string; fencingToken: string }> {
+    const pattern = new RegExp(
+      `JobMaster ${escapeRegExp(this.id)} registered with ResourceManager (\\S+) \\(fencing token ([^)]+)\\)`,
+    );
+    return this.lines
+      .map((line) => line.match(pattern))
+      .filter((match): match is RegExpMatchArray => match !== null)
+      .map(([, resourceManagerId, fencingToken]) => ({ resourceManagerId, fencingToken }));
+  }
+}
+
+export interface JobMasterStart {
+  readonly id: string;
+  /** The ResourceManager's fixed port; none with HA (the JobMaster finds the leader on etcd). */
+  readonly resourceManagerTcpPort?: number;
+  readonly heartbeat?: HeartbeatSettings;
+  readonly env?: Record<string, string>;
+}
+
 export interface ResourceManagerStart {
   /** Ports to reuse (e.g. to restart it in place); free ones are picked otherwise. */
   readonly tcpPort?: number;
@@ -547,6 +629,23 @@ export class Cluster {
     });
     this.processes.push(tm);
     return tm;
+  }
+
+  async startJobMaster(options: JobMasterStart): Promise<JobMasterProcess> {
+    const httpPort = await freePort();
+    const jm = new JobMasterProcess(options.id, httpPort, {
+      JM_ID: options.id,
+      JM_HOST: HOST,
+      JM_TCP_PORT: '0',
+      JM_HTTP_PORT: String(httpPort),
+      ...(options.resourceManagerTcpPort === undefined
+        ? {}
+        : { RM_HOST: HOST, RM_TCP_PORT: String(options.resourceManagerTcpPort) }),
+      ...heartbeatEnv(options.heartbeat ?? FAST_HEARTBEATS),
+      ...options.env,
+    });
+    this.processes.push(jm);
+    return jm;
   }
 
   /** Starts any built app with exactly `env` (plus NO_COLOR), e.g. to check a bad configuration. */

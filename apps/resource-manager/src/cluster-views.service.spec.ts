@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { SlotStatus } from '#cluster';
 import {
   FENCING_TOKEN,
+  jmA,
   resourceManagerServices,
   tmA,
   type ResourceManagerServices,
@@ -59,6 +60,47 @@ describe('ClusterViews', () => {
       freeSlots: 3,
       lastHeartbeat: registeredAt,
     });
+  });
+
+  it('lists the registered JobMasters with their jobs and the time since their last heartbeat; a lost one leaves at once', () => {
+    services.jobMasterRegistrations.register({ ...jmA, jobs: ['job-1', 'job-2'] });
+    services.jobMasterRegistrations.register({
+      ...jmA,
+      jobMasterId: 'jm-b',
+      host: '10.0.0.7',
+      port: 41_002,
+    });
+    const heardAt = Date.now() - 900;
+    services.jobMasterHeartbeatManager.getLastHeartbeatFrom.mockImplementation((id) =>
+      id === 'jm-a' ? heardAt : 0,
+    );
+    const registeredAt = services.jobMasterRegistrations.get('jm-b')!.registeredAt;
+
+    const [a, b] = services.views.jobMasters();
+
+    expect(a).toEqual({
+      id: 'jm-a',
+      address: '127.0.0.1:41001',
+      jobs: ['job-1', 'job-2'],
+      lastHeartbeat: heardAt,
+      timeSinceLastHeartbeat: expect.any(Number),
+    });
+    expect(a.timeSinceLastHeartbeat).toBeGreaterThanOrEqual(900);
+    // No heartbeat yet: it was last heard of when it registered.
+    expect(b).toMatchObject({
+      id: 'jm-b',
+      address: '10.0.0.7:41002',
+      jobs: [],
+      lastHeartbeat: registeredAt,
+    });
+    // The TaskManagers' list is not theirs.
+    expect(services.views.list().map(({ id }) => id)).toEqual(['tm-a', 'tm-b']);
+
+    services.jobMasterHeartbeats.onJobMasterLost('jm-a', 'timeout');
+    expect(services.views.jobMasters().map(({ id }) => id)).toEqual(['jm-b']);
+    // A standby shows none (they went with the leadership).
+    services.leadership.stepDown();
+    expect(services.views.jobMasters()).toEqual([]);
   });
 
   it('finds one TaskManager with its slots, or nothing', () => {

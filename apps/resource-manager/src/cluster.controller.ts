@@ -41,6 +41,11 @@ export class ClusterController {
     return taskManager;
   }
 
+  @Get('jobmasters')
+  jobMasters() {
+    return { jobmasters: this.views.jobMasters() };
+  }
+
   @Get('overview')
   @ServedByStandby()
   overview() {

@@ -3,7 +3,13 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { createCheckedJsonSocket } from 'nestjs-heartbeat';
-import { logRefusedHandshakes, ResourceManagerPatterns, runApp, serverTlsOptions } from '#cluster';
+import {
+  JobMasterToResourceManagerPatterns,
+  logRefusedHandshakes,
+  ResourceManagerPatterns,
+  runApp,
+  serverTlsOptions,
+} from '#cluster';
 import { readResourceManagerConfig } from './resource-manager.config.js';
 import {
   RESOURCE_MANAGER_IDENTITY,
@@ -27,7 +33,11 @@ runApp(async () => {
       port: config.tcpPort,
       socketClass: createCheckedJsonSocket({
         limits: config.frameLimits,
-        patterns: Object.values(ResourceManagerPatterns),
+        // TaskManagers' and JobMasters' messages; heartbeats are the library's.
+        patterns: [
+          ...Object.values(ResourceManagerPatterns),
+          ...Object.values(JobMasterToResourceManagerPatterns),
+        ],
       }),
       tlsOptions: serverTlsOptions(config.tls),
     },
@@ -44,7 +54,10 @@ runApp(async () => {
     `ResourceManager ${resourceManagerId} ready: tcp ${config.host}:${config.tcpPort}${config.tls ? ' (mutual TLS)' : ''}, ` +
       `http http://${config.host}:${config.httpPort}, ` +
       (token === null ? 'high availability on etcd, ' : `fencing token ${token}, `) +
-      `heartbeat interval ${config.heartbeat.interval} ms, timeout ${config.heartbeat.timeout} ms`,
+      `heartbeat interval ${config.heartbeat.interval} ms, timeout ${config.heartbeat.timeout} ms` +
+      (config.jobMasterHeartbeatTimeout === config.heartbeat.timeout
+        ? ''
+        : ` (JobMasters: ${config.jobMasterHeartbeatTimeout} ms)`),
   );
   await leadership.start();
 });

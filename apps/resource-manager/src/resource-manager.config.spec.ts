@@ -62,6 +62,44 @@ describe('readResourceManagerConfig', () => {
     },
   );
 
+  it('reads JM_HEARTBEAT_TIMEOUT_MS for its jobMasters manager, defaulting to HEARTBEAT_TIMEOUT_MS', () => {
+    expect(readResourceManagerConfig({}).jobMasterHeartbeatTimeout).toBe(50_000);
+    expect(
+      readResourceManagerConfig({ HEARTBEAT_INTERVAL_MS: '200', HEARTBEAT_TIMEOUT_MS: '1500' })
+        .jobMasterHeartbeatTimeout,
+    ).toBe(1_500);
+    const config = readResourceManagerConfig({
+      HEARTBEAT_INTERVAL_MS: '200',
+      HEARTBEAT_TIMEOUT_MS: '1500',
+      JM_HEARTBEAT_TIMEOUT_MS: ' 4000 ',
+    });
+    expect(config.jobMasterHeartbeatTimeout).toBe(4_000);
+    // The TaskManagers' timeout is its own.
+    expect(config.heartbeat.timeout).toBe(1_500);
+    expect(
+      readResourceManagerConfig({ JM_HEARTBEAT_TIMEOUT_MS: '  ' }).jobMasterHeartbeatTimeout,
+    ).toBe(50_000);
+    // Equal to the interval is the least it may be.
+    expect(
+      readResourceManagerConfig({ HEARTBEAT_INTERVAL_MS: '200', JM_HEARTBEAT_TIMEOUT_MS: '200' })
+        .jobMasterHeartbeatTimeout,
+    ).toBe(200);
+  });
+
+  it.each([
+    ['abc', 'JM_HEARTBEAT_TIMEOUT_MS must be an integer, got "abc"'],
+    ['1.5', 'JM_HEARTBEAT_TIMEOUT_MS must be an integer, got "1.5"'],
+    ['0', 'JM_HEARTBEAT_TIMEOUT_MS must be a number of ms > 0 and <= 2147483647, got "0"'],
+    ['-5', 'JM_HEARTBEAT_TIMEOUT_MS must be a number of ms > 0 and <= 2147483647, got "-5"'],
+    [
+      '2147483648',
+      'JM_HEARTBEAT_TIMEOUT_MS must be a number of ms > 0 and <= 2147483647, got "2147483648"',
+    ],
+    ['9999', 'JM_HEARTBEAT_TIMEOUT_MS must be at least HEARTBEAT_INTERVAL_MS (10000), got "9999"'],
+  ])('refuses JM_HEARTBEAT_TIMEOUT_MS=%s, naming it', (value, message) => {
+    expect(refusal({ JM_HEARTBEAT_TIMEOUT_MS: value })).toBe(message);
+  });
+
   it('takes port 0 (any free port) without HA, and fixed ports with HA', () => {
     expect(readResourceManagerConfig({ RM_TCP_PORT: '0', RM_HTTP_PORT: '0' })).toMatchObject({
       tcpPort: 0,

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { TASK_MANAGER_HEARTBEATS } from '#cluster';
+import { JOB_MASTER_HEARTBEATS, TASK_MANAGER_HEARTBEATS } from '#cluster';
 import { TerminusModule } from '@nestjs/terminus';
 import { HeartbeatModule } from 'nestjs-heartbeat';
 import { Registry } from 'prom-client';
@@ -8,6 +8,10 @@ import { ClusterController } from './cluster.controller.js';
 import { ClusterViews } from './cluster-views.service.js';
 import { METRICS_REGISTRY, ObservabilityController } from './observability.controller.js';
 import { DashboardController, DASHBOARD_PROVIDERS } from './dashboard/index.js';
+import { JobMasterHeartbeats } from './job-master-heartbeats.service.js';
+import { JobMasterRegistrations } from './job-master-registrations.service.js';
+import { JobMasterSlots } from './job-master-slots.service.js';
+import { JobMasterGateway } from './job-master.gateway.js';
 import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config.js';
 import {
   newResourceManagerIdentity,
@@ -33,11 +37,15 @@ export class ResourceManagerModule {
       imports: [
         HeartbeatModule.forRoot({
           resourceId: identity.resourceManagerId,
-          managers: { [TASK_MANAGER_HEARTBEATS]: 'sender' },
+          managers: {
+            [TASK_MANAGER_HEARTBEATS]: 'sender',
+            // The JobMasters are watched with a timeout of their own (JM_HEARTBEAT_TIMEOUT_MS).
+            [JOB_MASTER_HEARTBEATS]: { role: 'sender', timeout: config.jobMasterHeartbeatTimeout },
+          },
           ...config.heartbeat,
           // The answer comes in the reply, so a reply later than this is no heartbeat: allow up
-          // to the timeout for it (a hung TaskManager is declared by the timeout anyway).
-          requestTimeout: config.heartbeat.timeout,
+          // to the timeout for it (a hung peer is declared by its manager's timeout anyway).
+          requestTimeout: Math.max(config.heartbeat.timeout, config.jobMasterHeartbeatTimeout),
           // The slot reports come back in the replies: read them with the configured frame limit.
           clientLimits: config.frameLimits,
           metrics: { registry },
@@ -46,6 +54,7 @@ export class ResourceManagerModule {
       ],
       controllers: [
         TaskManagerGateway,
+        JobMasterGateway,
         ClusterController,
         ObservabilityController,
         DashboardController,
@@ -60,6 +69,9 @@ export class ResourceManagerModule {
         TaskManagerRegistrations,
         SlotPool,
         TaskManagerHeartbeats,
+        JobMasterRegistrations,
+        JobMasterSlots,
+        JobMasterHeartbeats,
         ClusterViews,
         ...DASHBOARD_PROVIDERS,
       ],

@@ -1,28 +1,17 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import { ClientTCP } from '@nestjs/microservices';
-import { Observable, throwError } from 'rxjs';
-import {
-  TaskManagerPatterns,
-  type SlotAllocation,
-  type SlotReport,
-  type SlotStatus,
-} from '#cluster';
+import { TaskManagerPatterns, type SlotAllocation, type SlotStatus } from '#cluster';
 import { rejectionOf } from '../../../test/fixtures/settling.js';
 import {
+  answerTaskManagerCommands,
   FENCING_TOKEN,
   resourceManagerServices,
   tmA,
   type ResourceManagerServices,
+  type TaskManagerCommand,
 } from '../../../test/fixtures/resource-manager-services.js';
 import { NotLeaderError } from './leadership/resource-manager-leadership.service.js';
 import { SlotRequestError, type SlotPool } from './slot-pool.service.js';
-
-interface Command {
-  readonly taskManagerId: string;
-  readonly pattern: string;
-  readonly data: Record<string, unknown>;
-}
 
 const free = (index: number): SlotStatus => ({
   index,
@@ -31,79 +20,20 @@ const free = (index: number): SlotStatus => ({
   jobId: null,
 });
 
-/** What a TaskManager does to its slots on a command. */
-function apply(slots: SlotStatus[], { pattern, data }: Command): void {
-  if (pattern === TaskManagerPatterns.allocateSlots) {
-    for (const { slotIndex, allocationId, jobId } of data.allocations as SlotAllocation[]) {
-      slots[slotIndex] = { index: slotIndex, free: false, allocationId, jobId };
-    }
-    return;
-  }
-  // A release frees the job's slots, or only the given allocations of it (an undo).
-  const only = data.allocationIds as string[] | undefined;
-  slots.forEach((slot, index) => {
-    if (
-      slot.jobId === data.jobId &&
-      (!only || (slot.allocationId !== null && only.includes(slot.allocationId)))
-    ) {
-      slots[index] = free(index);
-    }
-  });
-}
-
 describe('SlotPool', () => {
   let services: ResourceManagerServices;
   let slotPool: SlotPool;
   /** The commands the TaskManagers got, in the order they were sent. */
-  let commands: Command[];
+  let commands: TaskManagerCommand[];
   /** TaskManagers that refuse every command. */
   let refusing: Set<string>;
-
-  /**
-   * Stands in for the TaskManagers behind the command clients: each applies the command to its
-   * slots and answers, on the next turn of the event loop, with its slot report after the change.
-   */
-  function answerCommands(): void {
-    const tables = new Map<string, { version: number; slots: SlotStatus[] }>();
-    jest.spyOn(ClientTCP.prototype, 'send').mockImplementation(function (
-      this: ClientTCP,
-      pattern,
-      data,
-    ) {
-      const registration = services.registrations.all().find(({ client }) => client === this);
-      if (!registration) {
-        commands.push({ taskManagerId: '(released)', pattern, data } as Command);
-        return throwError(() => new Error('a command over the client of a released TaskManager'));
-      }
-      const command = { taskManagerId: registration.id, pattern, data } as Command;
-      commands.push(command);
-      if (refusing.has(registration.id)) {
-        return throwError(() => new Error(`${registration.id} refuses`));
-      }
-      const table = tables.get(registration.id) ?? {
-        version: 0,
-        slots: registration.slots.map((slot) => ({ ...slot })),
-      };
-      tables.set(registration.id, table);
-      apply(table.slots, command);
-      const report: SlotReport = { version: ++table.version, slots: structuredClone(table.slots) };
-      return new Observable((subscriber) => {
-        setImmediate(() => {
-          subscriber.next(report);
-          subscriber.complete();
-        });
-      }) as never;
-    });
-  }
 
   beforeEach(() => {
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    commands = [];
-    refusing = new Set();
     services = resourceManagerServices();
     slotPool = services.slotPool;
-    answerCommands();
+    ({ commands, refusing } = answerTaskManagerCommands(services));
   });
 
   afterEach(() => {
@@ -261,6 +191,81 @@ describe('SlotPool', () => {
     expect(await allocation).toEqual(new SlotRequestError('Allocation failed: tm-b refuses'));
     // tm-a's share is not undone over its closed client: the release dropped its slots anyway.
     expect(commands).toHaveLength(2);
+  });
+
+  it("allocates for a JobMaster: each allocation names its owner, each granted slot its TaskManager's address", async () => {
+    services.registrations.register(tmA);
+    services.registrations.register({ ...tmA, taskManagerId: 'tm-b', port: 40_002 });
+    const owner = { jobMasterId: 'jm-a', heartbeatSecret: 'secret-1' };
+
+    const granted = await slotPool.allocateFor(owner, 'job-1', 3);
+
+    expect(granted).toEqual([
+      {
+        taskManagerId: 'tm-a',
+        host: '127.0.0.1',
+        port: 40_001,
+        slotIndex: 0,
+        allocationId: expect.any(String),
+      },
+      {
+        taskManagerId: 'tm-a',
+        host: '127.0.0.1',
+        port: 40_001,
+        slotIndex: 1,
+        allocationId: expect.any(String),
+      },
+      {
+        taskManagerId: 'tm-b',
+        host: '127.0.0.1',
+        port: 40_002,
+        slotIndex: 0,
+        allocationId: expect.any(String),
+      },
+    ]);
+    const sent = commands.flatMap(({ data }) => data.allocations as SlotAllocation[]);
+    expect(sent).toEqual(
+      granted.map(({ slotIndex, allocationId }) => ({
+        slotIndex,
+        allocationId,
+        jobId: 'job-1',
+        jobMaster: owner,
+      })),
+    );
+    // The HTTP API's allocations name no owner.
+    await slotPool.allocate('job-2', 1);
+    expect(commands.at(-1)?.data.allocations).toEqual([
+      { slotIndex: 1, allocationId: expect.any(String), jobId: 'job-2' },
+    ]);
+    const [httpAllocation] = commands.at(-1)!.data.allocations as SlotAllocation[];
+    expect(httpAllocation).not.toHaveProperty('jobMaster');
+  });
+
+  it('releases only the given allocations of a job, asking only the TaskManagers that hold them', async () => {
+    services.registrations.register(tmA);
+    services.registrations.register({ ...tmA, taskManagerId: 'tm-b', port: 40_002 });
+    const allocations = await slotPool.allocate('job-1', 4);
+    const onB = allocations.filter(({ taskManagerId }) => taskManagerId === 'tm-b');
+    commands.length = 0;
+
+    expect(slotPool.heldSlots('job-1')).toBe(4);
+    expect(await slotPool.release('job-1', [onB[0].allocationId, 'unknown-allocation'])).toBe(1);
+
+    expect(
+      commands.map(({ taskManagerId, pattern, data }) => [taskManagerId, pattern, data]),
+    ).toEqual([
+      [
+        'tm-b',
+        TaskManagerPatterns.releaseSlots,
+        expect.objectContaining({ jobId: 'job-1', allocationIds: [onB[0].allocationId] }),
+      ],
+    ]);
+    expect(freeSlotsOf('tm-a')).toEqual([]);
+    expect(freeSlotsOf('tm-b')).toEqual([0]);
+    expect(slotPool.heldSlots('job-1')).toBe(3);
+    // None of the job's: nothing to ask.
+    expect(await slotPool.release('job-1', [])).toBe(0);
+    expect(commands).toHaveLength(1);
   });
 
   it('ignores a slot report older than what it knows', () => {

@@ -7,8 +7,11 @@ import {
   slotReportProblem,
   slotReportSchema,
   TaskManagerPatterns,
+  type GrantedSlot,
   type SlotAllocation,
+  type SlotOwner,
   type SlotReport,
+  type SlotStatus,
 } from '#cluster';
 import { NotLeaderError } from './leadership/resource-manager-leadership.service.js';
 import { TaskManagerClients } from './task-manager-clients.service.js';
@@ -20,10 +23,14 @@ import {
 /** A slot request the cluster cannot satisfy (the HTTP API answers it with 409). */
 export class SlotRequestError extends Error {}
 
+/** The allocations given to one TaskManager by an allocation. */
+type Share = [Registration, SlotAllocation[]];
+
 /**
  * The slots of the registered TaskManagers: all-or-nothing allocation across TaskManagers (undoing
- * the shares already given when one fails), release by job, and the bookkeeping reconciled from
- * slot reports. Allocations and releases run one at a time.
+ * the shares already given when one fails), for a job of the HTTP API or of a JobMaster, release
+ * by job (or of some allocations of it), and the bookkeeping reconciled from slot reports.
+ * Allocations and releases run one at a time.
  */
 @Injectable()
 export class SlotPool {
@@ -38,10 +45,78 @@ export class SlotPool {
    * Picks `count` free slots across TaskManagers and asks each TaskManager to allocate its share.
    * All or nothing: if a TaskManager refuses or fails, the shares already given are released again.
    */
-  allocate(
+  async allocate(
     jobId: string,
     count: number,
   ): Promise<Array<SlotAllocation & { taskManagerId: string }>> {
+    const shares = await this.place(jobId, count);
+    return shares.flatMap(([registration, allocations]) =>
+      allocations.map((allocation) => ({ ...allocation, taskManagerId: registration.id })),
+    );
+  }
+
+  /**
+   * `allocate` for a job of a JobMaster: each allocation names its `owner` (`jobMaster`), so that
+   * its TaskManager watches that JobMaster; each granted slot names where its TaskManager listens,
+   * for the JobMaster to heartbeat it there.
+   */
+  async allocateFor(owner: SlotOwner, jobId: string, count: number): Promise<GrantedSlot[]> {
+    const shares = await this.place(jobId, count, owner);
+    return shares.flatMap(([registration, allocations]) =>
+      allocations.map(({ slotIndex, allocationId }) => ({
+        taskManagerId: registration.id,
+        host: registration.host,
+        port: registration.port,
+        slotIndex,
+        allocationId,
+      })),
+    );
+  }
+
+  /**
+   * Asks every TaskManager holding slots of the job to free them (only those of `allocationIds`,
+   * if given); returns how many were freed.
+   */
+  release(jobId: string, allocationIds?: readonly string[]): Promise<number> {
+    const only = allocationIds && new Set(allocationIds);
+    const isReleased = (slot: SlotStatus) =>
+      slot.jobId === jobId &&
+      (!only || (slot.allocationId !== null && only.has(slot.allocationId)));
+    return this.oneAtATime(async () => {
+      this.registrations.requireLeadership();
+      const shares = this.registrations
+        .all()
+        .map((registration) => [registration, registration.slots.filter(isReleased)] as const)
+        .filter(([, slots]) => slots.length > 0);
+      const outcomes = await Promise.allSettled(
+        shares.map(([registration, slots]) =>
+          this.command(registration, TaskManagerPatterns.releaseSlots, {
+            jobId,
+            ...(only && { allocationIds: slots.map(({ allocationId }) => allocationId) }),
+          }),
+        ),
+      );
+      const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+      if (failure) {
+        throw failureOf(failure.reason, 'Release incomplete');
+      }
+      return shares.reduce((sum, [, slots]) => sum + slots.length, 0);
+    });
+  }
+
+  /** How many slots the job holds, as the bookkeeping knows it. */
+  heldSlots(jobId: string): number {
+    return this.registrations
+      .all()
+      .reduce((sum, r) => sum + r.slots.filter((slot) => slot.jobId === jobId).length, 0);
+  }
+
+  /**
+   * Picks `count` free slots across TaskManagers and asks each TaskManager to allocate its share
+   * (for `owner`'s job, if given). All or nothing: if a TaskManager refuses or fails, the shares
+   * already given are released again.
+   */
+  private place(jobId: string, count: number, owner?: SlotOwner): Promise<Share[]> {
     return this.oneAtATime(async () => {
       // One queued behind a step-down meets no registrations: it must hear why, not "no free slots".
       this.registrations.requireLeadership();
@@ -58,7 +133,12 @@ export class SlotPool {
       const shares = new Map<Registration, SlotAllocation[]>();
       for (const { registration, slot } of free.slice(0, count)) {
         const share = shares.get(registration) ?? [];
-        share.push({ slotIndex: slot.index, allocationId: randomUUID(), jobId });
+        share.push({
+          slotIndex: slot.index,
+          allocationId: randomUUID(),
+          jobId,
+          ...(owner && { jobMaster: { ...owner } }),
+        });
         shares.set(registration, share);
       }
       const outcomes = await Promise.allSettled(
@@ -76,35 +156,7 @@ export class SlotPool {
         );
         throw failureOf(failure.reason, 'Allocation failed');
       }
-      return [...shares].flatMap(([registration, allocations]) =>
-        allocations.map((allocation) => ({ ...allocation, taskManagerId: registration.id })),
-      );
-    });
-  }
-
-  /** Asks every TaskManager holding slots of the job to free them; returns how many were freed. */
-  release(jobId: string): Promise<number> {
-    return this.oneAtATime(async () => {
-      this.registrations.requireLeadership();
-      const holders = this.registrations
-        .all()
-        .filter((registration) => registration.slots.some((slot) => slot.jobId === jobId));
-      const held = holders.reduce(
-        (sum, r) => sum + r.slots.filter((slot) => slot.jobId === jobId).length,
-        0,
-      );
-      const outcomes = await Promise.allSettled(
-        holders.map((registration) =>
-          this.command(registration, TaskManagerPatterns.releaseSlots, {
-            jobId,
-          }),
-        ),
-      );
-      const failure = outcomes.find((outcome) => outcome.status === 'rejected');
-      if (failure) {
-        throw failureOf(failure.reason, 'Release incomplete');
-      }
-      return held;
+      return [...shares];
     });
   }
 
@@ -132,10 +184,7 @@ export class SlotPool {
   }
 
   /** Best effort: frees the given shares of a failed allocation. */
-  private async undo(
-    jobId: string,
-    shares: Array<[Registration, SlotAllocation[]]>,
-  ): Promise<void> {
+  private async undo(jobId: string, shares: Share[]): Promise<void> {
     await Promise.allSettled(
       shares.map(([registration, allocations]) =>
         this.command(registration, TaskManagerPatterns.releaseSlots, {

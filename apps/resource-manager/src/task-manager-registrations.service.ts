@@ -6,12 +6,10 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { ClientTCP } from '@nestjs/microservices';
-import { randomUUID } from 'node:crypto';
 import { pairwise, startWith, Subject, type Observable, type Subscription } from 'rxjs';
 import {
   clientTlsOptions,
   largestTaskManagerFrame,
-  sameSecret,
   slotReportProblem,
   RESOURCE_MANAGER_HEARTBEATS,
   TASK_MANAGER_HEARTBEATS,
@@ -34,23 +32,24 @@ import {
   type ResourceManagerIdentity,
 } from './resource-manager-identity.js';
 import { ResourceManagerLeadership } from './leadership/resource-manager-leadership.service.js';
+import {
+  describeSilence,
+  RegistrationFence,
+  RegistrationRefused,
+  type RegistrationCredentials,
+} from './registration-fence.js';
 import { TaskManagerClients } from './task-manager-clients.service.js';
 
-/** What the ResourceManager knows of one registered TaskManager. */
-export interface Registration {
+/**
+ * What the ResourceManager knows of one registered TaskManager. Its `credential` (and the one it
+ * was `replacedWith`) fence off everyone else: see `RegistrationFence`.
+ */
+export interface Registration extends RegistrationCredentials {
   readonly id: string;
   readonly host: string;
   readonly port: number;
   readonly slotsNumber: number;
   readonly registeredAt: number;
-  /** Issued at registration: only the TaskManager that registered knows it, so others cannot speak for it. */
-  readonly credential: string;
-  /**
-   * The credential presented to replace the registration before this one, if any. It stays good
-   * for this registration: if our answer (with the new credential) was lost, the TaskManager
-   * retries with the old one and must not be locked out until this registration times out.
-   */
-  readonly replacedWith: string | null;
   /** Its command client (see `TaskManagerClients`); heartbeats go over a connection of their own. */
   readonly client: ClientTCP;
   /** Kept by the `SlotPool` from slot reports and command answers. */
@@ -85,10 +84,8 @@ export type MembershipChange =
       readonly at: number;
     };
 
-/** A registration the ResourceManager turns down; the TaskManager gets the message as its error reply. */
-export class RegistrationRefused extends Error {
-  override readonly name = 'RegistrationRefused';
-}
+// Its refusals, shared with the JobMasters' registrations.
+export { RegistrationRefused } from './registration-fence.js';
 
 /**
  * How each release is logged, and whether the TaskManager is told: one that left or registered
@@ -115,6 +112,7 @@ export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShut
   /** Every registration and release, as it happens (in-process; completes on shutdown). */
   readonly membershipChanges$: Observable<MembershipChange> = this.changes.asObservable();
   private followingLeadership: Subscription | null = null;
+  private readonly fence: RegistrationFence;
 
   constructor(
     @Inject(RESOURCE_MANAGER_IDENTITY) private readonly identity: ResourceManagerIdentity,
@@ -124,7 +122,9 @@ export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShut
     private readonly targets: HeartbeatTargetFactory,
     private readonly clients: TaskManagerClients,
     private readonly leadership: ResourceManagerLeadership,
-  ) {}
+  ) {
+    this.fence = new RegistrationFence(leadership, 'TaskManager');
+  }
 
   /** A leader that steps down lets every registration go: the TaskManagers move to the new leader. */
   onModuleInit(): void {
@@ -159,7 +159,7 @@ export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShut
       this.release(request.taskManagerId, 'replaced');
     }
     const client = this.clients.open(request.host, request.port);
-    const credential = randomUUID();
+    const credentials = this.fence.issue(replacing, request.credential);
     const registeredAt = Date.now();
     this.registrations.set(request.taskManagerId, {
       id: request.taskManagerId,
@@ -167,8 +167,7 @@ export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShut
       port: request.port,
       slotsNumber: request.slots,
       registeredAt,
-      credential,
-      replacedWith: replacing ? (request.credential ?? null) : null,
+      ...credentials,
       client,
       // What it holds already (registering with a new leader): the allocations stay as they are.
       slots:
@@ -203,7 +202,11 @@ export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShut
       slotsNumber: request.slots,
       at: registeredAt,
     });
-    return { resourceManagerId: this.identity.resourceManagerId, fencingToken, credential };
+    return {
+      resourceManagerId: this.identity.resourceManagerId,
+      fencingToken,
+      credential: credentials.credential,
+    };
   }
 
   /** A TaskManager says goodbye: release it now instead of waiting for the timeout. */
@@ -229,10 +232,7 @@ export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShut
     const { logged, notify } = RELEASES[reason];
     const lastHeartbeat = this.heartbeats.getLastHeartbeatFrom(taskManagerId);
     const releasedAt = Date.now();
-    const silence =
-      lastHeartbeat > 0
-        ? `${releasedAt - lastHeartbeat} ms after its last heartbeat`
-        : `no heartbeat in the ${releasedAt - registration.registeredAt} ms since it registered`;
+    const silence = describeSilence(lastHeartbeat, registration.registeredAt, releasedAt);
     this.heartbeats.unmonitorTarget(taskManagerId);
     this.registrations.delete(taskManagerId);
     const allocated = registration.slots.filter((slot) => !slot.free).length;
@@ -277,29 +277,17 @@ export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShut
    * its lease is checked here): so no message goes out from a leader whose lease may have lapsed.
    */
   proofFor(registration: Registration): ResourceManagerHeartbeat {
-    return {
-      fencingToken: this.leadership.requireLeadership(),
-      credential: registration.credential,
-    };
+    return this.fence.proofFor(registration);
   }
 
   /** Why a message in the name of `taskManagerId` is refused, or undefined if it is its own. */
   refusal(taskManagerId: string, fencingToken: string, credential: string): string | undefined {
-    const registration = this.registrations.get(taskManagerId);
-    if (!registration) {
-      return `${taskManagerId} is not registered`;
-    }
-    const { leader, fencingToken: ours } = this.leadership.current;
-    if (!leader || ours === null) {
-      return 'this ResourceManager does not lead';
-    }
-    if (fencingToken !== ours) {
-      return `fencing token ${fencingToken} is not this leadership's (${ours})`;
-    }
-    if (!sameSecret(credential, registration.credential)) {
-      return `wrong credential for ${taskManagerId} (not the TaskManager that registered)`;
-    }
-    return undefined;
+    return this.fence.refusal(
+      taskManagerId,
+      this.registrations.get(taskManagerId),
+      fencingToken,
+      credential,
+    );
   }
 
   /** The clients are closed by `TaskManagerClients`; here the registrations go, so no command uses one. */
@@ -311,9 +299,9 @@ export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShut
 
   /** Why a registration is refused, or undefined if it may go ahead. */
   private registrationRefusal(request: RegistrationRequest): string | undefined {
-    if (!this.leadership.isLeader()) {
-      const leaderUrl = this.leadership.leaderUrl();
-      return `this ResourceManager does not lead${leaderUrl ? ` (the leader is ${leaderUrl})` : ''}`;
+    const notLeading = this.fence.notLeading();
+    if (notLeading) {
+      return notLeading;
     }
     const reportProblem =
       request.slotReport && slotReportProblem(request.slotReport, request.slots);
@@ -327,18 +315,10 @@ export class TaskManagerRegistrations implements OnModuleInit, OnApplicationShut
         `more than this ResourceManager's TCP_MAX_BUFFER_SIZE ${this.config.frameLimits.maxBufferSize}`
       );
     }
-    const live = this.registrations.get(request.taskManagerId);
-    const presented = request.credential ?? '';
-    if (
-      live &&
-      !sameSecret(presented, live.credential) &&
-      !(live.replacedWith !== null && sameSecret(presented, live.replacedWith))
-    ) {
-      return (
-        `${request.taskManagerId} is registered from ${live.host}:${live.port} and the request lacks ` +
-        `that registration's credential; retry once the old one is dropped (heartbeat timeout)`
-      );
-    }
-    return undefined;
+    return this.fence.replacementRefusal(
+      request.taskManagerId,
+      this.registrations.get(request.taskManagerId),
+      request.credential,
+    );
   }
 }

@@ -104,10 +104,23 @@ export const unregistrationRequestSchema = z.strictObject({
 });
 export type UnregistrationRequest = z.infer<typeof unregistrationRequestSchema>;
 
+/**
+ * Which JobMaster a slot allocation is for, as the ResourceManager tells the TaskManager: the
+ * TaskManager then watches that JobMaster with its `jobMasters` receiver, accepts its heartbeats
+ * only with this secret, and frees the job's slots if the JobMaster is lost.
+ */
+export const slotOwnerSchema = z.strictObject({
+  jobMasterId: id(),
+  heartbeatSecret: id(),
+});
+export type SlotOwner = z.infer<typeof slotOwnerSchema>;
+
 export const slotAllocationSchema = z.strictObject({
   slotIndex: integer(0, MAX_SLOTS - 1),
   allocationId: id(),
   jobId: id(),
+  /** Absent for slots allocated over HTTP (`/slots/allocate`), which no JobMaster watches. */
+  jobMaster: slotOwnerSchema.optional(),
 });
 export type SlotAllocation = z.infer<typeof slotAllocationSchema>;
 
