@@ -99,10 +99,14 @@ describe('JobMasterSlots', () => {
         },
       ],
     });
-    const allocations = commands.flatMap(({ data }) => data.allocations as SlotAllocation[]);
-    expect(allocations.map(({ jobMaster }) => jobMaster)).toEqual(
-      Array.from({ length: 3 }, () => ({ jobMasterId: 'jm-a', heartbeatSecret: 'secret-a' })),
+    // Each allocation command names the JobMaster once, for all of its allocations.
+    const allocateCommands = commands.filter(({ data }) => 'allocations' in data);
+    expect(allocateCommands.map(({ data }) => data.jobMaster)).toEqual(
+      allocateCommands.map(() => ({ jobMasterId: 'jm-a', heartbeatSecret: 'secret-a' })),
     );
+    expect(
+      allocateCommands.flatMap(({ data }) => data.allocations as SlotAllocation[]),
+    ).toHaveLength(3);
     expect(jobsOf('jm-a')).toEqual(['job-1']);
     expect(services.jobMasterRegistrations.get('jm-a')?.jobs.get('job-1')).toBe('granted');
     expect(log).toHaveBeenCalledWith(

@@ -193,7 +193,7 @@ describe('SlotPool', () => {
     expect(commands).toHaveLength(2);
   });
 
-  it("allocates for a JobMaster: each allocation names its owner, each granted slot its TaskManager's address", async () => {
+  it("allocates for a JobMaster: each command names its owner, each granted slot its TaskManager's address", async () => {
     services.registrations.register(tmA);
     services.registrations.register({ ...tmA, taskManagerId: 'tm-b', port: 40_002 });
     const owner = { jobMasterId: 'jm-a', heartbeatSecret: 'secret-1' };
@@ -229,9 +229,10 @@ describe('SlotPool', () => {
         slotIndex,
         allocationId,
         jobId: 'job-1',
-        jobMaster: owner,
       })),
     );
+    // Each command names the owner once, for all of its allocations.
+    expect(commands.map(({ data }) => data.jobMaster)).toEqual(commands.map(() => owner));
     // The HTTP API's allocations name no owner.
     await slotPool.allocate('job-2', 1);
     expect(commands.at(-1)?.data.allocations).toEqual([

@@ -56,7 +56,7 @@ export class SlotPool {
   }
 
   /**
-   * `allocate` for a job of a JobMaster: each allocation names its `owner` (`jobMaster`), so that
+   * `allocate` for a job of a JobMaster: each allocation command names its `owner` (`jobMaster`), so that
    * its TaskManager watches that JobMaster; each granted slot names where its TaskManager listens,
    * for the JobMaster to heartbeat it there.
    */
@@ -133,18 +133,14 @@ export class SlotPool {
       const shares = new Map<Registration, SlotAllocation[]>();
       for (const { registration, slot } of free.slice(0, count)) {
         const share = shares.get(registration) ?? [];
-        share.push({
-          slotIndex: slot.index,
-          allocationId: randomUUID(),
-          jobId,
-          ...(owner && { jobMaster: { ...owner } }),
-        });
+        share.push({ slotIndex: slot.index, allocationId: randomUUID(), jobId });
         shares.set(registration, share);
       }
       const outcomes = await Promise.allSettled(
         [...shares].map(([registration, allocations]) =>
           this.command(registration, TaskManagerPatterns.allocateSlots, {
             allocations,
+            ...(owner && { jobMaster: { ...owner } }),
           }),
         ),
       );

@@ -32,7 +32,7 @@ export class ResourceManagerGateway {
     request: AllocateSlotsRequest,
   ): SlotReport {
     this.requireCurrentResourceManager(request);
-    return orRpcError(() => this.slots.allocate(request.allocations));
+    return orRpcError(() => this.slots.allocate(request.allocations, request.jobMaster));
   }
 
   @MessagePattern(TaskManagerPatterns.releaseSlots)

@@ -1,7 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { RESOURCE_MANAGER_HEARTBEATS } from '#cluster';
+import { JOB_MASTER_HEARTBEATS, RESOURCE_MANAGER_HEARTBEATS } from '#cluster';
 import { HeartbeatModule } from 'nestjs-heartbeat';
+import { JobMasterHeartbeats } from './job-master-heartbeats.service.js';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
 import { ResourceManagerGateway } from './resource-manager.gateway.js';
 import { ResourceManagerLocator } from './resource-manager-locator.service.js';
@@ -18,7 +19,11 @@ export class TaskManagerModule {
         ScheduleModule.forRoot(),
         HeartbeatModule.forRoot({
           resourceId: config.id,
-          managers: { [RESOURCE_MANAGER_HEARTBEATS]: 'receiver' },
+          // The ResourceManager asks for heartbeats, and so does every JobMaster with slots here.
+          managers: {
+            [RESOURCE_MANAGER_HEARTBEATS]: 'receiver',
+            [JOB_MASTER_HEARTBEATS]: 'receiver',
+          },
           ...config.heartbeat,
         }),
       ],
@@ -28,6 +33,7 @@ export class TaskManagerModule {
         SlotTable,
         ResourceManagerLocator,
         ResourceManagerConnection,
+        JobMasterHeartbeats,
       ],
     };
   }

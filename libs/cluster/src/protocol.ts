@@ -119,8 +119,6 @@ export const slotAllocationSchema = z.strictObject({
   slotIndex: integer(0, MAX_SLOTS - 1),
   allocationId: id(),
   jobId: id(),
-  /** Absent for slots allocated over HTTP (`/slots/allocate`), which no JobMaster watches. */
-  jobMaster: slotOwnerSchema.optional(),
 });
 export type SlotAllocation = z.infer<typeof slotAllocationSchema>;
 
@@ -134,6 +132,12 @@ const fromResourceManager = { fencingToken: fencingTokenSchema, credential: toke
 export const allocateSlotsRequestSchema = z.strictObject({
   ...fromResourceManager,
   allocations: z.array(slotAllocationSchema).min(1).max(MAX_SLOTS),
+  /**
+   * The JobMaster whose job every allocation of the command is for, once per command (so that an
+   * allocation of every slot still fits the frames a slot report does); absent for slots allocated
+   * over HTTP (`/slots/allocate`), which no JobMaster watches.
+   */
+  jobMaster: slotOwnerSchema.optional(),
 });
 export type AllocateSlotsRequest = z.infer<typeof allocateSlotsRequestSchema>;
 
