@@ -9,8 +9,7 @@ import {
   Post,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { ID_PATTERN, MAX_SLOTS } from '#cluster';
-import { JsonBody } from './json-body.js';
+import { ID_PATTERN, JsonBody, MAX_SLOTS } from '#cluster';
 import { ClusterViews } from './cluster-views.service.js';
 import { ServedByStandby } from './leadership/leader-only.guard.js';
 import { NotLeaderError } from './leadership/resource-manager-leadership.service.js';

@@ -9,6 +9,8 @@ import {
   ResourceManagerPatterns,
   type RegistrationRequest,
   type RegistrationResponse,
+  ResourceManagerLocator,
+  type ResourceManagerLocation,
 } from '#cluster';
 import { acceptHeartbeat, type HeartbeatManager } from 'nestjs-heartbeat';
 import {
@@ -16,10 +18,6 @@ import {
   ResourceManagerConnection,
 } from './resource-manager-connection.service.js';
 import { ResourceManagerGateway } from './resource-manager.gateway.js';
-import {
-  ResourceManagerLocator,
-  type ResourceManagerLocation,
-} from './resource-manager-locator.service.js';
 import { SlotTable } from './slot-table.service.js';
 import { readTaskManagerConfig } from './task-manager.config.js';
 import { TaskManagerModule } from './task-manager.module.js';

@@ -11,18 +11,20 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import {
   clientTlsOptions,
   compareFencingTokens,
+  resourceManagerProofRefusal,
   describeError,
   parseMessage,
   ProtocolError,
   registrationResponseSchema,
   resourceManagerHeartbeatSchema,
-  sameSecret,
   sendRequest,
   RESOURCE_MANAGER_HEARTBEATS,
   ResourceManagerPatterns,
   type RegistrationResponse,
   type ResourceManagerHeartbeat,
   type TaskManagerHeartbeat,
+  ResourceManagerLocator,
+  type ResourceManagerLocation,
 } from '#cluster';
 import {
   acceptHeartbeat,
@@ -36,10 +38,6 @@ import {
   type TargetLossReason,
   closeTcpClient,
 } from 'nestjs-heartbeat';
-import {
-  ResourceManagerLocator,
-  type ResourceManagerLocation,
-} from './resource-manager-locator.service.js';
 import { SlotTable } from './slot-table.service.js';
 import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
 
@@ -209,22 +207,8 @@ export class ResourceManagerConnection implements BeforeApplicationShutdown, OnA
    * leader's, a newer one a leader we have not registered with yet) and our registration's
    * credential (anyone may register and learn the fencing token; only it knows our credential).
    */
-  refusal({ fencingToken, credential }: ResourceManagerHeartbeat): string | undefined {
-    if (!this.registration) {
-      return 'this TaskManager is not registered with any ResourceManager';
-    }
-    const ours = this.registration.fencingToken;
-    const order = compareFencingTokens(fencingToken, ours);
-    if (order < 0) {
-      return `stale fencing token ${fencingToken}: from a deposed leader (this TaskManager is registered with leadership ${ours})`;
-    }
-    if (order > 0) {
-      return `fencing token ${fencingToken} is newer than this TaskManager's registration (${ours}): not the ResourceManager it is registered with`;
-    }
-    if (!sameSecret(credential, this.registration.credential)) {
-      return 'wrong credential (not the ResourceManager this TaskManager is registered with)';
-    }
-    return undefined;
+  refusal(proof: ResourceManagerHeartbeat): string | undefined {
+    return resourceManagerProofRefusal(this.registration, proof, 'TaskManager');
   }
 
   /** On SIGTERM/SIGINT: tell the ResourceManager we leave, so it releases us at once. */

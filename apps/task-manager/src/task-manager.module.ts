@@ -1,11 +1,15 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { JOB_MASTER_HEARTBEATS, RESOURCE_MANAGER_HEARTBEATS } from '#cluster';
+import {
+  JOB_MASTER_HEARTBEATS,
+  RESOURCE_MANAGER_HEARTBEATS,
+  RESOURCE_MANAGER_LOOKUP,
+  ResourceManagerLocator,
+} from '#cluster';
 import { HeartbeatModule } from 'nestjs-heartbeat';
 import { JobMasterHeartbeats } from './job-master-heartbeats.service.js';
 import { ResourceManagerConnection } from './resource-manager-connection.service.js';
 import { ResourceManagerGateway } from './resource-manager.gateway.js';
-import { ResourceManagerLocator } from './resource-manager-locator.service.js';
 import { SlotTable } from './slot-table.service.js';
 import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
 
@@ -31,6 +35,8 @@ export class TaskManagerModule {
       providers: [
         { provide: TASK_MANAGER_CONFIG, useValue: config },
         SlotTable,
+        // The locator reads the ResourceManager's address (or the HA settings) from our config.
+        { provide: RESOURCE_MANAGER_LOOKUP, useValue: { ...config, logContext: 'TaskManager' } },
         ResourceManagerLocator,
         ResourceManagerConnection,
         JobMasterHeartbeats,

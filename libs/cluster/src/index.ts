@@ -3,5 +3,8 @@ export * from './protocol.js';
 export * from './job-master-protocol.js';
 export * from './app-support.js';
 export * from './message-shape.js';
+export * from './json-body.js';
 export * from './tls.js';
 export * from './ha/index.js';
+export * from './resource-manager-locator.js';
+export * from './resource-manager-proof.js';

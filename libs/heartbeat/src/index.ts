@@ -12,6 +12,7 @@ export {
   type HeartbeatDetector,
   type PhiAccrualDetectorOptions,
   type ResolvedHeartbeatConfiguration,
+  type ResolvedPhiAccrualDetector,
 } from './core/heartbeat-configuration.js';
 export type { HeartbeatAnswer, HeartbeatTarget } from './core/heartbeat-target.interface.js';
 export type { AnswerAdmission, AnswerAdmissionOutcome } from './core/heartbeat-receiver-manager.js';

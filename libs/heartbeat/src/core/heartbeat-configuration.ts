@@ -12,7 +12,9 @@ export interface HeartbeatConfiguration {
    * Not in Flink: how late this process's own timers may run (a blocked event loop, a GC pause)
    * before the manager treats it as a stall of its own and gives the timeouts falling due in or
    * just after it a fresh window; at least 50, or -1 to disable. Default: a quarter of the timeout,
-   * within 100 to 2,000 ms.
+   * within 100 to 2,000 ms. With the phi-accrual detector, a manager's stall guard uses at most
+   * `acceptableHeartbeatPause / 1.5` (never below 50 ms), so that a stall it cannot see is covered
+   * by that pause; the configuration keeps the value given.
    */
   readonly stallThreshold: number;
   /**
@@ -49,8 +51,10 @@ export interface PhiAccrualDetectorOptions {
   /**
    * Silence taken as normal on top of the mean inter-arrival time, >= 0, default 3,000 ms: it covers
    * the peer's GC pauses and bursty links. Pauses of this process itself are excused by the stall
-   * guard, not by this margin: keep `stallThreshold` below it, so that a pause of this process long
-   * enough to matter is seen as one.
+   * guard, but only those it sees: it notices a stall once its timers run `stallThreshold` late,
+   * so a stall of up to about 1.5 × `stallThreshold` can go unseen, and only this margin covers it.
+   * Keep 1.5 × `stallThreshold` below this pause plus a few `minStdDeviation`; a manager caps its
+   * stall guard's threshold so that it holds (see `HeartbeatConfiguration.stallThreshold`).
    */
   readonly acceptableHeartbeatPause?: number;
   /**
@@ -109,6 +113,21 @@ const FLINK_DEFAULTS = { interval: 10_000, timeout: 50_000, rpcFailureThreshold:
 
 /** Below this, ordinary event-loop jitter would count as stalls (and the guard tick too often). */
 const MIN_STALL_THRESHOLD = 50;
+
+/**
+ * The threshold a manager's stall guard uses: the configured one, but with the phi-accrual detector
+ * at most `acceptableHeartbeatPause / 1.5` (never below the 50 ms minimum), since a stall up to
+ * about 1.5 thresholds can go unseen and only that pause would then cover it. -1 stays disabled.
+ * @internal
+ */
+export function effectiveStallThreshold(configuration: ResolvedHeartbeatConfiguration): number {
+  const { stallThreshold, detector } = configuration;
+  if (!detector || stallThreshold === -1) {
+    return stallThreshold;
+  }
+  const cap = Math.max(MIN_STALL_THRESHOLD, Math.floor(detector.acceptableHeartbeatPause / 1.5));
+  return Math.min(stallThreshold, cap);
+}
 
 /** A stall long enough to matter is well under the timeout, yet longer than ordinary GC pauses. */
 function defaultStallThreshold(timeout: number): number {

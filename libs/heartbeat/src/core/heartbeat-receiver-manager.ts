@@ -1,9 +1,12 @@
 import { monotonicNow, systemClock, timerScheduler, type Clock, type Scheduler } from './clock.js';
-import type { ResolvedHeartbeatConfiguration } from './heartbeat-configuration.js';
+import {
+  effectiveStallThreshold,
+  type ResolvedHeartbeatConfiguration,
+} from './heartbeat-configuration.js';
 import { consoleHeartbeatLogger } from './console-heartbeat-logger.js';
 import type { HeartbeatListener, HeartbeatLogger } from './heartbeat-listener.interface.js';
 import type { HeartbeatManager } from './heartbeat-manager.interface.js';
-import { HeartbeatMonitor } from './heartbeat-monitor.js';
+import { HeartbeatMonitor, HeartbeatMonitorState } from './heartbeat-monitor.js';
 import type { HeartbeatAnswer, HeartbeatTarget } from './heartbeat-target.interface.js';
 import type { Observable } from 'rxjs';
 import {
@@ -109,7 +112,13 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     this.admitAnswer = options.admitAnswer;
     this.eventStream = new HeartbeatEventStream(options.name ?? options.ownResourceId);
     this.rejectionLog = new RejectionLog(this.logger, this.clock, this.configuration.interval);
-    const { stallThreshold, timeout } = this.configuration;
+    const { detector, interval, timeout } = this.configuration;
+    const stallThreshold = effectiveStallThreshold(this.configuration);
+    const excusedVerdicts = detector
+      ? `phi verdicts on targets silent since before the stall, and timeouts falling due in or ` +
+        `just after it, get a fresh window instead of being declared`
+      : `heartbeat timeouts falling due in or just after the stall get a fresh ${timeout} ms ` +
+        `window instead of being declared`;
     this.stallGuard = new StallGuard({
       clock: this.clock,
       scheduler: this.scheduler,
@@ -117,13 +126,11 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
       threshold: stallThreshold,
       describeStall: (gap) =>
         `Heartbeat manager ${this.ownResourceId}: this process stalled, no timer ran for ${gap} ms ` +
-        `(stall threshold ${stallThreshold} ms); heartbeat timeouts falling due in or just after ` +
-        `the stall get a fresh ${timeout} ms window instead of being declared`,
+        `(stall threshold ${stallThreshold} ms); ${excusedVerdicts}`,
       onStall: (stallMs) => {
         this.emitChange({ type: 'stalled', stallMs });
       },
     });
-    const { detector, interval } = this.configuration;
     this.detection = detector
       ? new PhiAccrualDetection({
           settings: detector,
@@ -258,6 +265,16 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     return this.monitors.get(resourceId)?.millisSinceLastHeartbeat(monotonicNow(this.clock)) ?? -1;
   }
 
+  /**
+   * Whether the target is monitored and not declared lost yet (its monitor still RUNNING): a lost
+   * target stays monitored until unmonitored, and with phi-accrual it may be lost well within the
+   * timeout. For health.
+   * @internal
+   */
+  isTargetRunning(resourceId: string): boolean {
+    return this.monitors.get(resourceId)?.getState() === HeartbeatMonitorState.Running;
+  }
+
   getMonitoredTargets(): string[] {
     return [...this.monitors.keys()];
   }
@@ -314,9 +331,9 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
 
   /**
    * Whether the silence of a target proves nothing: this process stalled after `since` (monotonic
-   * ms), so heartbeats may still be unread, or were never asked for. The fixed timeout asks about
-   * stalls near its deadline; phi-accrual about any since the silence began, since phi is
-   * sensitive to a few hundred ms.
+   * ms), so heartbeats may still be unread, or were never asked for. A timeout (with either
+   * detector) asks about stalls near its deadline; a phi verdict about any since the silence
+   * began, since phi is sensitive to a few hundred ms.
    * @internal
    */
   protected silenceExcused(_resourceId: string, since: number): boolean {

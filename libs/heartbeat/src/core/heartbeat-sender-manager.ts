@@ -93,10 +93,14 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
     }
     if (!this.warnedNotStarted) {
       this.warnedNotStarted = true;
+      // Phi-accrual may judge a target heard from (it sent requests of its own) before the timeout.
+      const [silence, asked, waiting] = this.configuration.detector
+        ? [`${resourceId} has been silent long enough to be declared lost`, 'a heartbeat', 'verdicts']
+        : [`no heartbeat from ${resourceId} within the timeout`, 'one', 'timeouts'];
       this.logger.warn(
-        `Heartbeat sender ${this.ownResourceId}: no heartbeat from ${resourceId} within the timeout, ` +
-          `but this sender has not been started, so it has not asked for one; its targets' ` +
-          `timeouts wait for start() (in Nest, the application's bootstrap starts the senders; ` +
+        `Heartbeat sender ${this.ownResourceId}: ${silence}, ` +
+          `but this sender has not been started, so it has not asked for ${asked}; its targets' ` +
+          `${waiting} wait for start() (in Nest, the application's bootstrap starts the senders; ` +
           `outside Nest, call start() on the sender HeartbeatServices.createSenderManager returns)`,
       );
     }

@@ -37,11 +37,19 @@ export class ManualClock implements Clock, Scheduler {
 
   /**
    * Steps the wall clock alone by `deltaMs`, back if negative: no time passes, no task runs, and
-   * `monotonicNow()` does not move.
+   * `monotonicNow()` does not move. A step that would leave `now()` at 0 or below is refused
+   * (a RangeError): the managers use 0 and -1 as "no heartbeat yet".
    */
   stepWallClock(deltaMs: number): void {
     if (!Number.isFinite(deltaMs)) {
       throw new RangeError(`ManualClock.stepWallClock needs a finite number of ms, got ${deltaMs}`);
+    }
+    const wallAfter = this.now() + deltaMs;
+    if (wallAfter <= 0) {
+      throw new RangeError(
+        `ManualClock.stepWallClock(${deltaMs}) would set the wall clock to ${wallAfter} ms, but it ` +
+          `must stay above 0 (0 and -1 mean "no heartbeat yet"); it reads ${this.now()} ms now`,
+      );
     }
     this.wallOffset += deltaMs;
   }

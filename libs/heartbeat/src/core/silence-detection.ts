@@ -152,12 +152,18 @@ export class PhiAccrualDetection implements SilenceDetection {
 }
 
 /**
- * One monitor's phi-accrual state: where its silence window began and its estimator. Before the
- * first heartbeat only the timeout applies (there is no rhythm to judge by yet).
+ * One monitor's phi-accrual state: its estimator and two anchors. The timeout's anchor moves only
+ * on a heartbeat, a fresh window (a new monitor, a sender's start) or an excused timeout, so that
+ * `timeout` stays an upper bound however often phi's verdicts are excused; phi's own window also
+ * restarts on an excused phi verdict. Before the first heartbeat only the timeout applies (there
+ * is no rhythm to judge by yet).
  */
 class PhiAccrualWatch implements SilenceWatch {
   private readonly estimator: PhiAccrualEstimator;
+  /** Where the silence phi judges began: the last heartbeat, or a fresh or excused window. */
   private windowStart = 0;
+  /** Where the silence the timeout judges began. */
+  private timeoutStart = 0;
   /** Whether the window began with a heartbeat, so that the next one's interval is a sample. */
   private sampleable = false;
   private heard = false;
@@ -173,14 +179,13 @@ class PhiAccrualWatch implements SilenceWatch {
 
   restart(now: number, heartbeat: boolean): void {
     if (heartbeat) {
-      // Not a sample: an interval this process stalled in measures its own pause, not the
-      // target's rhythm.
-      if (this.sampleable && !this.detection.options.stalledAfter(this.windowStart)) {
-        this.estimator.addInterval(now - this.windowStart);
+      if (this.sampleable) {
+        this.sample(now - this.windowStart);
       }
       this.heard = true;
     }
     this.windowStart = now;
+    this.timeoutStart = now;
     this.sampleable = heartbeat;
     if (!this.tracked) {
       this.tracked = true;
@@ -195,17 +200,48 @@ class PhiAccrualWatch implements SilenceWatch {
     }
   }
 
-  /** The sweep's question: has the target been silent too long by phi, or by the timeout? */
+  /** The sweep's question: has the target been silent too long, by the timeout or by phi? */
   evaluate(now: number): void {
-    const silence = now - this.windowStart;
-    if (
-      silence >= this.detection.options.timeout ||
-      (this.heard && this.estimator.suspects(silence))
-    ) {
+    const { options } = this.detection;
+    const deadline = this.timeoutStart + options.timeout;
+    if (now >= deadline) {
+      // The fixed timeout's rule: excused only by a stall that ended within an interval of the
+      // deadline (or a sender not started); then both windows start afresh.
+      if (options.silenceExcused(this.monitor.resourceId, deadline - options.interval)) {
+        this.timeoutStart = now;
+        this.freshWindow(now);
+      } else {
+        this.monitor.silenceDue(false);
+      }
+    } else if (this.heard && this.estimator.suspects(now - this.windowStart)) {
       // A stall of this process after the window began inflated the silence: it proves nothing.
-      this.monitor.silenceDue(
-        this.detection.options.silenceExcused(this.monitor.resourceId, this.windowStart),
-      );
+      // Only phi's window starts afresh: the timeout's deadline stays where it was.
+      if (options.silenceExcused(this.monitor.resourceId, this.windowStart)) {
+        this.freshWindow(now);
+      } else {
+        this.monitor.silenceDue(false);
+      }
+    }
+  }
+
+  private freshWindow(now: number): void {
+    this.windowStart = now;
+    this.sampleable = false;
+  }
+
+  /**
+   * Records the interval a heartbeat ended, unless it says nothing of the target's rhythm: this
+   * process stalled in it or less than an interval before it began (the backlog of heartbeats
+   * read in a burst on resume), or the estimator already suspected so long a silence (as Akka,
+   * which records an interval only while the target is still available).
+   */
+  private sample(intervalMs: number): void {
+    const { options } = this.detection;
+    if (
+      !options.stalledAfter(this.windowStart - options.interval) &&
+      !this.estimator.suspects(intervalMs)
+    ) {
+      this.estimator.addInterval(intervalMs);
     }
   }
 }

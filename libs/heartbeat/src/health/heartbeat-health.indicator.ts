@@ -114,7 +114,8 @@ export class HeartbeatHealthIndicator implements OnApplicationShutdown {
     const targets = manager.getMonitoredTargets();
     let liveTargets = 0;
     for (const target of targets) {
-      const silence = manager.millisSinceLastHeartbeat(target);
+      // Not one declared lost meanwhile: with phi-accrual that comes well within the timeout.
+      const silence = manager.isTargetRunning(target) ? manager.millisSinceLastHeartbeat(target) : -1;
       if (silence >= 0 && silence <= timeout) {
         liveTargets += 1;
       }

@@ -13,7 +13,6 @@ import type {
 } from '../core/heartbeat-events.js';
 import type { HeartbeatLogger } from '../core/heartbeat-listener.interface.js';
 import type { HeartbeatManager } from '../core/heartbeat-manager.interface.js';
-import { HeartbeatReceiverManager } from '../core/heartbeat-receiver-manager.js';
 import { HEARTBEAT_MESSAGES } from '../nest/heartbeat.messages.js';
 import { checkHeartbeatMetricsOptions } from './heartbeat-metrics-options.js';
 import type {
@@ -200,7 +199,9 @@ export class HeartbeatMetrics {
     this.timeouts = this.own(
       new client.Counter({
         name: names.timeouts,
-        help: 'Targets declared lost: no heartbeat within the timeout.',
+        help:
+          'Targets declared lost for their silence: no heartbeat within the timeout or, with the ' +
+          'phi-accrual detector, a silence improbable under their heartbeats so far.',
         labelNames: ['manager'],
         registers,
       }),
@@ -446,7 +447,14 @@ function millisSinceLastHeartbeat(
   last: number,
   clock: Clock,
 ): number {
-  return manager instanceof HeartbeatReceiverManager
-    ? manager.millisSinceLastHeartbeat(target)
+  // Duck-typed, not `instanceof`: the package's CJS and ESM builds each have their own classes.
+  const own = manager as HeartbeatManager & Partial<MonotonicSilence>;
+  return typeof own.millisSinceLastHeartbeat === 'function'
+    ? own.millisSinceLastHeartbeat(target)
     : clock.now() - last;
+}
+
+/** What the library's own managers add (internally) to `HeartbeatManager`. */
+interface MonotonicSilence {
+  millisSinceLastHeartbeat(target: string): number;
 }

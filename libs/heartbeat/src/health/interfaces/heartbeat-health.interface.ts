@@ -6,8 +6,8 @@ export interface HeartbeatHealthCheckOptions {
   /** The manager checked, by the name it is declared under. */
   readonly manager: string;
   /**
-   * Down below this many live targets: monitored, with a heartbeat within the manager's timeout
-   * (a target not heard from yet is not live). Default 0.
+   * Down below this many live targets: monitored, not declared lost, with a heartbeat within the
+   * manager's timeout (a target not heard from yet is not live). Default 0.
    */
   readonly minLiveTargets?: number;
   /**
@@ -29,7 +29,7 @@ export type HeartbeatHealth = {
   readonly status: 'up' | 'down';
   /** Targets monitored now. */
   readonly targets: number;
-  /** Of those, the ones with a heartbeat within the manager's timeout. */
+  /** Of those, the ones not declared lost, with a heartbeat within the manager's timeout. */
   readonly liveTargets: number;
   /** Targets declared lost (timeout or unreachable) within the window. */
   readonly lostInWindow: number;

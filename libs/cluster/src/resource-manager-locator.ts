@@ -13,8 +13,22 @@ import {
   type Observable,
   type Subscription,
 } from 'rxjs';
-import { createEtcdClient, LeaderWatch, type FencingToken } from '#cluster';
-import { TASK_MANAGER_CONFIG, type TaskManagerConfig } from './task-manager.config.js';
+import { createEtcdClient } from './ha/etcd-client.js';
+import type { FencingToken } from './ha/fencing-token.js';
+import type { HaSettings } from './ha/ha-settings.js';
+import { LeaderWatch } from './ha/leader-watch.js';
+
+/** What a ResourceManagerLocator needs: a TaskManager's or a JobMaster's configuration. */
+export interface ResourceManagerLookup {
+  /** The ResourceManager's fixed address (RM_HOST, RM_TCP_PORT); unused with HA. */
+  readonly resourceManager: { readonly host: string; readonly port: number };
+  readonly ha: HaSettings;
+  /** The context of its log lines, e.g. 'TaskManager' (default 'ResourceManagerLocator'). */
+  readonly logContext?: string;
+}
+
+/** The injection token of the locator's `ResourceManagerLookup`. */
+export const RESOURCE_MANAGER_LOOKUP = Symbol('RESOURCE_MANAGER_LOOKUP');
 
 /** Where the ResourceManager to register with is. */
 export interface ResourceManagerLocation {
@@ -35,13 +49,13 @@ const sameLocation = (a: ResourceManagerLocation | null, b: ResourceManagerLocat
     a.fencingToken === b.fencingToken);
 
 /**
- * Leader retrieval for the TaskManager: the ResourceManager's fixed address (RM_HOST, RM_TCP_PORT)
- * without HA; with HA on etcd, the leader etcd names, as it changes (an etcd watch, no polling).
+ * Leader retrieval for a TaskManager or a JobMaster: the ResourceManager's fixed address (RM_HOST,
+ * RM_TCP_PORT) without HA; with HA on etcd, the leader etcd names, as it changes (an etcd watch, no polling).
  * `null` while no leader is known.
  */
 @Injectable()
 export class ResourceManagerLocator implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger('TaskManager');
+  private readonly logger: Logger;
   private readonly location: BehaviorSubject<ResourceManagerLocation | null>;
   private client: Etcd3 | null = null;
   private watch: LeaderWatch | null = null;
@@ -49,7 +63,8 @@ export class ResourceManagerLocator implements OnModuleInit, OnApplicationShutdo
   /** The ResourceManager to register with, as it changes; the current one first. */
   readonly location$: Observable<ResourceManagerLocation | null>;
 
-  constructor(@Inject(TASK_MANAGER_CONFIG) private readonly config: TaskManagerConfig) {
+  constructor(@Inject(RESOURCE_MANAGER_LOOKUP) private readonly config: ResourceManagerLookup) {
+    this.logger = new Logger(config.logContext ?? 'ResourceManagerLocator');
     const { host, port } = config.resourceManager;
     this.location = new BehaviorSubject<ResourceManagerLocation | null>(
       config.ha.mode === 'none'
@@ -90,7 +105,7 @@ export class ResourceManagerLocator implements OnModuleInit, OnApplicationShutdo
     this.logger.log(
       `Looking up the ResourceManager leader of cluster "${ha.clusterId}" on etcd ${ha.endpoints.join(',')}`,
     );
-    // etcd may be down: the watch keeps trying, and the TaskManager starts anyway.
+    // etcd may be down: the watch keeps trying, and the app starts anyway.
     this.watch.start();
   }
 
