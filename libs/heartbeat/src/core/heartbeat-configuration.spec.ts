@@ -1,5 +1,6 @@
 import {
   DEFAULT_HEARTBEAT_CONFIGURATION,
+  effectiveStallThreshold,
   HeartbeatConfigurationError,
   resolveHeartbeatConfiguration,
   type HeartbeatConfiguration,
@@ -397,5 +398,39 @@ describe('resolveHeartbeatConfiguration: detector', () => {
       'interval',
       'detector.threshold',
     ]);
+  });
+});
+
+const effective = (overrides: Partial<HeartbeatConfiguration>) =>
+  effectiveStallThreshold(resolveHeartbeatConfiguration(overrides));
+const phiWithPause = (acceptableHeartbeatPause: number) =>
+  ({ kind: 'phi-accrual', acceptableHeartbeatPause }) as const;
+
+describe('effectiveStallThreshold: what the stall guard uses', () => {
+  it('is the configured threshold for the fixed timeout, however small a pause would be', () => {
+    expect(effective({ stallThreshold: 5_000, timeout: 60_000 })).toBe(5_000);
+    expect(effective({})).toBe(2_000);
+    expect(effective({ stallThreshold: -1 })).toBe(-1);
+  });
+
+  it('is capped at acceptableHeartbeatPause / 1.5 with phi-accrual, never below 50 ms, and -1 stays -1', () => {
+    // Akka's default pause (3 s) leaves the default threshold (at most 2 s) as it is.
+    expect(effective({ detector: { kind: 'phi-accrual' } })).toBe(2_000);
+    expect(
+      effective({ stallThreshold: 2_000, timeout: 30_000, detector: phiWithPause(1_500) }),
+    ).toBe(1_000);
+    expect(effective({ stallThreshold: 500, detector: phiWithPause(1_500) })).toBe(500);
+    expect(effective({ stallThreshold: 2_000, detector: phiWithPause(1_000) })).toBe(666);
+    expect(effective({ stallThreshold: 2_000, detector: phiWithPause(0) })).toBe(50);
+    expect(effective({ stallThreshold: -1, detector: phiWithPause(0) })).toBe(-1);
+  });
+
+  it('leaves the resolved configuration as given: resolution does not throw for it', () => {
+    const configuration = resolveHeartbeatConfiguration({
+      stallThreshold: 2_000,
+      detector: { kind: 'phi-accrual', acceptableHeartbeatPause: 100 },
+    });
+    expect(configuration.stallThreshold).toBe(2_000);
+    expect(effectiveStallThreshold(configuration)).toBe(66);
   });
 });

@@ -95,7 +95,11 @@ export class HeartbeatSenderManager<I = unknown, O = unknown> extends HeartbeatR
       this.warnedNotStarted = true;
       // Phi-accrual may judge a target heard from (it sent requests of its own) before the timeout.
       const [silence, asked, waiting] = this.configuration.detector
-        ? [`${resourceId} has been silent long enough to be declared lost`, 'a heartbeat', 'verdicts']
+        ? [
+            `${resourceId} has been silent long enough to be declared lost`,
+            'a heartbeat',
+            'verdicts',
+          ]
         : [`no heartbeat from ${resourceId} within the timeout`, 'one', 'timeouts'];
       this.logger.warn(
         `Heartbeat sender ${this.ownResourceId}: ${silence}, ` +

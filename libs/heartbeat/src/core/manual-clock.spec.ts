@@ -209,13 +209,14 @@ describe('ManualClock: wall clock and monotonic time', () => {
   });
 
   it('steps the wall clock alone, back or forward: no time passes and nothing runs', () => {
-    const clock = new ManualClock(5_000);
+    const start = 2 * 3_600_000;
+    const clock = new ManualClock(start);
     const runs: Array<[number, number]> = [];
     clock.schedule(() => runs.push([clock.now(), clock.monotonicNow()]), 100);
 
     clock.stepWallClock(-3_600_000);
-    expect(clock.now()).toBe(5_000 - 3_600_000);
-    expect(clock.monotonicNow()).toBe(5_000);
+    expect(clock.now()).toBe(start - 3_600_000);
+    expect(clock.monotonicNow()).toBe(start);
     expect(runs).toEqual([]);
     clock.stepWallClock(7_200_000);
     clock.advance(99);
@@ -223,7 +224,24 @@ describe('ManualClock: wall clock and monotonic time', () => {
     clock.advance(1);
 
     // The task fell due by monotonic time; the wall clock kept its offset.
-    expect(runs).toEqual([[5_100 + 3_600_000, 5_100]]);
+    expect(runs).toEqual([[start + 100 + 3_600_000, start + 100]]);
+  });
+
+  it('rejects a step that would leave the wall clock at 0 or below, where the sentinels are', () => {
+    const clock = new ManualClock(5_000);
+    clock.stepWallClock(-4_000);
+    expect(clock.now()).toBe(1_000);
+
+    expect(() => clock.stepWallClock(-1_000)).toThrow(RangeError);
+    expect(() => clock.stepWallClock(-1_000)).toThrow(
+      'ManualClock.stepWallClock(-1000) would set the wall clock to 0 ms, but it must stay above 0',
+    );
+    expect(() => clock.stepWallClock(-3_600_000)).toThrow(RangeError);
+    // A refused step changes nothing.
+    expect(clock.now()).toBe(1_000);
+    expect(clock.monotonicNow()).toBe(5_000);
+    clock.stepWallClock(-999);
+    expect(clock.now()).toBe(1);
   });
 
   it('rejects a step that is not a finite number of ms', () => {

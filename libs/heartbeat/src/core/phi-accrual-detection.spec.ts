@@ -7,6 +7,7 @@ import type { HeartbeatListener } from './heartbeat-listener.interface.js';
 import type { HeartbeatReceiverManager } from './heartbeat-receiver-manager.js';
 import { HeartbeatServices } from './heartbeat-services.js';
 import { ManualClock } from './manual-clock.js';
+import { phi } from './phi-accrual.js';
 import { phiSweepPeriod } from './silence-detection.js';
 import { seededRandom } from '../../../../src/support/seeded-random.js';
 import {
@@ -115,6 +116,33 @@ function dyingTarget(clock: ManualClock) {
       target.reply = () => new Promise(() => undefined);
     },
   };
+}
+
+/**
+ * The monotonic times a `detector`'s receiver declared its one target lost, through cycles of
+ * `running` ms of normal time and then a stall of `stall` ms, for 10 minutes from `heard`
+ * heartbeats at each interval.
+ */
+function lossesUnderStalls(
+  settings: Partial<HeartbeatConfiguration>,
+  heard: number,
+  running: number,
+  stall: number,
+): { losses: Loss[]; silentFrom: number } {
+  const { clock, losses, listener, services } = rig(settings);
+  const receiver = services.createReceiverManager('observer', listener);
+  receiver.monitorTarget('peer');
+  for (let beat = 0; beat < heard; beat += 1) {
+    clock.advance(settings.interval ?? INTERVAL);
+    void receiver.requestHeartbeat('peer', null);
+  }
+  const silentFrom = clock.monotonicNow();
+  for (let elapsed = 0; elapsed < 600_000; elapsed += running + stall) {
+    clock.advance(running);
+    clock.stall(stall);
+  }
+  receiver.stop();
+  return { losses, silentFrom };
 }
 
 describe('the phi-accrual detector', () => {
@@ -290,6 +318,41 @@ describe('the phi-accrual detector', () => {
       receiver.stop();
     });
 
+    it('takes no sample of the backlog read in a burst on resume, nor of the interval after it', () => {
+      const { clock, losses, listener, services } = rig();
+      const receiver = services.createReceiverManager('observer', listener);
+      const stalls: number[] = [];
+      receiver.changes.subscribe((event) => {
+        if (event.type === 'stalled') {
+          stalls.push(event.stallMs);
+        }
+      });
+      receiver.monitorTarget('peer');
+      // The peer sends every interval whatever this process does: during a stall its heartbeats
+      // queue up (on a socket), to be read at once on resume.
+      const heardAt: number[] = [];
+      for (let beat = 1; beat <= 60; beat += 1) {
+        clock.schedule(() => {
+          void receiver.requestHeartbeat('peer', null);
+          heardAt.push(clock.monotonicNow());
+        }, beat * INTERVAL);
+      }
+
+      clock.advance(20 * INTERVAL); // the 20th heartbeat
+      clock.stall(3_500);
+      clock.advance(40 * INTERVAL + TIMEOUT);
+
+      expect(stalls).toHaveLength(1);
+      expect(heardAt).toHaveLength(60);
+      expect(heardAt.filter((at) => at === heardAt[19] + 3_500)).toHaveLength(3);
+      // Taken as samples, the burst's 0 and 0 ms and the next 500 ms would have raised the
+      // deviation to about 200 ms and put the verdict past LATEST_VERDICT.
+      expect(losses.map(({ id }) => id)).toEqual(['peer']);
+      expect(losses[0].at - heardAt.at(-1)!).toBeGreaterThan(EARLIEST_VERDICT);
+      expect(losses[0].at - heardAt.at(-1)!).toBeLessThanOrEqual(LATEST_VERDICT);
+      receiver.stop();
+    });
+
     it('on a sender: no suspicion for the stall, and still a timely verdict after', async () => {
       const { clock, losses, listener, services } = rig();
       const sender = services.createSenderManager('observer', listener);
@@ -311,6 +374,31 @@ describe('the phi-accrual detector', () => {
       expect(losses[0].at - last).toBeLessThanOrEqual(LATEST_VERDICT);
       sender.stop();
     });
+  });
+
+  it('takes no sample of a heartbeat that came once phi was past the threshold, before the sweep saw it', () => {
+    const { clock, losses, listener, services } = rig();
+    const receiver = services.createReceiverManager('observer', listener);
+    receiver.monitorTarget('peer');
+    // 29 samples of 1 s after the seeds: mean 1 s, deviation the least, 100 ms. Phi passes 8 at
+    // a silence of 4,523 ms; the sweeps see the silence at each multiple of 100 ms, so one that
+    // ends at 4,550 ms comes after phi crossed and before a sweep declared it.
+    const late = 4_550;
+    expect(phi(4_500, INTERVAL + PAUSE, MIN_STD)).toBeLessThan(8);
+    expect(phi(late, INTERVAL + PAUSE, MIN_STD)).toBeGreaterThan(8);
+    const heardAt = peerSending(clock, receiver, [...steady(30), late]);
+
+    clock.advance(timeOf(steady(30)) + late);
+    expect(losses).toEqual([]);
+    expect(heardAt).toHaveLength(31);
+    clock.advance(TIMEOUT);
+
+    // Taken as a sample, the 4.55 s interval would have raised the deviation to over 600 ms and
+    // put off the next verdict by about 3 s.
+    expect(losses.map(({ id }) => id)).toEqual(['peer']);
+    expect(losses[0].at - heardAt.at(-1)!).toBeGreaterThan(EARLIEST_VERDICT);
+    expect(losses[0].at - heardAt.at(-1)!).toBeLessThanOrEqual(LATEST_VERDICT);
+    receiver.stop();
   });
 
   describe('keeps the timeout as an upper bound', () => {
@@ -348,6 +436,116 @@ describe('the phi-accrual detector', () => {
       expect(losses.map(({ id }) => id)).toEqual(['peer']);
       expect(losses[0].at - startedAt).toBeGreaterThanOrEqual(TIMEOUT);
       expect(losses[0].at - startedAt).toBeLessThanOrEqual(TIMEOUT + SWEEP);
+      sender.stop();
+    });
+  });
+
+  describe('keeps the timeout an upper bound under repeated stalls of this process', () => {
+    it('a target never heard from: interval 10 s, timeout 50 s, a 2.5 s stall every 30 s', () => {
+      const settings = { interval: 10_000, timeout: 50_000 };
+      const fixed = lossesUnderStalls({ ...settings, detector: 'fixed' }, 0, 27_500, 2_500);
+      const withPhi = lossesUnderStalls(settings, 0, 27_500, 2_500);
+
+      // Each phi verdict excused by a stall once restarted the timeout's window too: never declared.
+      expect(fixed.losses.map(({ id }) => id)).toEqual(['peer']);
+      expect(withPhi.losses.map(({ id }) => id)).toEqual(['peer']);
+      expect(withPhi.losses[0].at - withPhi.silentFrom).toBeGreaterThanOrEqual(50_000);
+      expect(withPhi.losses[0].at - withPhi.silentFrom).toBeLessThanOrEqual(
+        50_000 + phiSweepPeriod(10_000),
+      );
+      expect(withPhi.losses[0].at - withPhi.silentFrom).toBe(fixed.losses[0].at - fixed.silentFrom);
+    });
+
+    it('a target heard from, then silent: interval 1 s, timeout 20 s, a 2.5 s stall every 6 s', () => {
+      const settings = { timeout: 20_000 };
+      const fixed = lossesUnderStalls({ ...settings, detector: 'fixed' }, 20, 3_500, 2_500);
+      const withPhi = lossesUnderStalls(settings, 20, 3_500, 2_500);
+
+      // Every phi verdict falls in a stall and is excused; the timeout's, by the fixed rule, is not.
+      expect(fixed.losses.map(({ id }) => id)).toEqual(['peer']);
+      expect(withPhi.losses.map(({ id }) => id)).toEqual(['peer']);
+      expect(withPhi.losses[0].at - withPhi.silentFrom).toBeGreaterThanOrEqual(20_000);
+      expect(withPhi.losses[0].at - withPhi.silentFrom).toBeLessThanOrEqual(20_000 + SWEEP);
+      expect(withPhi.losses[0].at - withPhi.silentFrom).toBe(fixed.losses[0].at - fixed.silentFrom);
+    });
+
+    it('still excuses a timeout that falls due in a stall, with a fresh window from its end', () => {
+      const { clock, losses, listener, services } = rig();
+      const receiver = services.createReceiverManager('observer', listener);
+      receiver.monitorTarget('peer'); // never heard from: only the timeout judges it
+      clock.advance(TIMEOUT - 1_000);
+      clock.stall(3_000); // over the stall threshold (2 s), across the deadline
+      expect(losses).toEqual([]);
+      const resumedAt = clock.monotonicNow();
+      clock.advance(TIMEOUT + SWEEP);
+
+      expect(losses.map(({ id }) => id)).toEqual(['peer']);
+      expect(losses[0].at - resumedAt).toBeGreaterThanOrEqual(TIMEOUT);
+      expect(losses[0].at - resumedAt).toBeLessThanOrEqual(TIMEOUT + SWEEP);
+      receiver.stop();
+    });
+  });
+
+  describe("caps its stall guard's threshold so that a stall the guard cannot see is covered by the acceptable pause", () => {
+    it('sees a stall of 3 s (2 s threshold, 1.5 s pause) that would otherwise raise a false suspicion', () => {
+      const { clock, logger, losses, listener, services } = rig({
+        timeout: 30_000,
+        stallThreshold: 2_000,
+        detector: { kind: 'phi-accrual', acceptableHeartbeatPause: 1_500 },
+      });
+      const receiver = services.createReceiverManager('observer', listener);
+      expect(receiver.configuration.stallThreshold).toBe(2_000); // as given: resolution throws not
+      receiver.monitorTarget('peer');
+      for (let beat = 1; beat <= 60; beat += 1) {
+        clock.schedule(() => void receiver.requestHeartbeat('peer', null), beat * INTERVAL + 600);
+      }
+
+      // A stall right after a guard tick, under 1.5 × 2 s: a 2 s guard would not see it, and the
+      // silence of 3.6 s past mean + pause (2.5 s) would be declared.
+      clock.advance(20 * INTERVAL);
+      clock.stall(2_990);
+      clock.advance(2 * INTERVAL);
+
+      expect(losses).toEqual([]);
+      expect(logger.warnings).toHaveLength(1);
+      expect(logger.warnings[0]).toContain('this process stalled, no timer ran for 2990 ms');
+      expect(logger.warnings[0]).toContain('(stall threshold 1000 ms)');
+      receiver.stop();
+    });
+
+    it("words its stall warning for phi's verdicts as well as the timeout's", () => {
+      const { clock, logger, listener, services } = rig();
+      const receiver = services.createReceiverManager('observer', listener);
+      receiver.monitorTarget('peer');
+      clock.advance(INTERVAL);
+      clock.stall(3 * INTERVAL);
+      clock.advance(0);
+
+      expect(logger.warnings).toEqual([
+        'Heartbeat manager observer: this process stalled, no timer ran for 3000 ms (stall ' +
+          'threshold 2000 ms); phi verdicts on targets silent since before the stall, and ' +
+          'timeouts falling due in or just after it, get a fresh window instead of being declared',
+      ]);
+      receiver.stop();
+    });
+
+    it('words the warning of a sender not started for a phi verdict, which may come before the timeout', () => {
+      const { clock, logger, listener, services } = rig({ stallThreshold: -1 });
+      const sender = services.createSenderManager('observer', listener);
+      sender.monitorTarget('peer', new ScriptedTarget(clock, 'peer'));
+      // The peer asks this sender (which asked nothing yet) for heartbeats, then falls silent.
+      for (let beat = 0; beat < 20; beat += 1) {
+        clock.advance(INTERVAL);
+        void sender.requestHeartbeat('peer', null);
+      }
+      clock.advance(TIMEOUT / 2);
+
+      expect(logger.warnings).toEqual([
+        'Heartbeat sender observer: peer has been silent long enough to be declared lost, but this ' +
+          "sender has not been started, so it has not asked for a heartbeat; its targets' verdicts " +
+          "wait for start() (in Nest, the application's bootstrap starts the senders; outside " +
+          'Nest, call start() on the sender HeartbeatServices.createSenderManager returns)',
+      ]);
       sender.stop();
     });
   });

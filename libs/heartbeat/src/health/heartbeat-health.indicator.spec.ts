@@ -13,7 +13,8 @@ import type { HeartbeatHealthIndicatorResult } from './interfaces/heartbeat-heal
 
 /* HeartbeatHealthIndicator on fake time: up and down, and why, as terminus would report them. */
 
-const START = 4_000_000;
+/** Epoch ms: late enough that the wall-clock steps back by hours below keep it above 0. */
+const START = 24 * 3_600_000;
 const INTERVAL = 1_000;
 const TIMEOUT = 5_000;
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -146,14 +147,64 @@ describe('HeartbeatHealthIndicator', () => {
       },
     });
 
-    // The losses leave the window; the targets, still monitored, answer again.
+    // The losses leave the window. A target declared lost, still monitored, is not live again
+    // for answering: only once monitored afresh (as a listener does when it registers again).
     silent.mode = 'answering';
     await run(30_000);
+    expect((await check())['workers-alive']).toMatchObject({
+      status: 'down',
+      liveTargets: 0,
+      lostInWindow: 0,
+    });
+    workers.unmonitorTarget('tm-1');
+    workers.monitorTarget('tm-1', silent);
+    await run(2 * INTERVAL);
     const recovered = await check();
     expect(recovered['workers-alive']).toMatchObject({
       status: 'up',
       liveTargets: 1,
       lostInWindow: 0,
+    });
+  });
+
+  it('counts no target phi-accrual declared lost as live, though silent for less than the timeout', async () => {
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        HeartbeatModule.forRoot({
+          resourceId: 'rm-1',
+          managers: { workers: 'sender' },
+          interval: INTERVAL,
+          timeout: TIMEOUT,
+          stallThreshold: -1,
+          detector: { kind: 'phi-accrual', acceptableHeartbeatPause: 0 },
+          clock,
+        }),
+      ],
+    }).compile();
+    await moduleRef.init();
+    const registry = moduleRef.get(HeartbeatRegistry);
+    const indicator = moduleRef.get(HeartbeatHealthIndicator);
+    const workers = registry.getManager('workers');
+    const dying = new SwitchableTarget('tm-1');
+    workers.monitorTarget('tm-1', dying);
+    workers.monitorTarget('tm-2', new SwitchableTarget('tm-2'));
+    await run(20 * INTERVAL);
+    const check = () =>
+      indicator.isHealthy('heartbeat', { manager: 'workers', minLiveTargets: 2, window: 30_000 });
+    expect((await check()).heartbeat).toMatchObject({ status: 'up', liveTargets: 2 });
+
+    dying.mode = 'silent';
+    await run(3 * INTERVAL); // phi (no acceptable pause) declares it within about 1.5 intervals
+
+    expect(workers.getMonitoredTargets()).toEqual(['tm-1', 'tm-2']);
+    expect(registry.findEntry('workers')!.manager.millisSinceLastHeartbeat('tm-1')).toBeLessThan(
+      TIMEOUT,
+    );
+    expect((await check()).heartbeat).toMatchObject({
+      status: 'down',
+      targets: 2,
+      liveTargets: 1,
+      lostInWindow: 1,
     });
   });
 

@@ -115,7 +115,9 @@ export class HeartbeatHealthIndicator implements OnApplicationShutdown {
     let liveTargets = 0;
     for (const target of targets) {
       // Not one declared lost meanwhile: with phi-accrual that comes well within the timeout.
-      const silence = manager.isTargetRunning(target) ? manager.millisSinceLastHeartbeat(target) : -1;
+      const silence = manager.isTargetRunning(target)
+        ? manager.millisSinceLastHeartbeat(target)
+        : -1;
       if (silence >= 0 && silence <= timeout) {
         liveTargets += 1;
       }

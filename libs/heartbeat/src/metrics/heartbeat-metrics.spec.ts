@@ -34,7 +34,8 @@ import type {
 // The structural type takes prom-client's own module (checked by the compiler).
 const PROM_CLIENT: PromClientModule = promClient;
 
-const START = 2_000_000;
+/** Epoch ms: late enough that the wall-clock steps back by hours below keep it above 0. */
+const START = 24 * 3_600_000;
 const INTERVAL = 100;
 const TIMEOUT = 1_000;
 
@@ -273,6 +274,33 @@ describe('HeartbeatMetrics', () => {
         target: 'tm-1',
       }),
     ).toBeCloseTo(2.5, 9);
+    metrics.close();
+  });
+
+  it("goes by a manager's monotonic silence whatever build made it: duck-typed, not instanceof", async () => {
+    // A manager of the package's other build (CJS beside ESM) is no instance of this build's
+    // class, yet has its millisSinceLastHeartbeat: the wall clock's 1 h step must not count.
+    const clock = new ManualClock(START);
+    const registry = new Registry();
+    const otherBuild = {
+      isStopped: false,
+      getMonitoredTargets: () => ['tm-1'],
+      getLastHeartbeatFrom: () => START - 3_600_000,
+      millisSinceLastHeartbeat: () => 1_500,
+    } as unknown as HeartbeatManager;
+    const metrics = new HeartbeatMetrics(
+      PROM_CLIENT,
+      { managers: new Map([['other', otherBuild]]), clock, events: new Subject<HeartbeatEvent>() },
+      { registry, perTarget: true },
+    );
+
+    const samples = await scrape(registry);
+    expect(
+      valueIn(samples, 'heartbeat_target_time_since_last_heartbeat_seconds', {
+        manager: 'other',
+        target: 'tm-1',
+      }),
+    ).toBeCloseTo(1.5, 9);
     metrics.close();
   });
 
