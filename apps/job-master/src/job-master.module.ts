@@ -38,7 +38,8 @@ export class JobMasterModule {
       controllers: [JobsController],
       providers: [
         { provide: JOB_MASTER_CONFIG, useValue: config },
-        { provide: RESOURCE_MANAGER_LOOKUP, useExisting: JOB_MASTER_CONFIG },
+        // The locator reads the ResourceManager's address (or the HA settings) from our config.
+        { provide: RESOURCE_MANAGER_LOOKUP, useValue: { ...config, logContext: 'JobMaster' } },
         ResourceManagerLocator,
         JobTable,
         ResourceManagerLink,

@@ -3,6 +3,7 @@ import type { GrantedSlot, HeldSlot } from '#cluster';
 
 /** A slot of a job, and whether its TaskManager's answers have listed it yet. */
 export interface JobSlot extends GrantedSlot {
+  readonly jobId: string;
   confirmed: boolean;
   /** `performance.now()` when the ResourceManager granted it. */
   readonly grantedAt: number;
@@ -15,12 +16,27 @@ export interface Job {
   readonly slots: Map<string, JobSlot>;
 }
 
+/** One slot of a job, as the HTTP API shows it. */
+export interface JobSlotView {
+  readonly taskManagerId: string;
+  readonly slotIndex: number;
+  readonly allocationId: string;
+}
+
 /** A job as the HTTP API shows it. */
 export interface JobView {
   readonly jobId: string;
   /** `running` with all its slots; `restarting` while it asks for replacements of lost ones. */
   readonly state: 'running' | 'restarting';
-  readonly slots: Array<{ taskManagerId: string; slotIndex: number; allocationId: string }>;
+  readonly slots: JobSlotView[];
+}
+
+/** What a TaskManager's answer did to our slots there. */
+export interface Reconciliation {
+  /** Our slots it no longer holds: dropped from their jobs. */
+  readonly dropped: HeldSlot[];
+  /** What it holds for us that no job of ours knows of (a grant we never got, or gave up). */
+  readonly unknown: HeldSlot[];
 }
 
 /**
@@ -54,9 +70,11 @@ export class JobTable {
     return job;
   }
 
+  /** Adds granted slots to a job, unconfirmed until their TaskManager's answer lists them. */
   grant(job: Job, slots: readonly GrantedSlot[]): void {
+    const grantedAt = performance.now();
     for (const slot of slots) {
-      job.slots.set(slot.allocationId, { ...slot, confirmed: false, grantedAt: performance.now() });
+      job.slots.set(slot.allocationId, { ...slot, jobId: job.jobId, confirmed: false, grantedAt });
     }
   }
 
@@ -66,59 +84,53 @@ export class JobTable {
     return job;
   }
 
-  /** Jobs still short of slots. */
+  /** Jobs short of slots, in the order they were submitted. */
   short(): Job[] {
     return this.all().filter((job) => job.slots.size < job.wanted);
   }
 
-  /** Every slot held on a TaskManager, as its heartbeats list them. */
+  /** Every slot held on a TaskManager, as our heartbeats to it list them. */
   heldOn(taskManagerId: string): HeldSlot[] {
-    return this.all().flatMap((job) =>
-      [...job.slots.values()]
-        .filter((slot) => slot.taskManagerId === taskManagerId)
-        .map(({ allocationId, slotIndex }) => ({ jobId: job.jobId, allocationId, slotIndex })),
-    );
+    return this.slotsOn(taskManagerId).map(heldSlot);
   }
 
-  /** Drops every slot on `taskManagerId` (it was lost); returns how many. */
-  dropOn(taskManagerId: string): number {
-    return this.drop((slot) => slot.taskManagerId === taskManagerId);
+  /** The TaskManagers holding any slot of ours. */
+  taskManagerIds(): Set<string> {
+    return new Set(this.allSlots().map((slot) => slot.taskManagerId));
+  }
+
+  /** Drops every slot on `taskManagerId` (it was lost); returns them. */
+  dropOn(taskManagerId: string): HeldSlot[] {
+    return this.drop(this.slotsOn(taskManagerId));
   }
 
   /**
-   * Takes a TaskManager's answer, the allocations it holds for us: those are confirmed; any other
-   * slot we have there is gone, unless it was never confirmed and granted less than `graceMs` ago
-   * (an answer computed before its allocation reached the TaskManager may arrive after our grant).
-   * Returns how many were dropped.
+   * Takes a TaskManager's answer, the allocations it holds for us (`held`): those are confirmed;
+   * any other slot we have there is gone (dropped), unless it was never confirmed and was granted
+   * less than `graceMs` ago: an answer the TaskManager computed before the allocation reached it
+   * may arrive after our grant did (once listed, later answers follow the allocation). So a slot
+   * the TaskManager never lists is dropped after `graceMs` too.
    */
-  reconcile(taskManagerId: string, held: ReadonlySet<string>, graceMs: number): number {
+  reconcile(taskManagerId: string, held: readonly HeldSlot[], graceMs: number): Reconciliation {
     const now = performance.now();
-    for (const job of this.jobs.values()) {
-      for (const slot of job.slots.values()) {
-        if (slot.taskManagerId === taskManagerId && held.has(slot.allocationId)) {
-          slot.confirmed = true;
-        }
+    const isHeld = (slot: JobSlot) =>
+      held.some(
+        ({ jobId, allocationId }) => jobId === slot.jobId && allocationId === slot.allocationId,
+      );
+    const ours = this.slotsOn(taskManagerId);
+    for (const slot of ours) {
+      if (isHeld(slot)) {
+        slot.confirmed = true;
       }
     }
-    return this.drop(
-      (slot) =>
-        slot.taskManagerId === taskManagerId &&
-        !held.has(slot.allocationId) &&
-        (slot.confirmed || now - slot.grantedAt >= graceMs),
+    const dropped = this.drop(
+      ours.filter((slot) => !isHeld(slot) && (slot.confirmed || now - slot.grantedAt >= graceMs)),
     );
-  }
-
-  private drop(doomed: (slot: JobSlot) => boolean): number {
-    let dropped = 0;
-    for (const job of this.jobs.values()) {
-      for (const [allocationId, slot] of job.slots) {
-        if (doomed(slot)) {
-          job.slots.delete(allocationId);
-          dropped += 1;
-        }
-      }
-    }
-    return dropped;
+    const unknown = held.filter(({ jobId, allocationId }) => {
+      const slot = this.jobs.get(jobId)?.slots.get(allocationId);
+      return slot?.taskManagerId !== taskManagerId;
+    });
+    return { dropped, unknown };
   }
 
   view(job: Job): JobView {
@@ -132,4 +144,35 @@ export class JobTable {
       })),
     };
   }
+
+  private allSlots(): JobSlot[] {
+    return this.all().flatMap((job) => [...job.slots.values()]);
+  }
+
+  private slotsOn(taskManagerId: string): JobSlot[] {
+    return this.allSlots().filter((slot) => slot.taskManagerId === taskManagerId);
+  }
+
+  private drop(slots: readonly JobSlot[]): HeldSlot[] {
+    for (const slot of slots) {
+      this.jobs.get(slot.jobId)?.slots.delete(slot.allocationId);
+    }
+    return slots.map(heldSlot);
+  }
 }
+
+function heldSlot({ jobId, allocationId, slotIndex }: JobSlot): HeldSlot {
+  return { jobId, allocationId, slotIndex };
+}
+
+/** "job-a: allocation-1, allocation-2; job-b: allocation-3", for a log line. */
+export function describeSlots(slots: readonly HeldSlot[]): string {
+  const byJob = new Map<string, string[]>();
+  for (const { jobId, allocationId } of slots) {
+    byJob.set(jobId, [...(byJob.get(jobId) ?? []), allocationId]);
+  }
+  return [...byJob].map(([jobId, allocations]) => `${jobId}: ${allocations.join(', ')}`).join('; ');
+}
+
+/** "1 slot", "3 slots". */
+export const countOf = (n: number, noun = 'slot') => `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -14,13 +14,17 @@ import {
   JOB_MASTER_HEARTBEATS,
   jobSlotReleaseAnswerSchema,
   JobMasterToResourceManagerPatterns,
+  MAX_JOBS_PER_JOB_MASTER,
   parseMessage,
   ProtocolError,
+  RetryBackoff,
   slotRequestAnswerSchema,
   TASK_MANAGER_HEARTBEATS,
   taskManagerToJobMasterHeartbeatSchema,
   type GrantedSlot,
+  type HeldSlot,
   type JobMasterToTaskManagerHeartbeat,
+  type SlotRequestAnswer,
   type TaskManagerToJobMasterHeartbeat,
 } from '#cluster';
 import {
@@ -37,32 +41,71 @@ import {
   type TargetLossReason,
 } from 'nestjs-heartbeat';
 import { JOB_MASTER_CONFIG, type JobMasterConfig } from './job-master.config.js';
-import { JobTable, type Job, type JobView } from './job-table.service.js';
-import { ResourceManagerLink } from './resource-manager-link.service.js';
+import {
+  countOf,
+  describeSlots,
+  JobTable,
+  type Job,
+  type JobSlotView,
+  type JobView,
+} from './job-table.service.js';
+import {
+  errorReplyOf,
+  NotRegisteredError,
+  ResourceManagerLink,
+} from './resource-manager-link.service.js';
 
-/** A job request the cluster cannot satisfy, or a job id already taken (the HTTP API answers 409). */
+/** A job the cluster cannot run now, or a job id already taken (the HTTP API answers 409). */
 export class JobConflictError extends Error {
   override readonly name = 'JobConflictError';
 }
 
-const FIRST_RETRY_DELAY_MS = 100;
+/** No job with that id (404). */
+export class UnknownJobError extends Error {
+  override readonly name = 'UnknownJobError';
+}
+
+/** The ResourceManager refused a request, or did not answer it (503: try again later). */
+export class ResourceManagerError extends Error {
+  override readonly name = 'ResourceManagerError';
+}
+
 /** The pending replacement request's name in the `SchedulerRegistry`: at most one is pending. */
 export const REPLACEMENT_RETRY = 'job-master-replacement-retry';
 
+/** What the ResourceManager says when another live JobMaster runs the job (see its JobMasterSlots). */
+const RUN_BY_ANOTHER = / is run by JobMaster /;
+
 /**
- * The JobMaster's jobs: submission (slots from the ResourceManager), release, and the `taskManagers`
- * sender that watches every TaskManager holding its slots. Its heartbeats list the slots held
- * there (the TaskManager frees any it no longer lists); its answers list what the TaskManager
- * holds for us. A slot lost (its TaskManager lost, or no longer holding it) is asked for again,
- * with capped backoff, until every job has its full count.
+ * The JobMaster's jobs: submission (slots from the ResourceManager), release, and the
+ * `taskManagers` sender that watches every TaskManager holding its slots. Its heartbeats list the
+ * slots held there (the TaskManager frees any it no longer lists); its answers list what the
+ * TaskManager holds for us. A slot lost (its TaskManager lost, or no longer holding it) is asked
+ * for again, with capped backoff, until every job has its full count.
  */
 @Injectable()
 export class JobsService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('JobMaster');
-  /** Given with every slot request to the TaskManagers, which then take our heartbeats only with it. */
-  private readonly heartbeatSecret = randomUUID();
-  private following: Subscription | null = null;
+  /**
+   * Given with every slot request, so that the TaskManagers take heartbeats for our slots only
+   * with it: new for every run of this JobMaster (a restarted one does not speak for the former).
+   */
+  readonly heartbeatSecret = randomUUID();
+  /** Jobs being submitted (not in the table yet): their ids are taken. */
+  private readonly submitting = new Set<string>();
+  /** Jobs with a slot request on the way: a TaskManager may hold slots for them we do not know yet. */
+  private readonly requesting = new Set<string>();
+  /** Jobs being deleted: asked for no replacements. */
+  private readonly cancelling = new Set<string>();
+  /** The address (host:port) each monitored TaskManager is heartbeated at. */
+  private readonly addresses = new Map<string, string>();
+  /** Allocations a TaskManager holds for us that no job knows, whose release was asked (once per registration). */
+  private readonly released = new Set<string>();
+  private readonly replacements: RetryBackoff;
   private replacing = false;
+  /** A loss while a round runs: run another right after it. */
+  private replaceAgain = false;
+  private following: Subscription | null = null;
   private closing = false;
 
   constructor(
@@ -75,14 +118,18 @@ export class JobsService implements OnModuleInit, OnApplicationShutdown {
     private readonly targets: HeartbeatTargetFactory,
     private readonly table: JobTable,
     private readonly link: ResourceManagerLink,
-    private readonly scheduler: SchedulerRegistry,
-  ) {}
+    // Retries go through Nest's scheduler, which also clears them when the application shuts down.
+    scheduler: SchedulerRegistry,
+  ) {
+    this.replacements = new RetryBackoff(scheduler, REPLACEMENT_RETRY, config.heartbeat.interval);
+  }
 
   /** A new registration (a new ResourceManager, or the same one again) may have free slots for us. */
   onModuleInit(): void {
     this.following = this.link.registration$.subscribe((registration) => {
       if (registration) {
-        this.replaceLostSlots(FIRST_RETRY_DELAY_MS);
+        this.released.clear();
+        this.replaceLostSlots();
       }
     });
   }
@@ -90,24 +137,46 @@ export class JobsService implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown(): void {
     this.closing = true;
     this.following?.unsubscribe();
-    this.cancelRetry();
+    this.replacements.cancel();
   }
 
-  /** Asks the ResourceManager for `count` slots for a new job; all or nothing. */
+  /**
+   * A new job: asks the ResourceManager for `count` slots, all or nothing, and watches their
+   * TaskManagers. Throws a `JobConflictError` if the id is taken or the cluster has not that many
+   * free slots (the job is not kept), a `NotRegisteredError` or `ResourceManagerError` if the
+   * ResourceManager cannot be asked.
+   */
   async submit(jobId: string, count: number): Promise<JobView> {
-    if (this.table.get(jobId)) {
+    if (this.table.get(jobId) || this.submitting.has(jobId)) {
       throw new JobConflictError(`Job ${jobId} exists already`);
     }
-    const slots = await this.requestSlots(jobId, count);
-    if (this.table.get(jobId)) {
-      // Submitted twice at once: the second grant is not wanted.
-      await this.releaseAtResourceManager(jobId, slots);
-      throw new JobConflictError(`Job ${jobId} exists already`);
+    if (this.table.size + this.submitting.size >= MAX_JOBS_PER_JOB_MASTER) {
+      throw new JobConflictError(
+        `This JobMaster runs ${MAX_JOBS_PER_JOB_MASTER} jobs already, the most it may`,
+      );
     }
-    const job = this.table.add(jobId, count, slots);
-    this.watchTaskManagers(slots);
-    this.logger.log(`Job ${jobId} running on ${count} slots (${describePlaces(slots)})`);
-    return this.table.view(job);
+    if (!this.link.registration) {
+      throw new NotRegisteredError('This JobMaster is not registered with a ResourceManager (yet)');
+    }
+    this.submitting.add(jobId);
+    try {
+      const answer = await this.requestSlots(jobId, count, { isNew: true });
+      if (!answer.granted) {
+        this.logger.warn(`Job ${jobId} not submitted: ${answer.reason}`);
+        throw new JobConflictError(answer.reason);
+      }
+      const job = this.table.add(jobId, count, answer.slots);
+      this.watchTaskManagers(answer.slots);
+      this.logger.log(
+        `Job ${jobId} submitted: ${countOf(answer.slots.length)} (${describePlaces(answer.slots)})`,
+      );
+      if (job.slots.size < job.wanted) {
+        this.replaceLostSlots(); // the ResourceManager gave fewer than asked: ask for the rest
+      }
+      return this.table.view(job);
+    } finally {
+      this.submitting.delete(jobId);
+    }
   }
 
   find(jobId: string): JobView | undefined {
@@ -120,34 +189,42 @@ export class JobsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Forgets the job and asks the ResourceManager to free its slots. Should that fail, the slots go
-   * all the same: the next heartbeats to their TaskManagers no longer list them.
+   * Releases every slot of the job through the ResourceManager, then forgets the job. Throws an
+   * `UnknownJobError`; a `NotRegisteredError` or `ResourceManagerError` when the ResourceManager
+   * cannot release them (the job is kept: ask again).
    */
-  async cancel(jobId: string): Promise<{ jobId: string; released: number } | undefined> {
-    const job = this.table.remove(jobId);
+  async cancel(jobId: string): Promise<{ jobId: string; released: number }> {
+    const job = this.table.get(jobId);
     if (!job) {
-      return undefined;
+      throw new UnknownJobError(`No job with id ${jobId}`);
     }
-    const slots = [...job.slots.values()];
-    this.unwatchIdleTaskManagers(slots);
-    let released = 0;
+    if (this.cancelling.has(jobId)) {
+      throw new JobConflictError(`Job ${jobId} is being deleted already`);
+    }
+    if (!this.link.registration) {
+      throw new NotRegisteredError('This JobMaster is not registered with a ResourceManager (yet)');
+    }
+    this.cancelling.add(jobId);
     try {
-      released = (
-        await this.link.request(
-          JobMasterToResourceManagerPatterns.releaseSlots,
-          { jobId },
-          jobSlotReleaseAnswerSchema,
-          'slot release answer',
-        )
-      ).released;
-    } catch (error) {
-      this.logger.warn(
-        `Could not release job ${jobId} at the ResourceManager (${describeError(error)}); its TaskManagers free its slots once our heartbeats stop listing them`,
+      const { released } = await this.askResourceManager(
+        () =>
+          this.link.request(
+            JobMasterToResourceManagerPatterns.releaseSlots,
+            { jobId },
+            jobSlotReleaseAnswerSchema,
+            'slot release answer',
+          ),
+        `the release of job ${jobId}`,
       );
-      released = slots.length;
+      if (this.table.get(jobId) === job) {
+        this.table.remove(jobId);
+      }
+      this.unwatchIdleTaskManagers([...job.slots.values()].map((slot) => slot.taskManagerId));
+      this.logger.log(`Job ${jobId} deleted: the ResourceManager released ${countOf(released)}`);
+      return { jobId, released };
+    } finally {
+      this.cancelling.delete(jobId);
     }
-    this.logger.log(`Job ${jobId} cancelled; released ${released} slots`);
-    return { jobId, released };
   }
 
   /** Each heartbeat to a TaskManager proves it is ours and lists the slots we hold there. */
@@ -156,125 +233,259 @@ export class JobsService implements OnModuleInit, OnApplicationShutdown {
     return { heartbeatSecret: this.heartbeatSecret, slots: this.table.heldOn(taskManagerId) };
   }
 
-  /** A TaskManager's answer must parse, and come from one we watch. */
+  /**
+   * Only answers count, from a TaskManager we watch, in the shape of the protocol; parsed here
+   * once. (TaskManagers do not ask a JobMaster for heartbeats: it asks them.)
+   */
   @OnIncomingHeartbeat<unknown, TaskManagerToJobMasterHeartbeat>(TASK_MANAGER_HEARTBEATS)
   vetAnswer({
+    kind,
     origin,
     payload,
   }: IncomingHeartbeat): AcceptedHeartbeat<TaskManagerToJobMasterHeartbeat> {
-    const answer = parseMessage(taskManagerToJobMasterHeartbeatSchema, payload, 'heartbeat answer');
-    if (!this.heartbeats.getMonitoredTargets().includes(origin)) {
+    if (kind !== 'receive') {
+      throw new ProtocolError('a JobMaster takes no heartbeat requests from TaskManagers');
+    }
+    if (!this.addresses.has(origin)) {
       throw new ProtocolError(`${origin} is not a TaskManager holding slots of this JobMaster`);
     }
-    return acceptHeartbeat(answer);
+    return acceptHeartbeat(
+      parseMessage(taskManagerToJobMasterHeartbeatSchema, payload, 'heartbeat answer'),
+    );
   }
 
-  /** The slots the TaskManager holds for us: any other we thought it held is lost. */
+  /**
+   * The slots the TaskManager holds for us: any other we thought it held is gone (asked for
+   * again); any it holds that no job of ours knows (a grant whose answer was lost, or that came
+   * after the job was deleted) is released, unless a request that may have got it is on the way.
+   */
   @OnHeartbeatPayload<TaskManagerToJobMasterHeartbeat>(TASK_MANAGER_HEARTBEATS)
   onAnswer(taskManagerId: string, answer: TaskManagerToJobMasterHeartbeat): void {
-    const held = new Set(answer.slots.map(({ allocationId }) => allocationId));
-    const dropped = this.table.reconcile(taskManagerId, held, this.config.heartbeat.timeout);
-    if (dropped > 0) {
+    const { dropped, unknown } = this.table.reconcile(
+      taskManagerId,
+      answer.slots,
+      this.config.heartbeat.timeout,
+    );
+    if (dropped.length > 0) {
       this.logger.warn(
-        `TaskManager ${taskManagerId} no longer holds ${dropped} of our slots; asking for replacements`,
+        `TaskManager ${taskManagerId} no longer holds ${countOf(dropped.length)} of this JobMaster (${describeSlots(dropped)}); ` +
+          'asking the ResourceManager for replacements',
       );
-      this.unwatchIdleTaskManagers([{ taskManagerId }]);
-      this.replaceLostSlots(FIRST_RETRY_DELAY_MS);
+      this.unwatchIdleTaskManagers([taskManagerId]);
+      this.replaceLostSlots();
+    }
+    const strays = unknown.filter(
+      ({ jobId, allocationId }) => !this.requesting.has(jobId) && !this.released.has(allocationId),
+    );
+    if (strays.length > 0 && this.link.registration) {
+      this.logger.warn(
+        `TaskManager ${taskManagerId} holds ${countOf(strays.length)} for this JobMaster that no job of it has (${describeSlots(strays)}); releasing them`,
+      );
+      this.releaseStrays(strays);
     }
   }
 
+  /** A TaskManager lost: its slots are gone, and asked for again elsewhere. */
   @OnTargetLost(TASK_MANAGER_HEARTBEATS)
   onTaskManagerLost(taskManagerId: string, reason: TargetLossReason): void {
     this.heartbeats.unmonitorTarget(taskManagerId);
+    this.addresses.delete(taskManagerId);
     const dropped = this.table.dropOn(taskManagerId);
+    const why = reason === 'timeout' ? 'heartbeat timeout' : reason;
     this.logger.warn(
-      `TaskManager ${taskManagerId} lost: ${reason === 'timeout' ? 'heartbeat timeout' : reason}; ` +
-        `${dropped} slots of our jobs lost, asking for replacements`,
+      `TaskManager ${taskManagerId} lost: ${why}; ` +
+        (dropped.length > 0
+          ? `dropped ${countOf(dropped.length)} of ${describeJobs(dropped)}; asking the ResourceManager for replacements`
+          : 'it held no slot of this JobMaster any more'),
     );
-    if (dropped > 0) {
-      this.replaceLostSlots(FIRST_RETRY_DELAY_MS);
-    }
-  }
-
-  /** Asks the ResourceManager for `count` slots; a refusal for want of slots is a `JobConflictError`. */
-  private async requestSlots(jobId: string, count: number): Promise<GrantedSlot[]> {
-    const answer = await this.link.request(
-      JobMasterToResourceManagerPatterns.requestSlots,
-      { jobId, count, heartbeatSecret: this.heartbeatSecret },
-      slotRequestAnswerSchema,
-      'slot request answer',
-    );
-    if (!answer.granted) {
-      throw new JobConflictError(answer.reason);
-    }
-    return answer.slots;
-  }
-
-  /** Undoes a grant nobody wants (best effort: unlisted slots are freed by the TaskManagers anyway). */
-  private async releaseAtResourceManager(jobId: string, slots: readonly GrantedSlot[]) {
-    try {
-      await this.link.request(
-        JobMasterToResourceManagerPatterns.releaseSlots,
-        { jobId, allocationIds: slots.map(({ allocationId }) => allocationId) },
-        jobSlotReleaseAnswerSchema,
-        'slot release answer',
-      );
-    } catch {
-      // their TaskManagers free them: no heartbeat of ours lists them
+    if (dropped.length > 0) {
+      this.replaceLostSlots();
     }
   }
 
   /**
-   * Asks for the missing slots of every job short of them, one job after the other; anything
-   * still missing (not enough free slots, no ResourceManager) is asked again after `delay`, the
-   * delay doubling up to the interval. One round at a time.
+   * Asks the ResourceManager for `count` slots of a job; answers whether it granted them. Throws a
+   * `JobConflictError` if another JobMaster runs the job, a `NotRegisteredError`, or a
+   * `ResourceManagerError` for any other refusal or failure. A new job's request that got no
+   * answer may have been granted all the same: its slots are released (best effort).
    */
-  private replaceLostSlots(delay: number): void {
-    if (this.replacing || this.closing) {
+  private async requestSlots(
+    jobId: string,
+    count: number,
+    { isNew }: { isNew: boolean },
+  ): Promise<SlotRequestAnswer> {
+    this.requesting.add(jobId);
+    try {
+      return await this.askResourceManager(
+        () =>
+          this.link.request(
+            JobMasterToResourceManagerPatterns.requestSlots,
+            { jobId, count, heartbeatSecret: this.heartbeatSecret },
+            slotRequestAnswerSchema,
+            'slot request answer',
+          ),
+        `${countOf(count)} for job ${jobId}`,
+        isNew ? () => this.releaseQuietly(jobId) : undefined,
+      );
+    } finally {
+      this.requesting.delete(jobId);
+    }
+  }
+
+  /** Runs a request to the ResourceManager; its refusals and failures become the errors above. */
+  private async askResourceManager<T>(
+    request: () => Promise<T>,
+    what: string,
+    onNoAnswer?: () => void,
+  ): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      if (error instanceof NotRegisteredError) {
+        throw error;
+      }
+      const refusal = errorReplyOf(error);
+      if (refusal !== undefined && RUN_BY_ANOTHER.test(refusal)) {
+        throw new JobConflictError(refusal);
+      }
+      if (refusal === undefined) {
+        onNoAnswer?.();
+      }
+      throw new ResourceManagerError(
+        refusal === undefined
+          ? `The ResourceManager did not answer about ${what}: ${describeError(error)}`
+          : `The ResourceManager refused ${what}: ${refusal}`,
+      );
+    }
+  }
+
+  /** Best effort: the release of slots nobody wants (the TaskManagers free them at our loss anyway). */
+  private releaseQuietly(jobId: string, allocationIds?: readonly string[]): void {
+    this.link
+      .request(
+        JobMasterToResourceManagerPatterns.releaseSlots,
+        { jobId, ...(allocationIds && { allocationIds }) },
+        jobSlotReleaseAnswerSchema,
+        'slot release answer',
+      )
+      .catch((error: unknown) => {
+        this.logger.warn(
+          `Could not release ${allocationIds ? countOf(allocationIds.length) : 'the slots'} of job ${jobId}: ${describeError(error)}`,
+        );
+      });
+  }
+
+  private releaseStrays(strays: readonly HeldSlot[]): void {
+    const byJob = new Map<string, string[]>();
+    for (const { jobId, allocationId } of strays) {
+      this.released.add(allocationId);
+      byJob.set(jobId, [...(byJob.get(jobId) ?? []), allocationId]);
+    }
+    for (const [jobId, allocationIds] of byJob) {
+      this.releaseQuietly(jobId, allocationIds);
+    }
+  }
+
+  /** Asks for the missing slots at once (a new loss, a new registration), the backoff afresh. */
+  private replaceLostSlots(): void {
+    this.replacements.cancel();
+    this.replacements.reset();
+    this.runReplacements();
+  }
+
+  /** One round at a time; a round asked for meanwhile runs right after it. */
+  private runReplacements(): void {
+    if (this.closing) {
       return;
     }
-    this.cancelRetry();
+    if (this.replacing) {
+      this.replaceAgain = true;
+      return;
+    }
     this.replacing = true;
-    void this.replacementRound().then((complete) => {
+    void this.replacementRounds().finally(() => {
       this.replacing = false;
-      if (!complete && !this.closing) {
-        const cap = Math.max(FIRST_RETRY_DELAY_MS, this.config.heartbeat.interval);
-        this.scheduleRetry(delay, Math.min(delay * 2, cap));
-      }
     });
   }
 
-  /** True once no job is short of slots. */
+  /**
+   * Rounds until no job is short; anything still missing (not enough free slots, a failure) is
+   * asked again after the backoff's delay, doubling up to the heartbeat interval. Without a
+   * registration there is no retry: the next registration starts the rounds again.
+   */
+  private async replacementRounds(): Promise<void> {
+    let complete: boolean;
+    do {
+      this.replaceAgain = false;
+      complete = await this.replacementRound();
+    } while (this.replaceAgain && !this.closing);
+    if (this.closing) {
+      return;
+    }
+    if (complete) {
+      this.replacements.reset();
+    } else if (this.link.registration) {
+      this.replacements.schedule(() => this.runReplacements());
+    }
+  }
+
+  /** Asks for the missing slots of every job short of them, one job after the other; true if none is short now. */
   private async replacementRound(): Promise<boolean> {
+    let complete = true;
     for (const job of this.table.short()) {
+      if (this.closing || !this.link.registration) {
+        return false;
+      }
+      if (this.cancelling.has(job.jobId) || this.table.get(job.jobId) !== job) {
+        continue;
+      }
       const missing = job.wanted - job.slots.size;
       try {
-        const slots = await this.requestSlots(job.jobId, missing);
-        if (this.table.get(job.jobId) !== job) {
-          await this.releaseAtResourceManager(job.jobId, slots); // cancelled meanwhile
+        const answer = await this.requestSlots(job.jobId, missing, { isNew: false });
+        if (!answer.granted) {
+          complete = false;
+          this.logger.warn(
+            `Job ${job.jobId} is short of ${countOf(missing)}: ${answer.reason}; asking again in ${this.replacements.delay} ms`,
+          );
           continue;
         }
-        this.table.grant(job, slots);
-        this.watchTaskManagers(slots);
+        if (this.table.get(job.jobId) !== job || this.cancelling.has(job.jobId)) {
+          // Deleted meanwhile: these are nobody's.
+          this.releaseQuietly(
+            job.jobId,
+            answer.slots.map(({ allocationId }) => allocationId),
+          );
+          continue;
+        }
+        this.table.grant(job, answer.slots);
+        this.watchTaskManagers(answer.slots);
         this.logger.log(
-          `Job ${job.jobId} has ${missing} replacement slots (${describePlaces(slots)}); ${describeCount(job)}`,
+          `Job ${job.jobId} got ${countOf(answer.slots.length, 'replacement slot')} (${describePlaces(answer.slots)}); ${describeCount(job)}`,
         );
+        complete &&= job.slots.size >= job.wanted;
       } catch (error) {
+        complete = false;
         this.logger.warn(
-          `No replacement yet for ${missing} slots of job ${job.jobId}: ${describeError(error)}`,
+          `Job ${job.jobId} is short of ${countOf(missing)}: ${describeError(error)}; asking again in ${this.replacements.delay} ms`,
         );
       }
     }
-    return this.table.short().length === 0;
+    return complete;
   }
 
+  /** Monitors the TaskManagers of newly granted slots, at the address the grant names. */
   private watchTaskManagers(slots: readonly GrantedSlot[]): void {
-    const monitored = new Set(this.heartbeats.getMonitoredTargets());
     for (const { taskManagerId, host, port } of slots) {
-      if (monitored.has(taskManagerId)) {
+      const address = `${host}:${port}`;
+      const watched = this.addresses.get(taskManagerId);
+      if (watched === address) {
         continue;
       }
-      monitored.add(taskManagerId);
+      if (watched !== undefined) {
+        // Registered again from elsewhere (restarted): heartbeat the new address.
+        this.heartbeats.unmonitorTarget(taskManagerId);
+      }
+      this.addresses.set(taskManagerId, address);
       this.heartbeats.monitorTarget(
         taskManagerId,
         this.targets.createTcpTarget({
@@ -287,35 +498,32 @@ export class JobsService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Stops watching the TaskManagers among `slots`' that hold none of our slots any more. */
-  private unwatchIdleTaskManagers(slots: ReadonlyArray<{ taskManagerId: string }>): void {
-    for (const taskManagerId of new Set(slots.map((slot) => slot.taskManagerId))) {
-      if (this.table.heldOn(taskManagerId).length === 0) {
+  /** Stops watching those of `taskManagerIds` that hold none of our slots any more. */
+  private unwatchIdleTaskManagers(taskManagerIds: Iterable<string>): void {
+    const holding = this.table.taskManagerIds();
+    for (const taskManagerId of new Set(taskManagerIds)) {
+      if (!holding.has(taskManagerId) && this.addresses.delete(taskManagerId)) {
         this.heartbeats.unmonitorTarget(taskManagerId);
       }
     }
   }
-
-  private scheduleRetry(delay: number, nextDelay: number): void {
-    this.cancelRetry();
-    const timer = setTimeout(() => {
-      this.cancelRetry();
-      this.replaceLostSlots(nextDelay);
-    }, delay);
-    this.scheduler.addTimeout(REPLACEMENT_RETRY, timer);
-  }
-
-  private cancelRetry(): void {
-    if (this.scheduler.doesExist('timeout', REPLACEMENT_RETRY)) {
-      this.scheduler.deleteTimeout(REPLACEMENT_RETRY);
-    }
-  }
 }
 
-function describePlaces(slots: readonly GrantedSlot[]): string {
-  return slots.map(({ taskManagerId, slotIndex }) => `${taskManagerId}#${slotIndex}`).join(', ');
+/** "tm-1 slot 0, tm-2 slot 1". */
+function describePlaces(slots: readonly (GrantedSlot | JobSlotView)[]): string {
+  return slots
+    .map(({ taskManagerId, slotIndex }) => `${taskManagerId} slot ${slotIndex}`)
+    .join(', ');
+}
+
+/** "jobs job-a, job-b", "job job-a". */
+function describeJobs(slots: readonly HeldSlot[]): string {
+  const jobs = [...new Set(slots.map(({ jobId }) => jobId))];
+  return `${jobs.length === 1 ? 'job' : 'jobs'} ${jobs.join(', ')}`;
 }
 
 function describeCount(job: Job): string {
-  return `${job.slots.size} of ${job.wanted} slots`;
+  return job.slots.size >= job.wanted
+    ? `running again with its ${countOf(job.wanted)}`
+    : `still short of ${countOf(job.wanted - job.slots.size)}`;
 }

@@ -14,6 +14,7 @@ runApp(async () => {
   const logger = new Logger('JobMaster');
   const app = await NestFactory.create(JobMasterModule.forConfig(config), {
     logger: ['log', 'warn', 'error'],
+    // On close, drop every HTTP connection (keep-alive ones would hold the shutdown up).
     forceCloseConnections: true,
   });
   // Its TCP endpoint takes only the ResourceManager's heartbeat requests (the library's patterns).
@@ -30,10 +31,12 @@ runApp(async () => {
   app.enableShutdownHooks();
   await app.startAllMicroservices();
   await app.listen(config.httpPort, config.host);
+  // With port 0 the system picked one: tell the real ones.
   const tcpPort = (endpoint.unwrap<Server>().address() as AddressInfo).port;
+  const httpPort = (app.getHttpServer().address() as AddressInfo).port;
   logger.log(
     `JobMaster ${config.id} ready: tcp ${config.host}:${tcpPort}${config.tls ? ' (mutual TLS)' : ''}, ` +
-      `http http://${config.host}:${config.httpPort}, ` +
+      `http http://${config.host}:${httpPort}, ` +
       (config.ha.mode === 'etcd'
         ? `ResourceManager: the leader of cluster "${config.ha.clusterId}" on etcd`
         : `ResourceManager at ${config.resourceManager.host}:${config.resourceManager.port}`),

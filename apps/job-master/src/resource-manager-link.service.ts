@@ -20,8 +20,10 @@ import {
   ResourceManagerLocator,
   resourceManagerHeartbeatSchema,
   resourceManagerProofRefusal,
+  RetryBackoff,
   sendRequest,
   type JobMasterHeartbeat,
+  type JobMasterRegistrationRequest,
   type RegistrationResponse,
   type ResourceManagerHeartbeat,
   type ResourceManagerLocation,
@@ -40,16 +42,30 @@ import {
 } from 'nestjs-heartbeat';
 import type { z } from 'zod';
 import { JOB_MASTER_CONFIG, type JobMasterConfig } from './job-master.config.js';
-import { JobTable } from './job-table.service.js';
+import { countOf, JobTable } from './job-table.service.js';
 
-const FIRST_RETRY_DELAY_MS = 100;
-/** The pending registration retry's name in the `SchedulerRegistry`. */
+/** The pending registration retry's name in the `SchedulerRegistry`: at most one is pending. */
 export const REGISTRATION_RETRY = 'job-master-registration-retry';
 const GOODBYE_TIMEOUT_MS = 1_000;
+/**
+ * How long a slot request or release may take: the ResourceManager runs them one at a time, each
+ * waiting up to 2 s for every TaskManager it commands.
+ */
+export const RESOURCE_MANAGER_REQUEST_TIMEOUT_MS = 10_000;
 
 /** A request to the ResourceManager that needs a registration this JobMaster does not have (yet). */
 export class NotRegisteredError extends Error {
   override readonly name = 'NotRegisteredError';
+}
+
+/**
+ * The reason of an error reply (the ResourceManager answered, and refused), or undefined for any
+ * other failure (no answer in time, no connection). Nest's TCP transport delivers an
+ * `RpcException` as `{ status: 'error', message }`.
+ */
+export function errorReplyOf(error: unknown): string | undefined {
+  const { status, message } = (error ?? {}) as { status?: unknown; message?: unknown };
+  return status === 'error' && typeof message === 'string' ? message : undefined;
 }
 
 /**
@@ -62,16 +78,18 @@ export class NotRegisteredError extends Error {
 @Injectable()
 export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('JobMaster');
+  /** The client of the ResourceManager at `location`; a new one for each new location. */
   private client: ClientTCP | null = null;
   private location: ResourceManagerLocation | null = null;
   private following: Subscription | null = null;
   private readonly registrations = new BehaviorSubject<RegistrationResponse | null>(null);
-  /** Presented when registering again: only it may replace a registration still live. */
+  /** Presented when registering again: while the ResourceManager holds it, only it may replace it. */
   private lastCredential: string | undefined;
+  private readonly retries: RetryBackoff;
   private advertisedPort = 0;
   private closing = false;
 
-  /** The current registration (null while there is none), as it changes. */
+  /** The current registration (null while there is none), as it changes; the current one first. */
   readonly registration$: Observable<RegistrationResponse | null> =
     this.registrations.asObservable();
 
@@ -79,12 +97,15 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
     @Inject(JOB_MASTER_CONFIG) private readonly config: JobMasterConfig,
     @InjectHeartbeatManager(RESOURCE_MANAGER_HEARTBEATS)
     private readonly heartbeats: HeartbeatManager<ResourceManagerHeartbeat, JobMasterHeartbeat>,
-    private readonly scheduler: SchedulerRegistry,
+    // Retries go through Nest's scheduler, which also clears them when the application shuts down.
+    scheduler: SchedulerRegistry,
     private readonly locator: ResourceManagerLocator,
     private readonly jobs: JobTable,
-  ) {}
+  ) {
+    this.retries = new RetryBackoff(scheduler, REGISTRATION_RETRY, config.heartbeat.interval);
+  }
 
-  private get registration(): RegistrationResponse | null {
+  get registration(): RegistrationResponse | null {
     return this.registrations.value;
   }
 
@@ -96,7 +117,8 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
 
   /**
    * Sends a request of this registration to the ResourceManager: the JobMaster's id and the
-   * registration's proof are added to `data`, the answer checked against `schema`.
+   * registration's proof are added to `data`, the answer checked against `schema`. Throws a
+   * `NotRegisteredError` without a registration; rejects with the error reply, or the failure.
    */
   async request<S extends z.ZodType>(
     pattern: string,
@@ -117,7 +139,7 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
         credential: registration.credential,
         ...data,
       },
-      this.config.heartbeat.timeout,
+      RESOURCE_MANAGER_REQUEST_TIMEOUT_MS,
     );
     return parseMessage(schema, answer, what);
   }
@@ -133,7 +155,11 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
     return { fencingToken, credential, jobs: this.jobs.jobIds() };
   }
 
-  /** Only the ResourceManager it is registered with, proving it, may ask for heartbeats. */
+  /**
+   * Only the ResourceManager it is registered with, proving it with the fencing token and our
+   * registration's credential, may ask for heartbeats (anyone else could keep a dead
+   * ResourceManager alive). The payload, parsed here once, goes on in its parsed form.
+   */
   @OnIncomingHeartbeat<unknown, ResourceManagerHeartbeat>(RESOURCE_MANAGER_HEARTBEATS)
   vetHeartbeat({
     origin,
@@ -152,7 +178,10 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
     return acceptHeartbeat(proof);
   }
 
-  /** The ResourceManager's requests stopped: register again (a stale loss is ignored). */
+  /**
+   * The ResourceManager's requests stopped coming: register again, keeping the jobs (unless the
+   * loss is of a ResourceManager already left: stale).
+   */
   @OnTargetLost(RESOURCE_MANAGER_HEARTBEATS)
   onResourceManagerLost(resourceManagerId: string, reason: TargetLossReason): void {
     if (this.registration?.resourceManagerId !== resourceManagerId) {
@@ -160,7 +189,7 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
     }
     this.logger.warn(
       `ResourceManager ${resourceManagerId} lost: ${reason === 'timeout' ? 'heartbeat timeout' : reason}; ` +
-        `registering again, keeping ${this.jobs.size} jobs`,
+        `registering again, keeping ${countOf(this.jobs.size, 'job')}`,
     );
     this.reconnect();
   }
@@ -169,7 +198,7 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     this.closing = true;
     this.following?.unsubscribe();
-    this.cancelRetry();
+    this.retries.cancel();
     const registration = this.registration;
     if (!signal || !registration || !this.client) {
       return;
@@ -186,7 +215,7 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
         GOODBYE_TIMEOUT_MS,
       );
       this.logger.log(
-        `Said goodbye to ResourceManager ${registration.resourceManagerId} (${signal})`,
+        `Said goodbye to ResourceManager ${registration.resourceManagerId} (${signal}); it releases the slots of ${countOf(this.jobs.size, 'job')}`,
       );
     } catch (error) {
       this.logger.warn(`Could not say goodbye to the ResourceManager: ${describeError(error)}`);
@@ -196,11 +225,12 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
   onApplicationShutdown(): void {
     this.closing = true;
     this.following?.unsubscribe();
-    this.cancelRetry();
+    this.retries.cancel();
     this.dropConnection();
     this.registrations.complete();
   }
 
+  /** A new location (with HA: a new leader) means registering there at once, jobs kept. */
   private follow(location: ResourceManagerLocation | null): void {
     if (this.closing) {
       return;
@@ -209,30 +239,45 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
     this.location = location;
     if (!location) {
       if (previous) {
-        this.logger.warn(`No ResourceManager leader is known; keeping ${this.jobs.size} jobs`);
+        this.logger.warn(
+          `No ResourceManager leader is known${this.registration ? `; still registered with ${this.registration.resourceManagerId} until its heartbeats stop` : ''}; ` +
+            `keeping ${countOf(this.jobs.size, 'job')}`,
+        );
       }
       return;
+    }
+    if (location.fencingToken !== null) {
+      this.logger.log(
+        `The ResourceManager leader is ${location.resourceManagerId} at ${location.host}:${location.port} (fencing token ${location.fencingToken})`,
+      );
     }
     if (this.registration && this.registration.fencingToken === location.fencingToken) {
       return; // the leader we are registered with
     }
+    if (previous && this.registration) {
+      this.logger.warn(
+        `Leaving ResourceManager ${this.registration.resourceManagerId} for the new leader; keeping ${countOf(this.jobs.size, 'job')}`,
+      );
+    }
     this.reconnect();
   }
 
+  /** Leaves the current registration and registers afresh where the locator points. */
   private reconnect(): void {
     if (this.registration) {
       this.heartbeats.unmonitorTarget(this.registration.resourceManagerId);
       this.registrations.next(null);
     }
-    this.cancelRetry();
+    this.retries.cancel();
+    this.retries.reset();
     this.dropConnection();
-    void this.register(FIRST_RETRY_DELAY_MS);
+    void this.register();
   }
 
-  private async register(nextDelay: number): Promise<void> {
+  private async register(): Promise<void> {
     const location = this.location;
     if (this.closing || !location) {
-      return;
+      return; // with no leader known, the next one etcd names starts it again
     }
     try {
       this.client ??= new ClientTCP({
@@ -241,22 +286,24 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
         ...this.config.frameLimits,
         tlsOptions: clientTlsOptions(this.config.tls),
       });
+      const request: JobMasterRegistrationRequest = {
+        jobMasterId: this.config.id,
+        host: this.config.host,
+        port: this.advertisedPort,
+        credential: this.lastCredential,
+        jobs: this.jobs.jobIds(),
+      };
       const answer = await sendRequest(
         this.client,
         JobMasterToResourceManagerPatterns.register,
-        {
-          jobMasterId: this.config.id,
-          host: this.config.host,
-          port: this.advertisedPort,
-          credential: this.lastCredential,
-          jobs: this.jobs.jobIds(),
-        },
+        request,
         this.config.heartbeat.interval,
       );
       if (this.closing || this.location !== location) {
-        return;
+        return; // shutting down (a registration now would never get its goodbye), or moved on
       }
       const response = parseMessage(registrationResponseSchema, answer, 'registration response');
+      // A leader etcd has already replaced may still answer (its lease lapsing): not that one.
       if (
         location.fencingToken !== null &&
         compareFencingTokens(response.fencingToken, location.fencingToken) < 0
@@ -266,46 +313,34 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
         );
       }
       this.lastCredential = response.credential;
-      // The ResourceManager asks; this side answers in the replies.
+      this.retries.reset();
+      // The ResourceManager asks; this side answers in the replies, so it needs no heartbeat client.
       this.heartbeats.monitorTarget(response.resourceManagerId);
       this.logger.log(
         `JobMaster ${this.config.id} registered with ResourceManager ${response.resourceManagerId} ` +
-          `(fencing token ${response.fencingToken})`,
+          `(fencing token ${response.fencingToken}) with ${countOf(request.jobs.length, 'job')}`,
       );
       this.registrations.next(response);
     } catch (error) {
       if (this.closing || this.location !== location) {
-        return;
+        return; // a new location started its own registration
       }
       this.dropConnection();
-      const cap = Math.max(FIRST_RETRY_DELAY_MS, this.config.heartbeat.interval);
+      const delay = this.retries.schedule(() => void this.register());
       this.logger.warn(
-        `Registration with the ResourceManager at ${location.host}:${location.port} failed (${describeError(error)}); retrying in ${nextDelay} ms`,
+        `Registration with the ResourceManager at ${location.host}:${location.port} failed (${describeError(error)}); retrying in ${delay} ms`,
       );
-      this.scheduleRetry(nextDelay, Math.min(nextDelay * 2, cap));
     }
   }
 
-  /** After a loss or a failed registration the connection may be half-open: start afresh. */
+  /**
+   * After a loss or an unanswered registration the connection may be dead without a word
+   * (half-open after a partition): the next request opens a new one instead of waiting on it.
+   */
   private dropConnection(): void {
     if (this.client) {
       closeTcpClient(this.client);
       this.client = null;
-    }
-  }
-
-  private scheduleRetry(delay: number, nextDelay: number): void {
-    this.cancelRetry();
-    const timer = setTimeout(() => {
-      this.cancelRetry();
-      void this.register(nextDelay);
-    }, delay);
-    this.scheduler.addTimeout(REGISTRATION_RETRY, timer);
-  }
-
-  private cancelRetry(): void {
-    if (this.scheduler.doesExist('timeout', REGISTRATION_RETRY)) {
-      this.scheduler.deleteTimeout(REGISTRATION_RETRY);
     }
   }
 }

@@ -7,4 +7,5 @@ export * from './json-body.js';
 export * from './tls.js';
 export * from './ha/index.js';
 export * from './resource-manager-locator.js';
+export * from './retry-backoff.js';
 export * from './resource-manager-proof.js';
