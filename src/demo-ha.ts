@@ -1,9 +1,15 @@
 /**
  * The high-availability demo behind `npm start -- --ha`: a 3-member etcd cluster on loopback, two
- * ResourceManagers campaigning for leadership and three TaskManagers that find the leader on etcd.
- * It kills the leader (SIGKILL), prints the takeover as it happens (who leads, with which fencing
- * token, how long it took), starts the killed one again as a standby, then stops the new leader
- * with SIGTERM (it resigns) to show the faster takeover. Ctrl-C (or `--duration`) stops everything.
+ * ResourceManagers campaigning for leadership, three TaskManagers and a JobMaster that find the
+ * leader on etcd. It submits one job to the JobMaster, kills the leader (SIGKILL), prints the
+ * takeover as it happens (who leads, with which fencing token, how long it took) and that the
+ * JobMaster's job kept its slots with the new leader, starts the killed one again as a standby, then
+ * stops the new leader with SIGTERM (it resigns) to show the faster takeover. Ctrl-C (or
+ * `--duration`) stops everything.
+ *
+ * Ports: the ResourceManagers on RM_TCP_PORT and the next one (6123, 6124), HTTP on RM_HTTP_PORT and
+ * RM_HTTP_PORT + 2 (8081, 8083); the JobMaster's HTTP API on JM_HTTP_PORT, by default RM_HTTP_PORT + 1
+ * (8082, as in the other demo).
  */
 import { LocalHaCluster, type Member } from './support/local-ha-cluster.js';
 
@@ -11,9 +17,13 @@ const KILL_AT_MS = 10_000;
 const RESTART_AFTER_MS = 6_000;
 const TERMINATE_AFTER_MS = 10_000;
 const TAKEOVER_TIMEOUT_MS = 60_000;
-/** Log lines worth showing: readiness, leadership, registrations, losses. */
+/** How long the job's submission, and the JobMaster's registration with a new leader, may take. */
+const JOB_TIMEOUT_MS = 20_000;
+const POLL_MS = 200;
+const JOB = { jobId: 'job-1', slots: 3 };
+/** Log lines worth showing: readiness, leadership, registrations, losses, the job's slots. */
 const INTERESTING =
-  /ready|Leading|Stepped down|leader is|registered|lost|Leaving|Invalid|ERROR|EADDRINUSE/;
+  /ready|Leading|Stepped down|leader is|registered|lost|Leaving|Invalid|ERROR|EADDRINUSE|Job |Granted|replacement|short of/;
 const NEST_PREFIX = /^\[Nest\]\s+\d+\s+-\s+\S+,?\s+\S+\s+\S+\s+/;
 
 function say(line: string): void {
@@ -21,6 +31,46 @@ function say(line: string): void {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface JobView {
+  readonly jobId: string;
+  readonly state: string;
+  readonly slots: ReadonlyArray<{
+    readonly taskManagerId: string;
+    readonly slotIndex: number;
+    readonly allocationId: string;
+  }>;
+}
+
+/** "taskmanager-1 slots 0, 1; taskmanager-3 slot 0", by TaskManager. */
+function describePlacement(slots: JobView['slots']): string {
+  const byTaskManager = new Map<string, number[]>();
+  for (const { taskManagerId, slotIndex } of slots.toSorted((a, b) =>
+    a.taskManagerId === b.taskManagerId
+      ? a.slotIndex - b.slotIndex
+      : a.taskManagerId.localeCompare(b.taskManagerId),
+  )) {
+    byTaskManager.set(taskManagerId, [...(byTaskManager.get(taskManagerId) ?? []), slotIndex]);
+  }
+  return [...byTaskManager]
+    .map(([id, indexes]) => `${id} slot${indexes.length === 1 ? '' : 's'} ${indexes.join(', ')}`)
+    .join('; ');
+}
+
+const allocations = (job: JobView) =>
+  job.slots
+    .map(({ allocationId }) => allocationId)
+    .toSorted()
+    .join();
+
+async function getJson<T>(url: string): Promise<T | null> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    return response.ok ? ((await response.json()) as T) : null;
+  } catch {
+    return null;
+  }
+}
 
 export async function runHaDemo(durationMs: number | undefined): Promise<void> {
   const env = {
@@ -31,11 +81,16 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
   };
   const tcpPort = Number(process.env.RM_TCP_PORT ?? '6123');
   const httpPort = Number(process.env.RM_HTTP_PORT ?? '8081');
+  // Between the two ResourceManagers' HTTP ports: 8082, the JobMaster's default, as in the other demo.
+  const jobMasterHttpPort = Number(process.env.JM_HTTP_PORT ?? String(httpPort + 1));
+  const jobMasterAddress = `http://127.0.0.1:${jobMasterHttpPort}`;
   say('[demo] starting a 3-member etcd cluster on loopback (installing etcd-server if missing)');
   const cluster = await LocalHaCluster.start({
-    // The first ResourceManager on RM_TCP_PORT / RM_HTTP_PORT (6123 / 8081), the second on the next ports.
-    resourceManagerPorts: [0, 1].map((i) => ({ tcp: tcpPort + i, http: httpPort + i })),
+    // The first ResourceManager on RM_TCP_PORT / RM_HTTP_PORT (6123 / 8081), the second on the next
+    // TCP port and the HTTP port after the JobMaster's (6124 / 8083).
+    resourceManagerPorts: [0, 1].map((i) => ({ tcp: tcpPort + i, http: httpPort + 2 * i })),
     taskManagerSlots: [2, 2, 4],
+    jobMasters: [{ id: 'jobmaster-1', http: jobMasterHttpPort }],
     env,
     onStart: (name, pid) => say(`[demo] started ${name} (pid ${pid})`),
     onLine: (member, line) => {
@@ -51,8 +106,10 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
       `timeout ${env.HEARTBEAT_TIMEOUT_MS} ms, leadership lease TTL ${env.HA_LEASE_TTL_S} s; ResourceManagers at ` +
       cluster.resourceManagers
         .map((rm) => `http://127.0.0.1:${rm.httpPort}/overview`)
-        .join(' and '),
+        .join(' and ') +
+      `; JobMaster at ${jobMasterAddress}/jobs`,
   );
+  const jobMaster = cluster.jobMasters[0];
 
   let stopping = false;
   const stop = async (exitCode: number) => {
@@ -60,7 +117,7 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
       return;
     }
     stopping = true;
-    say('[demo] stopping the TaskManagers, the ResourceManagers, then etcd');
+    say('[demo] stopping the JobMaster, the TaskManagers, the ResourceManagers, then etcd');
     await cluster.stop();
     say('[demo] all processes stopped');
     process.exit(exitCode);
@@ -71,6 +128,81 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
     say(`[demo] stopping by itself after ${durationMs / 1_000} s`);
     setTimeout(() => void stop(0), durationMs);
   }
+
+  let job: JobView | null = null;
+
+  /** Submits the job once a leader has every TaskManager and the JobMaster is registered (503 until then). */
+  const submitJob = async (): Promise<JobView | null> => {
+    const deadline = Date.now() + JOB_TIMEOUT_MS;
+    let reason = 'no leader with every TaskManager';
+    while (Date.now() < deadline) {
+      if (stopping) {
+        return null;
+      }
+      if (await cluster.leader()) {
+        try {
+          const response = await fetch(`${jobMasterAddress}/jobs`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(JOB),
+            signal: AbortSignal.timeout(JOB_TIMEOUT_MS),
+          });
+          const body = (await response.json()) as JobView & { message?: unknown };
+          if (response.status === 201) {
+            say(
+              `[demo] submitted ${JOB.jobId} (${JOB.slots} slots) to ${jobMaster.name}: it runs on ${describePlacement(body.slots)}`,
+            );
+            return body;
+          }
+          reason = `${response.status} ${JSON.stringify(body.message ?? body)}`;
+          if (response.status !== 503) {
+            break;
+          }
+        } catch (error) {
+          reason = (error as Error).message;
+        }
+      }
+      await sleep(POLL_MS);
+    }
+    if (!stopping) {
+      say(`[demo] could not submit ${JOB.jobId}: ${reason}`);
+    }
+    return null;
+  };
+
+  /**
+   * Waits until the new leader lists the JobMaster with the job, and prints whether the job kept
+   * the slots it had (the same allocations).
+   */
+  const followJob = async (leader: Member, before: JobView): Promise<JobView | null> => {
+    const deadline = Date.now() + JOB_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (stopping) {
+        return null;
+      }
+      const seen = await getJson<{ jobmasters: Array<{ id: string; jobs: string[] }> }>(
+        `http://127.0.0.1:${leader.httpPort}/jobmasters`,
+      );
+      const current = await getJson<JobView>(`${jobMasterAddress}/jobs/${JOB.jobId}`);
+      const listed = seen?.jobmasters.some(
+        ({ id, jobs }) => id === jobMaster.name && jobs.includes(JOB.jobId),
+      );
+      if (listed && current?.state === 'running') {
+        say(
+          `[demo] ${leader.name} lists ${jobMaster.name} with ${JOB.jobId}: ${current.state} on ${describePlacement(current.slots)}` +
+            (allocations(current) === allocations(before)
+              ? ', the same slots as before the takeover'
+              : ', on new slots'),
+        );
+        return current;
+      }
+      await sleep(POLL_MS);
+    }
+    if (!stopping) {
+      say(`[demo] ${leader.name} does not list ${jobMaster.name} with ${JOB.jobId} running yet`);
+    }
+    return null;
+  };
 
   /** Takes the leader out with `signal` and prints the takeover; returns the one taken out. */
   const takeOver = async (signal: NodeJS.Signals): Promise<Member | null> => {
@@ -91,10 +223,14 @@ export async function runHaDemo(durationMs: number | undefined): Promise<void> {
       `[demo] takeover after ${signal}: ${takeover.to.name} leads with fencing token ${takeover.toToken} ` +
         `and all ${cluster.taskManagers.length} TaskManagers, ${takeover.ms} ms after the signal`,
     );
+    if (job) {
+      job = (await followJob(takeover.to, job)) ?? job;
+    }
     return takeover.from;
   };
 
-  await sleep(KILL_AT_MS);
+  const [submitted] = await Promise.all([submitJob(), sleep(KILL_AT_MS)]);
+  job = submitted;
   const killed = stopping ? null : await takeOver('SIGKILL');
   if (!killed || stopping) {
     return;

@@ -1,8 +1,10 @@
 /**
- * The demo behind `npm start`: a ResourceManager and three TaskManagers as separate processes on
- * loopback, with short heartbeat settings. It prints registrations and losses, a summary of the
- * ResourceManager's view every few seconds, kills one TaskManager and restarts it to show loss
- * detection and re-registration, and stops every process it started on Ctrl-C.
+ * The demo behind `npm start`: a ResourceManager, three TaskManagers and a JobMaster as separate
+ * processes on loopback, with short heartbeat settings. It submits one job to the JobMaster and
+ * prints where it runs, prints registrations and losses, a summary of the ResourceManager's and the
+ * JobMaster's view every few seconds, kills the TaskManager running the job and restarts it to show
+ * loss detection, the job's replacement slots and re-registration, and stops every process it
+ * started on Ctrl-C.
  *
  *   node dist/src/demo.js [--duration <seconds>]     (stops by itself after <seconds>)
  *   npm start -- --duration <seconds>                 (npm keeps options before the -- for itself)
@@ -21,6 +23,8 @@ const dist = fileURLToPath(new URL('../apps/', import.meta.url));
 const rmTcpPort = process.env.RM_TCP_PORT ?? '6123';
 const rmHttpPort = process.env.RM_HTTP_PORT ?? '8081';
 const httpAddress = `http://127.0.0.1:${rmHttpPort}`;
+const jmHttpPort = process.env.JM_HTTP_PORT ?? '8082';
+const jobMasterAddress = `http://127.0.0.1:${jmHttpPort}`;
 const heartbeatEnv = {
   HEARTBEAT_INTERVAL_MS: process.env.HEARTBEAT_INTERVAL_MS ?? '1000',
   HEARTBEAT_TIMEOUT_MS: process.env.HEARTBEAT_TIMEOUT_MS ?? '5000',
@@ -31,6 +35,10 @@ const KILL_AT_MS = 12_000;
 const RESTART_AT_MS = 22_000;
 const STOP_GRACE_MS = 3_000;
 const UNSHOWN_KEPT = 20;
+/** The demo's job: as many slots as taskmanager-3 has, so that they all go there (see below). */
+const JOB = { jobId: 'job-1', slots: 4 };
+const SUBMIT_ATTEMPTS = 10;
+const SUBMIT_RETRY_MS = 500;
 
 interface Member {
   readonly name: string;
@@ -54,13 +62,34 @@ const taskManagers: Member[] = [2, 2, 4].map((slots, i) => ({
     RM_TCP_PORT: rmTcpPort,
   },
 }));
+/** The one the demo kills: it starts first, so its slots are the ResourceManager's first free ones. */
+const victim = taskManagers[2];
+const jobMaster: Member = {
+  name: 'jobmaster-1',
+  script: 'job-master/src/main.js',
+  env: {
+    JM_ID: 'jobmaster-1',
+    JM_HOST: '127.0.0.1',
+    JM_HTTP_PORT: jmHttpPort,
+    RM_HOST: '127.0.0.1',
+    RM_TCP_PORT: rmTcpPort,
+  },
+};
+const members = [resourceManager, ...taskManagers, jobMaster];
 
 const timers: NodeJS.Timeout[] = [];
 let stopping = false;
 let taskManagersStarted = false;
+/** Who has registered with the ResourceManager so far: the job is submitted once all have. */
+const registered = new Set<string>();
+let jobSubmitted = false;
 
-/** Nest log lines worth showing in the demo: start-up, registrations, losses, goodbyes, errors. */
-const INTERESTING = /ready|listening|registered|lost|goodbye|disconnected|Invalid|ERROR|EADDRINUSE/;
+/**
+ * Nest log lines worth showing in the demo: start-up, registrations, losses, goodbyes, errors, and
+ * the job's slots (granted, submitted, replaced, released).
+ */
+const INTERESTING =
+  /ready|listening|registered|lost|goodbye|disconnected|Invalid|ERROR|EADDRINUSE|Job |Granted|Released|replacement|short of|no longer|failed|Monitoring JobMaster/;
 const NEST_PREFIX = /^\[Nest\]\s+\d+\s+-\s+\S+,?\s+\S+\s+\S+\s+/;
 
 function say(line: string): void {
@@ -91,7 +120,13 @@ function start(member: Member): void {
         /ResourceManager \S+ ready/.test(line)
       ) {
         taskManagersStarted = true;
-        taskManagers.forEach(start);
+        // The ResourceManager gives out the free slots of the TaskManagers in the order they
+        // registered: taskmanager-3 first (and then the others), so that the job runs there.
+        start(victim);
+        start(jobMaster);
+      }
+      if (member === resourceManager) {
+        noteRegistration(line);
       }
     });
   }
@@ -110,6 +145,91 @@ function start(member: Member): void {
   });
 }
 
+/**
+ * Follows the ResourceManager's registration lines: the other TaskManagers start once taskmanager-3
+ * has registered, and the job is submitted once every TaskManager and the JobMaster have.
+ */
+function noteRegistration(line: string): void {
+  const match = /(?:TaskManager|JobMaster) (\S+) registered from /.exec(line);
+  if (!match || registered.has(match[1])) {
+    return;
+  }
+  registered.add(match[1]);
+  if (match[1] === victim.name && taskManagers.some((member) => !member.process)) {
+    taskManagers.filter((member) => !member.process).forEach(start);
+  }
+  if (!jobSubmitted && members.slice(1).every((member) => registered.has(member.name))) {
+    jobSubmitted = true;
+    void submitJob();
+  }
+}
+
+interface JobSlotView {
+  taskManagerId: string;
+  slotIndex: number;
+}
+
+interface JobView {
+  jobId: string;
+  state: string;
+  slots: JobSlotView[];
+}
+
+/** "taskmanager-1 slots 0, 1; taskmanager-2 slot 0", by TaskManager. */
+function describePlacement(slots: readonly JobSlotView[]): string {
+  const byTaskManager = new Map<string, number[]>();
+  for (const { taskManagerId, slotIndex } of slots.toSorted((a, b) =>
+    a.taskManagerId === b.taskManagerId
+      ? a.slotIndex - b.slotIndex
+      : a.taskManagerId.localeCompare(b.taskManagerId),
+  )) {
+    byTaskManager.set(taskManagerId, [...(byTaskManager.get(taskManagerId) ?? []), slotIndex]);
+  }
+  return [...byTaskManager]
+    .map(([id, indexes]) => `${id} slot${indexes.length === 1 ? '' : 's'} ${indexes.join(', ')}`)
+    .join('; ');
+}
+
+/** Submits the demo's job to the JobMaster (again, a few times, while it answers 503) and prints where it runs. */
+async function submitJob(): Promise<void> {
+  for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS; attempt++) {
+    if (stopping) {
+      return;
+    }
+    try {
+      const response = await fetch(`${jobMasterAddress}/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(JOB),
+      });
+      const body = (await response.json()) as Partial<JobView> & { message?: unknown };
+      if (stopping) {
+        return;
+      }
+      if (response.status === 201) {
+        say(
+          `[demo] submitted ${JOB.jobId} (${JOB.slots} slots) to ${jobMaster.name}: it runs on ` +
+            describePlacement(body.slots ?? []),
+        );
+        return;
+      }
+      const reason = `${response.status} ${JSON.stringify(body.message ?? body)}`;
+      if (response.status !== 503) {
+        say(`[demo] ${jobMaster.name} did not take ${JOB.jobId}: ${reason}`);
+        return;
+      }
+      if (attempt === SUBMIT_ATTEMPTS) {
+        say(`[demo] gave up submitting ${JOB.jobId}: ${reason}`);
+      }
+    } catch (error) {
+      if (attempt === SUBMIT_ATTEMPTS && !stopping) {
+        say(`[demo] gave up submitting ${JOB.jobId}: ${(error as Error).message}`);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, SUBMIT_RETRY_MS));
+  }
+}
+
 interface TaskManagerView {
   id: string;
   address: string;
@@ -118,10 +238,43 @@ interface TaskManagerView {
   timeSinceLastHeartbeat: number;
 }
 
+interface JobMasterView {
+  id: string;
+  address: string;
+  jobs: string[];
+  timeSinceLastHeartbeat: number;
+}
+
+/** What the JobMaster says of its jobs, as summary lines. */
+async function jobMasterSummary(): Promise<string[]> {
+  try {
+    const response = await fetch(`${jobMasterAddress}/jobs`);
+    const { jobs } = (await response.json()) as { jobs: JobView[] };
+    return [
+      `[summary] JobMaster ${jobMaster.name} at ${jobMasterAddress} runs ${jobs.length} job(s)` +
+        (jobs.length > 0 ? ':' : ''),
+      ...jobs.map(
+        (job) =>
+          `  ${job.jobId.padEnd(16)} ${job.state.padEnd(10)} ${String(job.slots.length).padStart(2)} slot(s): ` +
+          (describePlacement(job.slots) || 'none'),
+      ),
+    ];
+  } catch (error) {
+    return [
+      `[summary] JobMaster not answering at ${jobMasterAddress}: ${(error as Error).message}`,
+    ];
+  }
+}
+
 async function printSummary(): Promise<void> {
   try {
-    const response = await fetch(`${httpAddress}/taskmanagers`);
+    const [response, jobMasterLines, jobMastersResponse] = await Promise.all([
+      fetch(`${httpAddress}/taskmanagers`),
+      jobMaster.process ? jobMasterSummary() : Promise.resolve([]),
+      fetch(`${httpAddress}/jobmasters`),
+    ]);
     const { taskmanagers } = (await response.json()) as { taskmanagers: TaskManagerView[] };
+    const { jobmasters } = (await jobMastersResponse.json()) as { jobmasters: JobMasterView[] };
     if (stopping) {
       return; // an answer that arrived after Ctrl-C would show TaskManagers leaving as gone
     }
@@ -137,6 +290,13 @@ async function printSummary(): Promise<void> {
         `[summary] ResourceManager at ${httpAddress} sees ${taskmanagers.length} TaskManager(s):`,
         `  ${'id'.padEnd(16)} ${'address'.padEnd(22)} ${'free/slots'.padStart(10)} ${'since last heartbeat'}`,
         ...rows,
+        `  and ${jobmasters.length} JobMaster(s)${jobmasters.length > 0 ? ':' : ''}`,
+        ...jobmasters.map(
+          (jm) =>
+            `  ${jm.id.padEnd(16)} ${jm.address.padEnd(22)} jobs ${jm.jobs.join(', ') || 'none'}, ` +
+            `${jm.timeSinceLastHeartbeat} ms since last heartbeat`,
+        ),
+        ...jobMasterLines,
       ].join('\n'),
     );
   } catch (error) {
@@ -150,8 +310,10 @@ async function stop(exitCode: number): Promise<void> {
   }
   stopping = true;
   timers.forEach(clearTimeout);
-  say('[demo] stopping the TaskManagers, then the ResourceManager');
-  // TaskManagers first, so that their goodbyes still reach the ResourceManager.
+  say('[demo] stopping the JobMaster, the TaskManagers, then the ResourceManager');
+  // The JobMaster first, then the TaskManagers, so that their goodbyes still reach the
+  // ResourceManager (which releases the job's slots on the TaskManagers).
+  await terminate(jobMaster.process, STOP_GRACE_MS);
   await Promise.all(taskManagers.map((member) => terminate(member.process, STOP_GRACE_MS)));
   await terminate(resourceManager.process, STOP_GRACE_MS);
   say('[demo] all processes stopped');
@@ -188,11 +350,11 @@ if (ha) {
   runSingleResourceManagerDemo();
 }
 
-/** One ResourceManager, three TaskManagers; one of them killed and started again. */
+/** One ResourceManager, three TaskManagers, a JobMaster with one job; a TaskManager killed and started again. */
 function runSingleResourceManagerDemo(): void {
   // Last resort if the demo itself fails: its detached children must not outlive it.
   process.on('exit', () => {
-    for (const child of [resourceManager, ...taskManagers].map((member) => member.process)) {
+    for (const child of members.map((member) => member.process)) {
       if (child && child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
       }
@@ -211,16 +373,23 @@ function runSingleResourceManagerDemo(): void {
     `[demo] ResourceManager HTTP API: ${httpAddress}/taskmanagers and ${httpAddress}/overview; ` +
       `live dashboard ${httpAddress}/, metrics ${httpAddress}/metrics, health ${httpAddress}/health. Ctrl-C stops everything.`,
   );
-  start(resourceManager); // the TaskManagers start once it is ready
+  say(
+    `[demo] JobMaster HTTP API: ${jobMasterAddress}/jobs; the demo submits ${JOB.jobId} with ${JOB.slots} slots ` +
+      `once every TaskManager and the JobMaster have registered (${httpAddress}/jobmasters)`,
+  );
+  start(resourceManager); // the TaskManagers and the JobMaster start once it is ready
   const summaries = setInterval(() => void printSummary(), SUMMARY_EVERY_MS);
   timers.push(summaries as unknown as NodeJS.Timeout);
   at(KILL_AT_MS, () => {
-    say('[demo] killing taskmanager-3 with SIGKILL: watch the ResourceManager declare it lost');
-    taskManagers[2].process?.kill('SIGKILL');
+    say(
+      `[demo] killing ${victim.name} with SIGKILL: watch the ResourceManager and the JobMaster declare it lost, ` +
+        `and the JobMaster get replacement slots for ${JOB.jobId} on the others`,
+    );
+    victim.process?.kill('SIGKILL');
   });
   at(RESTART_AT_MS, () => {
-    say('[demo] starting taskmanager-3 again: it registers anew');
-    start(taskManagers[2]);
+    say(`[demo] starting ${victim.name} again: it registers anew`);
+    start(victim);
   });
   if (duration !== undefined) {
     at(duration, () => void stop(0));

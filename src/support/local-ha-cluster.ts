@@ -1,7 +1,7 @@
 /**
  * An HA cluster of the built sample apps on loopback, for the `--ha` demo and the benchmark's
- * takeover section: a 3-member etcd cluster, ResourceManagers campaigning on it and TaskManagers
- * finding the leader there, each a child process in its own process group. It can tell who leads,
+ * takeover section: a 3-member etcd cluster, ResourceManagers campaigning on it, TaskManagers (and
+ * JobMasters, if asked for) finding the leader there, each a child process in its own process group. It can tell who leads,
  * take the leader out with a signal and time the takeover, start a member again, and stop it all.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,6 +19,8 @@ export interface LocalHaClusterOptions {
   readonly taskManagerSlots: readonly number[];
   /** The ports of each ResourceManager (one ResourceManager per entry). */
   readonly resourceManagerPorts: ReadonlyArray<{ readonly tcp: number; readonly http: number }>;
+  /** JobMasters (none if left out): each one's id and HTTP port (its TCP port is any free one). */
+  readonly jobMasters?: ReadonlyArray<{ readonly id: string; readonly http: number }>;
   /** Environment of every app: the HEARTBEAT_* variables, HA_LEASE_TTL_S, … */
   readonly env: Readonly<Record<string, string>>;
   /** Each app started (etcd's members too, by name and process id). */
@@ -32,7 +34,7 @@ export interface Member {
   readonly name: string;
   readonly script: string;
   readonly env: Readonly<Record<string, string>>;
-  /** A ResourceManager's HTTP port. */
+  /** A ResourceManager's or a JobMaster's HTTP port. */
   readonly httpPort?: number;
   process?: ChildProcess;
 }
@@ -60,6 +62,7 @@ export class LocalHaCluster {
     readonly etcd: EtcdCluster,
     readonly resourceManagers: readonly Member[],
     readonly taskManagers: readonly Member[],
+    readonly jobMasters: readonly Member[],
     private readonly options: LocalHaClusterOptions,
   ) {}
 
@@ -86,10 +89,18 @@ export class LocalHaCluster {
       script: 'task-manager/src/main.js',
       env: { ...haEnv, TM_ID: `taskmanager-${i + 1}`, TM_SLOTS: String(slots) },
     }));
-    const cluster = new LocalHaCluster(etcd, resourceManagers, taskManagers, options);
+    const jobMasters = (options.jobMasters ?? []).map(({ id, http }) => ({
+      name: id,
+      script: 'job-master/src/main.js',
+      httpPort: http,
+      env: { ...haEnv, JM_ID: id, JM_HOST: '127.0.0.1', JM_HTTP_PORT: String(http) },
+    }));
+    const cluster = new LocalHaCluster(etcd, resourceManagers, taskManagers, jobMasters, options);
     // Last resort, should the caller fail: detached children must not outlive it.
     process.once('exit', () => cluster.killAll());
-    [...resourceManagers, ...taskManagers].forEach((member) => cluster.startMember(member));
+    [...resourceManagers, ...taskManagers, ...jobMasters].forEach((member) =>
+      cluster.startMember(member),
+    );
     return cluster;
   }
 
@@ -183,9 +194,13 @@ export class LocalHaCluster {
     }
   }
 
-  /** Stops the TaskManagers (their goodbyes reach the leader), the ResourceManagers, then etcd. */
+  /**
+   * Stops the JobMasters, the TaskManagers (their goodbyes reach the leader), the ResourceManagers,
+   * then etcd.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    await Promise.all(this.jobMasters.map((member) => terminate(member.process, STOP_GRACE_MS)));
     await Promise.all(this.taskManagers.map((member) => terminate(member.process, STOP_GRACE_MS)));
     await Promise.all(
       this.resourceManagers.map((member) => terminate(member.process, STOP_GRACE_MS)),
@@ -194,7 +209,7 @@ export class LocalHaCluster {
   }
 
   private killAll(): void {
-    for (const member of [...this.resourceManagers, ...this.taskManagers]) {
+    for (const member of [...this.resourceManagers, ...this.taskManagers, ...this.jobMasters]) {
       const child = member.process;
       if (child && child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');

@@ -7,13 +7,18 @@ import { childProcessEnv, freePort, isAlive } from '../fixtures/e2e-utils.js';
 const demoScript = fileURLToPath(new URL('../../dist/src/demo.js', import.meta.url));
 
 describe('the high-availability demo (npm start -- --ha)', () => {
-  it('runs etcd, two ResourceManagers and three TaskManagers, times two takeovers, and leaves no process behind', async () => {
-    // Two ResourceManagers on consecutive ports from these.
-    const [tcpPort, httpPort] = [await freePort(), await freePort()];
+  it('runs etcd, two ResourceManagers, three TaskManagers and a JobMaster, times two takeovers with the job kept, and leaves no process behind', async () => {
+    // Two ResourceManagers on consecutive TCP ports from tcpPort, on HTTP ports httpPort and httpPort + 2.
+    const [tcpPort, httpPort, jobMasterHttpPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const demo = spawn(process.execPath, [demoScript, '--ha', '--duration', '34'], {
       env: childProcessEnv({
         RM_TCP_PORT: String(tcpPort),
         RM_HTTP_PORT: String(httpPort),
+        JM_HTTP_PORT: String(jobMasterHttpPort),
         HEARTBEAT_INTERVAL_MS: '200',
         HEARTBEAT_TIMEOUT_MS: '1500',
         HA_LEASE_TTL_S: '2',
@@ -35,13 +40,24 @@ describe('the high-availability demo (npm start -- --ha)', () => {
     expect(takeovers[1].token).toBeGreaterThan(takeovers[0].token);
     // A resigning leader is replaced without waiting for its lease (2 s) to lapse.
     expect(takeovers[1].ms).toBeLessThan(2_000);
+    // The job, submitted before the first takeover, keeps its slots across both.
+    expect(output).toContain(`JobMaster at http://127.0.0.1:${jobMasterHttpPort}/jobs`);
+    expect(output).toContain(`http://127.0.0.1:${httpPort + 2}/overview`);
+    expect(output).toMatch(
+      /\[demo\] submitted job-1 \(3 slots\) to jobmaster-1: it runs on taskmanager-\d slots? \d/,
+    );
+    const kept = output.match(
+      /\[demo\] resource-manager-\d lists jobmaster-1 with job-1: running on .*, the same slots as before the takeover/g,
+    );
+    expect(kept).toHaveLength(2);
+    expect(output).toMatch(/JobMaster jobmaster-1 lost: left \(goodbye\).*releasing 3 slots/);
     expect(output).toContain('all processes stopped');
     expect(code).toBe(0);
     const pids = [...output.matchAll(/started \S+ \(pid (\d+)\)/g)].map((match) =>
       Number(match[1]),
     );
-    // Three etcd members, two ResourceManagers, three TaskManagers, and the restarted one.
-    expect(pids).toHaveLength(9);
+    // Three etcd members, two ResourceManagers, three TaskManagers, a JobMaster, and the restarted one.
+    expect(pids).toHaveLength(10);
     expect(pids.filter(isAlive)).toEqual([]);
   }, 120_000);
 });

@@ -11,8 +11,28 @@ import { childProcessEnv, freePort, isAlive } from '../fixtures/e2e-utils.js';
 const demoScript = fileURLToPath(new URL('../../dist/src/demo.js', import.meta.url));
 
 async function demoEnv(): Promise<Record<string, string>> {
-  const [tcpPort, httpPort] = [await freePort(), await freePort()];
-  return { RM_TCP_PORT: String(tcpPort), RM_HTTP_PORT: String(httpPort) };
+  const [tcpPort, httpPort, jobMasterHttpPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  return {
+    RM_TCP_PORT: String(tcpPort),
+    RM_HTTP_PORT: String(httpPort),
+    JM_HTTP_PORT: String(jobMasterHttpPort),
+  };
+}
+
+/** Waits until `output()` matches `pattern`, at most until `deadline` (then the expectation says what is missing). */
+async function waitForOutput(
+  output: () => string,
+  pattern: RegExp,
+  deadline: number,
+): Promise<void> {
+  while (!pattern.test(output()) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(output()).toMatch(pattern);
 }
 
 /** Runs the command to its end (at most `timeoutMs`), with both output streams in one text. */
@@ -45,7 +65,7 @@ const startedPids = (output: string) =>
   [...output.matchAll(/started \S+ \(pid (\d+)\)/g)].map((match) => Number(match[1]));
 
 describe('the demo (npm start)', () => {
-  it('runs a ResourceManager and three TaskManagers, summarises them, and leaves no process behind on Ctrl-C', async () => {
+  it("runs a ResourceManager, three TaskManagers and a JobMaster with one job, summarises them, replaces the job's slots of the TaskManager it kills, and leaves no process behind on Ctrl-C", async () => {
     const env = await demoEnv();
     const demo = spawn(process.execPath, [demoScript], {
       env: childProcessEnv(env),
@@ -55,25 +75,58 @@ describe('the demo (npm start)', () => {
     demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = once(demo, 'exit');
+    const read = () => output;
     try {
-      const deadline = Date.now() + 30_000;
-      while (!/sees 3 TaskManager\(s\)/.test(output) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      // Every wait is bounded: the kill is 12 s in, the replacement and the next summary within 10 s of it.
+      const deadline = Date.now() + 45_000;
+      await waitForOutput(read, /sees 3 TaskManager\(s\)/, deadline);
       expect(output).toContain(`http://127.0.0.1:${env.RM_HTTP_PORT}/taskmanagers`);
+      expect(output).toContain(`http://127.0.0.1:${env.JM_HTTP_PORT}/jobs`);
       for (const id of ['taskmanager-1', 'taskmanager-2', 'taskmanager-3']) {
         expect(output).toMatch(
           new RegExp(`TaskManager ${id} registered from 127\\.0\\.0\\.1:\\d+`),
         );
       }
-      expect(output).toMatch(/sees 3 TaskManager\(s\)/);
+      expect(output).toMatch(
+        /\[resource-manager\] .*JobMaster jobmaster-1 registered from 127\.0\.0\.1:\d+/,
+      );
+      // taskmanager-3 registers first, so the ResourceManager places all of job-1 there.
+      await waitForOutput(
+        read,
+        /\[demo\] submitted job-1 \(4 slots\) to jobmaster-1: it runs on taskmanager-3 slots 0, 1, 2, 3\n/,
+        deadline,
+      );
+      await waitForOutput(
+        read,
+        /and 1 JobMaster\(s\):\n {2}jobmaster-1 +127\.0\.0\.1:\d+ +jobs job-1,[^]*? {2}job-1 +running +4 slot\(s\): taskmanager-3 slots 0, 1, 2, 3\n/,
+        deadline,
+      );
+      // The kill: the JobMaster loses taskmanager-3 and gets the job's slots on the other two.
+      await waitForOutput(
+        read,
+        /\[jobmaster-1\] .*TaskManager taskmanager-3 lost: .*dropped 4 slots of job job-1; asking the ResourceManager for replacements/,
+        deadline,
+      );
+      await waitForOutput(
+        read,
+        /\[jobmaster-1\] .*Job job-1 got 4 replacement slots \((taskmanager-[12] slot [01](, )?){4}\); running again with its 4 slots/,
+        deadline,
+      );
+      await waitForOutput(
+        read,
+        / {2}job-1 +running +4 slot\(s\): taskmanager-1 slots 0, 1; taskmanager-2 slots 0, 1\n/,
+        deadline,
+      );
     } finally {
       demo.kill('SIGINT');
       await exited;
     }
+    // On Ctrl-C the JobMaster says goodbye, and the ResourceManager releases the job's slots.
+    expect(output).toMatch(/\[jobmaster-1\] .*Said goodbye to ResourceManager/);
+    expect(output).toMatch(/JobMaster jobmaster-1 lost: left \(goodbye\).*releasing 4 slots/);
     const pids = startedPids(output);
-    // Four at start; a fifth if the demo got to restarting the TaskManager it kills.
-    expect(pids.length).toBeGreaterThanOrEqual(4);
+    // Five at start; a sixth if the demo got to restarting the TaskManager it kills.
+    expect(pids.length).toBeGreaterThanOrEqual(5);
     expect(pids.filter(isAlive)).toEqual([]);
     expect(output).toContain('all processes stopped');
     expect(demo.exitCode).toBe(0);
