@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --targets N]`: the library's CPU per heartbeat against the
  * plain Nest floor and the raw floor, the cost of watching it (events, metrics), its scale and ceiling, its detection accuracy, the
- * @nestjs/terminus poll, the fixed timeout against phi-accrual on the same kills (clean and under a
+ * @nestjs/terminus poll, the fixed timeout against phi-accrual (Akka's defaults and a fast variant) on the same kills (clean and under a
  * network delay), and the cost of a heartbeat over each transport (lean TCP, ClientTCP,
  * NATS, Redis) and the HA takeover time, measured in one run on this machine. `--section
  * transports`, `--section takeover` or `--section detectors` runs that one alone. Progress goes to stderr; stdout gets the tables and, as its last line, one JSON object

@@ -1,15 +1,23 @@
 /**
- * The two failure detectors side by side: one monitoring process with two sender managers, the
- * fixed timeout and phi-accrual (the library's defaults, Akka's), at the same interval and timeout,
- * each watching every target over a connection of its own. Each run hangs the same targets for
- * both at random moments, so that both judge the same kills, under the same host noise. Runs
- * alternate two conditions: clean loopback, and the failure tests' network delay (every chunk
- * 100 ms + 0–100 ms late each way, through the fault proxy); the managers' order alternates
- * between rounds, and so does the conditions'.
+ * The failure detectors side by side: one monitoring process with three sender managers, the
+ * fixed timeout, phi-accrual with the library's defaults (Akka's) and phi-accrual tuned for fast
+ * detection (`acceptableHeartbeatPause` 500 ms), at the same interval and timeout, each watching
+ * every target over a connection of its own. Each run hangs the same targets for all three at
+ * random moments, so that all judge the same kills, under the same host noise. Runs alternate two
+ * conditions: clean loopback, and the failure tests' network delay (every chunk 100 ms + 0–100 ms
+ * late each way, through the fault proxy); the managers' order rotates between rounds (over three
+ * rounds each manager is first, second and third once in each condition), and the conditions'
+ * order alternates.
  */
 import type { Fleet, LossReport } from './fleet.js';
 import { interval, log, monitorConfig, plan, sleep, timeout, warmUp, withFleet } from './plan.js';
-import { DETECTORS, type DetectorName, type NetworkDelay } from './protocol.js';
+import {
+  DETECTORS,
+  PHI_DETECTORS,
+  type DetectorName,
+  type NetworkDelay,
+  type PhiDetectorName,
+} from './protocol.js';
 import { distribution, percentile, sample, type Distribution } from './stats.js';
 
 export const CONDITIONS = ['clean', 'delay'] as const;
@@ -36,18 +44,21 @@ export interface ConditionResult {
   /** The delay each way, `null` on clean loopback. */
   readonly delay: NetworkDelay | null;
   readonly rounds: number;
-  /** Targets killed, over the rounds; each one is judged by both detectors. */
+  /** Targets killed, over the rounds; each one is judged by every detector. */
   readonly kills: number;
   /** Seconds the runs watched their targets (from the first registration to the end), summed. */
   readonly watchedSeconds: number;
   /**
-   * Median over the rounds: heartbeats per second both managers received in the quiet window
-   * before the kills ÷ 2 × targets ÷ interval (1: every heartbeat came back in time).
+   * Median over the rounds: heartbeats per second the managers received together in the quiet
+   * window before the kills ÷ (managers × targets ÷ interval) (1: every heartbeat came back in time).
    */
   readonly rateShare: number;
   readonly detectors: Readonly<Record<DetectorName, DetectorFigures>>;
-  /** Per kill both detected: phi-accrual's loss − the fixed timeout's, ms (negative: sooner). */
-  readonly phiMinusFixed: Distribution;
+  /**
+   * Per phi-accrual detector, per kill both it and the fixed timeout detected: its loss − the fixed
+   * timeout's, ms (negative: sooner).
+   */
+  readonly minusFixed: Readonly<Record<PhiDetectorName, Distribution>>;
 }
 
 export interface DetectorsResult {
@@ -112,7 +123,7 @@ function judge(fleet: Fleet, detector: DetectorName, victims: ReadonlySet<string
   return { killToLoss, sinceLastHeartbeat, missed, falseSuspicions, lossAt };
 }
 
-/** One fresh fleet: warm-up, a quiet window, `kills` targets hung, and the wait for both verdicts. */
+/** One fresh fleet: warm-up, a quiet window, `kills` targets hung, and the wait for every verdict. */
 function detectorsRun(condition: Condition, order: readonly DetectorName[]): Promise<RunOutcome> {
   const delay = condition === 'delay' ? plan.detectors.delay : undefined;
   log(
@@ -127,7 +138,7 @@ function detectorsRun(condition: Condition, order: readonly DetectorName[]): Pro
       const startedAt = Date.now();
       await warmUp(interval, targets);
       const quiet = await fleet.measure(quietMs);
-      const rateShare = quiet.perSecond / ((2 * targets * 1_000) / interval);
+      const rateShare = quiet.perSecond / ((DETECTORS.length * targets * 1_000) / interval);
       const victims = new Set(sample(fleet.targets, kills).map((target) => target.id));
       const timers = [...victims].map((id) =>
         setTimeout(() => fleet.kill(id, 'hang'), Math.random() * killSpreadMs),
@@ -178,12 +189,15 @@ function summarize(condition: Condition, outcomes: readonly RunOutcome[]): Condi
       falseSuspicions: runs.reduce((sum, run) => sum + run.falseSuspicions, 0),
     };
   };
-  const phiMinusFixed = outcomes.flatMap(({ findings }) =>
-    [...findings['phi-accrual'].lossAt].flatMap(([id, at]) => {
-      const fixedAt = findings.fixed.lossAt.get(id);
-      return fixedAt === undefined ? [] : [at - fixedAt];
-    }),
-  );
+  const minusFixed = (detector: PhiDetectorName) =>
+    distribution(
+      outcomes.flatMap(({ findings }) =>
+        [...findings[detector].lossAt].flatMap(([id, at]) => {
+          const fixedAt = findings.fixed.lossAt.get(id);
+          return fixedAt === undefined ? [] : [at - fixedAt];
+        }),
+      ),
+    );
   return {
     condition,
     delay: condition === 'delay' ? plan.detectors.delay : null,
@@ -191,16 +205,22 @@ function summarize(condition: Condition, outcomes: readonly RunOutcome[]): Condi
     kills: outcomes.length * kills,
     watchedSeconds: outcomes.reduce((sum, outcome) => sum + outcome.watchedMs, 0) / 1_000,
     rateShare: median(outcomes.map((outcome) => outcome.rateShare)),
-    detectors: { fixed: figures('fixed'), 'phi-accrual': figures('phi-accrual') },
-    phiMinusFixed: distribution(phiMinusFixed),
+    detectors: Object.fromEntries(
+      DETECTORS.map((detector) => [detector, figures(detector)]),
+    ) as Record<DetectorName, DetectorFigures>,
+    minusFixed: Object.fromEntries(
+      PHI_DETECTORS.map((detector) => [detector, minusFixed(detector)]),
+    ) as Record<PhiDetectorName, Distribution>,
   };
 }
 
 export async function measureDetectors(): Promise<DetectorsResult> {
   const outcomes: Record<Condition, RunOutcome[]> = { clean: [], delay: [] };
   for (let round = 0; round < plan.detectors.rounds; round += 1) {
-    // Each round swaps which manager goes first, and which condition.
-    const order = round % 2 === 0 ? DETECTORS : DETECTORS.toReversed();
+    // Each round rotates the managers' order by one (a Latin square over DETECTORS.length rounds:
+    // each manager takes each place once), and swaps which condition goes first.
+    const shift = round % DETECTORS.length;
+    const order = [...DETECTORS.slice(shift), ...DETECTORS.slice(0, shift)];
     const conditions = round % 2 === 0 ? CONDITIONS : CONDITIONS.toReversed();
     for (const condition of conditions) {
       outcomes[condition].push(await detectorsRun(condition, order));

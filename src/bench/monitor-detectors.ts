@@ -1,9 +1,10 @@
 /**
- * Detectors mode: one HeartbeatModule with two sender managers, one per failure detector (the
- * fixed timeout and phi-accrual with the library's defaults, Akka's), at the same interval and
- * timeout. Each watches every target over a connection of its own (`createTcpTarget` per manager),
- * so that both see the same kills, in the same process, under the same host noise. The managers
- * are declared, and each target registered with them, in `config.detectorOrder`.
+ * Detectors mode: one HeartbeatModule with three sender managers, one per failure detector (the
+ * fixed timeout, phi-accrual with the library's defaults, Akka's, and phi-accrual tuned for fast
+ * detection: `acceptableHeartbeatPause` 500 ms), at the same interval and timeout. Each watches
+ * every target over a connection of its own (`createTcpTarget` per manager), so that all see the
+ * same kills, in the same process, under the same host noise. The managers are declared, and each
+ * target registered with them, in `config.detectorOrder`.
  */
 import 'reflect-metadata';
 import { Inject, Injectable, Module } from '@nestjs/common';
@@ -35,6 +36,7 @@ import type { Tally } from './tally.js';
 const DETECTOR_OPTIONS: Readonly<Record<DetectorName, HeartbeatDetector>> = {
   fixed: 'fixed',
   'phi-accrual': { kind: 'phi-accrual' },
+  'phi-accrual-fast': { kind: 'phi-accrual', acceptableHeartbeatPause: 500 },
 };
 
 const REGISTRATION_BATCH = 500;
@@ -51,17 +53,18 @@ class DetectorsMonitor {
   constructor(
     @InjectHeartbeatManager('fixed') fixed: HeartbeatManager<unknown>,
     @InjectHeartbeatManager('phi-accrual') phi: HeartbeatManager<unknown>,
+    @InjectHeartbeatManager('phi-accrual-fast') phiFast: HeartbeatManager<unknown>,
     private readonly factory: HeartbeatTargetFactory,
     @Inject(TALLY) private readonly tally: Tally,
     @Inject(ORDER) private readonly order: readonly DetectorName[],
   ) {
-    this.managers = { fixed, 'phi-accrual': phi };
+    this.managers = { fixed, 'phi-accrual': phi, 'phi-accrual-fast': phiFast };
   }
 
   /** Every target with each manager, in batches as in library mode; resolves with the client class. */
   async watch(targets: TargetAddress[]): Promise<string> {
-    // Both managers' heartbeats are counted, the phi-accrual one's as targets n to 2n − 1.
-    this.tally.track(2 * targets.length);
+    // Every manager's heartbeats are counted, the one at DETECTORS[k] as targets kn to (k + 1)n − 1.
+    this.tally.track(DETECTORS.length * targets.length);
     let client = '';
     targets.forEach(({ id }, index) => this.indexOf.set(id, index));
     for (let first = 0; first < targets.length; first += REGISTRATION_BATCH) {
@@ -85,13 +88,17 @@ class DetectorsMonitor {
 
   @OnHeartbeatPayload('fixed')
   onFixedHeartbeat(id: string): void {
-    this.tally.heartbeat(this.indexOf.get(id) ?? -1);
+    this.heartbeat('fixed', id);
   }
 
   @OnHeartbeatPayload('phi-accrual')
   onPhiHeartbeat(id: string): void {
-    const index = this.indexOf.get(id);
-    this.tally.heartbeat(index === undefined ? -1 : this.indexOf.size + index);
+    this.heartbeat('phi-accrual', id);
+  }
+
+  @OnHeartbeatPayload('phi-accrual-fast')
+  onPhiFastHeartbeat(id: string): void {
+    this.heartbeat('phi-accrual-fast', id);
   }
 
   @OnTargetLost('fixed')
@@ -102,6 +109,18 @@ class DetectorsMonitor {
   @OnTargetLost('phi-accrual')
   onPhiLost(id: string, kind: TargetLossReason): void {
     this.lost('phi-accrual', id, kind);
+  }
+
+  @OnTargetLost('phi-accrual-fast')
+  onPhiFastLost(id: string, kind: TargetLossReason): void {
+    this.lost('phi-accrual-fast', id, kind);
+  }
+
+  private heartbeat(detector: DetectorName, id: string): void {
+    const index = this.indexOf.get(id);
+    this.tally.heartbeat(
+      index === undefined ? -1 : DETECTORS.indexOf(detector) * this.indexOf.size + index,
+    );
   }
 
   private lost(detector: DetectorName, id: string, kind: TargetLossReason): void {
@@ -167,5 +186,8 @@ function resolvedDetectors(config: MonitorConfig): Record<DetectorName, unknown>
       rpcFailureThreshold: config.rpcFailureThreshold,
       detector: DETECTOR_OPTIONS[name],
     }).detector ?? 'fixed';
-  return { fixed: resolve('fixed'), 'phi-accrual': resolve('phi-accrual') };
+  return Object.fromEntries(DETECTORS.map((name) => [name, resolve(name)])) as Record<
+    DetectorName,
+    unknown
+  >;
 }

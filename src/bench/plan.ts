@@ -70,9 +70,11 @@ export const plan = {
     windowMs: Math.min(windowMs, quick ? 1_000 : 3_000),
   },
   /**
-   * Detectors: a fixed-timeout and a phi-accrual manager in one monitor watch the same targets at
-   * the run's interval and timeout; each run kills `kills` of them (hung), at random moments within
-   * one interval. Runs alternate clean loopback and the network delay, `rounds` of each.
+   * Detectors: a fixed-timeout manager and two phi-accrual ones (Akka's defaults; and
+   * `acceptableHeartbeatPause` 500 ms) in one monitor watch the same targets at the run's interval
+   * and timeout; each run kills `kills` of them (hung), at random moments within one interval.
+   * Runs alternate clean loopback and the network delay, `rounds` of each (3: the managers' order
+   * rotates through all three places).
    */
   detectors: {
     targets: detectorTargets,

@@ -34,14 +34,23 @@ export interface LoadConfig {
  * - plain: the plain Nest floor, one `ClientTCP` per target sending the same request;
  * - raw: the raw floor, one bare `net` socket per target writing the same frame;
  * - terminus: a @nestjs/terminus ping check of every target;
- * - detectors: two library sender managers side by side, one per failure detector (`DETECTORS`),
+ * - detectors: three library sender managers side by side, one per failure detector (`DETECTORS`),
  *   each watching every target over a connection of its own.
  */
 export type MonitorMode = 'library' | 'plain' | 'raw' | 'terminus' | 'detectors';
 
-/** The failure detectors the detectors mode compares; also its managers' names. */
-export const DETECTORS = ['fixed', 'phi-accrual'] as const;
+/**
+ * The failure detectors the detectors mode compares; also its managers' names: the fixed timeout,
+ * phi-accrual with the library's defaults (Akka's), and phi-accrual tuned for fast detection
+ * (`acceptableHeartbeatPause` 500 ms, the other settings the defaults).
+ */
+export const DETECTORS = ['fixed', 'phi-accrual', 'phi-accrual-fast'] as const;
 export type DetectorName = (typeof DETECTORS)[number];
+/** The phi-accrual ones, each compared kill by kill with the fixed timeout. */
+export type PhiDetectorName = Exclude<DetectorName, 'fixed'>;
+export const PHI_DETECTORS = DETECTORS.filter(
+  (detector): detector is PhiDetectorName => detector !== 'fixed',
+);
 
 /** Settings of the monitoring process. */
 export interface MonitorConfig {
@@ -58,7 +67,7 @@ export interface MonitorConfig {
   readonly observe?: 'events' | 'metrics';
   /**
    * Detectors mode only: the managers in the order they are declared and each target registered
-   * with them (alternated between runs, so that neither always goes first).
+   * with them (rotated between rounds, so that none always goes first).
    */
   readonly detectorOrder?: readonly DetectorName[];
 }

@@ -8,7 +8,7 @@ import type { OverheadRow } from './overhead.js';
 import { interval, plan, quick, THRESHOLD, timeout, windowMs } from './plan.js';
 import type { ProcessMetrics } from './process-metrics.js';
 import type { Scale, ScaleRow } from './scale.js';
-import { DETECTORS } from './protocol.js';
+import { DETECTORS, PHI_DETECTORS } from './protocol.js';
 import { round, type Distribution } from './stats.js';
 import type { TerminusResult } from './terminus.js';
 import type { TakeoverResult } from './takeover.js';
@@ -176,7 +176,6 @@ const conditionName = ({ condition, delay }: ConditionResult) =>
 
 /** The detectors section's table. */
 function detectorsTable(result: DetectorsResult): string {
-  const phi = result.settings?.['phi-accrual'];
   const rows = result.conditions.flatMap((condition) =>
     DETECTORS.map((detector) => {
       const figures = condition.detectors[detector];
@@ -191,25 +190,29 @@ function detectorsTable(result: DetectorsResult): string {
         ms(figures.killToLoss.max),
         figures.roundP50s.map((value) => ms(value) ?? '-').join(' / '),
         ms(figures.sinceLastHeartbeat.p50),
-        detector === 'fixed' ? null : ms(condition.phiMinusFixed.p50),
+        detector === 'fixed' ? null : ms(condition.minusFixed[detector].p50),
         figures.falseSuspicions,
         round(condition.rateShare * 100, 1),
       ];
     }),
   );
   const [first] = result.conditions;
-  const phiSettings = phi === undefined ? 'the library defaults' : detectorSettings(phi);
+  const phiSettings = PHI_DETECTORS.map((detector) => {
+    const settings = result.settings?.[detector];
+    return `${detector} (${settings === undefined ? '?' : detectorSettings(settings)})`;
+  }).join(' and ');
   const watched = result.conditions
     .map((condition) => `${Math.round(condition.watchedSeconds)} s (${conditionName(condition)})`)
     .join(', ');
   const title =
-    `Detectors: the fixed timeout and phi-accrual (${phiSettings}) as two sender managers of one ` +
+    `Detectors: the fixed timeout, ${phiSettings} as ${DETECTORS.length} sender managers of one ` +
     `monitor, each watching the same ${result.targets} targets; ${result.killsPerRound} hung per ` +
-    `run at random moments within ${result.killSpreadMs} ms, judged by both; interval ` +
+    `run at random moments within ${result.killSpreadMs} ms, judged by all; interval ` +
     `${result.intervalMs} ms, timeout ${result.timeoutMs} ms (phi-accrual's upper bound), ` +
     `requestTimeout ${result.requestTimeoutMs} ms; ${first?.rounds ?? 0} run(s) per condition, ` +
-    `alternated; delay: every chunk late by latency + seeded 0–jitter, each way (the failure ` +
-    `tests' fault proxy); ms`;
+    `conditions alternated, the managers' order rotated; delay: every chunk late by latency + ` +
+    `seeded 0–jitter, each way (the failure tests' fault proxy); phi−fixed: p50 of the per-kill ` +
+    `differences with the fixed timeout; ms`;
   const header = [
     'condition',
     'detector',
@@ -255,7 +258,12 @@ function detectorsSummary(result: DetectorsResult) {
     })),
     detectorMissedKills: byDetector((figures) => figures.missed),
     detectorFalseSuspicions: byDetector((figures) => figures.falseSuspicions),
-    detectorPhiMinusFixedP50Ms: byCondition((condition) => ms(condition.phiMinusFixed.p50)),
+    detectorPhiMinusFixedP50Ms: byCondition((condition) =>
+      ms(condition.minusFixed['phi-accrual'].p50),
+    ),
+    detectorPhiFastMinusFixedP50Ms: byCondition((condition) =>
+      ms(condition.minusFixed['phi-accrual-fast'].p50),
+    ),
   };
 }
 

@@ -8,7 +8,7 @@ const benchScript = fileURLToPath(new URL('../../dist/src/bench/bench.js', impor
 const TINY_RUN = ['--quick', '--targets', '4', '--window-ms', '300'];
 const TINY_TIMING = ['--interval-ms', '200', '--timeout-ms', '1000'];
 const TRANSPORTS = ['tcp', 'tcp-client-proxy', 'nats', 'redis'];
-const DETECTORS = ['fixed', 'phi-accrual'];
+const DETECTORS = ['fixed', 'phi-accrual', 'phi-accrual-fast'];
 
 /** Runs the built benchmark with `args`, killed after `killAfterMs`. */
 async function runBench(args: string[], killAfterMs = 50_000) {
@@ -106,6 +106,12 @@ describe('the benchmark harness (npm run bench)', () => {
       for (const byDetector of Object.values(summary[key])) {
         expect(Object.keys(byDetector as object)).toEqual(DETECTORS);
       }
+    }
+    for (const key of ['detectorPhiMinusFixedP50Ms', 'detectorPhiFastMinusFixedP50Ms']) {
+      expect({ key, conditions: Object.keys(summary[key]) }).toEqual({
+        key,
+        conditions: ['clean', 'delay'],
+      });
     }
     for (const count of Object.values(summary.detectorFalseSuspicions)) {
       for (const value of Object.values(count as object)) {

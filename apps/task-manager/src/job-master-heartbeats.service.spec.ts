@@ -10,7 +10,6 @@ import {
   TaskManagerPatterns,
   type HeldSlot,
   type JobMasterToTaskManagerHeartbeat,
-  type SlotAllocation,
   type SlotOwner,
 } from '#cluster';
 import {
@@ -28,23 +27,7 @@ import { ResourceManagerGateway } from './resource-manager.gateway.js';
 import { SlotTable } from './slot-table.service.js';
 import { readTaskManagerConfig, TASK_MANAGER_CONFIG } from './task-manager.config.js';
 import { TaskManagerModule } from './task-manager.module.js';
-
-/** An allocation in a test, with the JobMaster it is for (sent once per command on the wire). */
-type OwnedAllocation = SlotAllocation & { readonly jobMaster?: SlotOwner };
-
-/** Groups `allocations` by JobMaster, one command (or `SlotTable.allocate`) per group, as the ResourceManager sends them. */
-function byOwner(
-  allocations: readonly OwnedAllocation[],
-): Array<{ jobMaster?: SlotOwner; allocations: SlotAllocation[] }> {
-  const groups = new Map<string, { jobMaster?: SlotOwner; allocations: SlotAllocation[] }>();
-  for (const { jobMaster, ...plain } of allocations) {
-    const key = jobMaster ? `${jobMaster.jobMasterId}/${jobMaster.heartbeatSecret}` : '';
-    const group = groups.get(key) ?? { ...(jobMaster && { jobMaster }), allocations: [] };
-    group.allocations.push(plain);
-    groups.set(key, group);
-  }
-  return [...groups.values()];
-}
+import { byOwner, type OwnedAllocation } from '../../../test/fixtures/slot-allocations.js';
 
 const INTERVAL = 1_000;
 const TIMEOUT = 5_000;

@@ -1,23 +1,7 @@
-import { slotReportSchema, type SlotAllocation, type SlotOwner, type SlotReport } from '#cluster';
+import { slotReportSchema, type SlotOwner, type SlotReport } from '#cluster';
 import { SlotTable } from './slot-table.service.js';
 import { readTaskManagerConfig } from './task-manager.config.js';
-
-/** An allocation in a test, with the JobMaster it is for (sent once per command on the wire). */
-type OwnedAllocation = SlotAllocation & { readonly jobMaster?: SlotOwner };
-
-/** Groups `allocations` by JobMaster, one command (or `SlotTable.allocate`) per group, as the ResourceManager sends them. */
-function byOwner(
-  allocations: readonly OwnedAllocation[],
-): Array<{ jobMaster?: SlotOwner; allocations: SlotAllocation[] }> {
-  const groups = new Map<string, { jobMaster?: SlotOwner; allocations: SlotAllocation[] }>();
-  for (const { jobMaster, ...plain } of allocations) {
-    const key = jobMaster ? `${jobMaster.jobMasterId}/${jobMaster.heartbeatSecret}` : '';
-    const group = groups.get(key) ?? { ...(jobMaster && { jobMaster }), allocations: [] };
-    group.allocations.push(plain);
-    groups.set(key, group);
-  }
-  return [...groups.values()];
-}
+import { byOwner, type OwnedAllocation } from '../../../test/fixtures/slot-allocations.js';
 
 const jm1 = { jobMasterId: 'jm-1', heartbeatSecret: 'secret-1' };
 const jm2 = { jobMasterId: 'jm-2', heartbeatSecret: 'secret-2' };
