@@ -1,5 +1,9 @@
 import { EnvironmentError } from '#cluster';
-import { largestJobMasterFrame, readJobMasterConfig } from './job-master.config.js';
+import {
+  largestAnswerToJobMaster,
+  largestJobMasterFrame,
+  readJobMasterConfig,
+} from './job-master.config.js';
 
 /** The EnvironmentError `readJobMasterConfig` throws for `env`, checked to be one. */
 function refusal(env: NodeJS.ProcessEnv): string {
@@ -118,5 +122,15 @@ describe('readJobMasterConfig', () => {
     expect(readJobMasterConfig({ TCP_MAX_BUFFER_SIZE: String(needed) }).frameLimits).toMatchObject({
       maxBufferSize: needed,
     });
+  });
+
+  it('reads answers with limits raised to the largest slot grant, whatever TCP_MAX_BUFFER_SIZE says', () => {
+    const needed = largestAnswerToJobMaster();
+    expect(needed).toBeGreaterThan(65_536);
+    const config = readJobMasterConfig({});
+    expect(config.frameLimits.maxBufferSize).toBe(65_536);
+    expect(config.answerLimits).toEqual({ ...config.frameLimits, maxBufferSize: needed });
+    const roomy = readJobMasterConfig({ TCP_MAX_BUFFER_SIZE: String(needed + 1) });
+    expect(roomy.answerLimits.maxBufferSize).toBe(needed + 1);
   });
 });

@@ -4,6 +4,7 @@ import {
   EnvironmentError,
   JobMasterToResourceManagerPatterns,
   MAX_JOBS_PER_JOB_MASTER,
+  MAX_SLOTS,
   MAX_TEXT_LENGTH,
   readFrameLimits,
   readHaSettings,
@@ -18,6 +19,7 @@ import {
   type HeartbeatSettings,
   type JobMasterHeartbeat,
   type JobMasterRegistrationRequest,
+  type SlotRequestAnswer,
   type MutualTls,
   type ResourceManagerLookup,
 } from '#cluster';
@@ -38,6 +40,12 @@ export interface JobMasterConfig extends ResourceManagerLookup {
   readonly ha: HaSettings;
   readonly heartbeat: HeartbeatSettings;
   readonly frameLimits: FrameLimits;
+  /**
+   * The limits its clients read answers with (the ResourceManager's slot grants, the TaskManagers'
+   * heartbeat answers): `frameLimits`, raised to the largest answer a job of `MAX_SLOTS` slots can
+   * bring, so that no grant is cut off (and granted again and again) on a big cluster.
+   */
+  readonly answerLimits: FrameLimits;
   /** Mutual TLS for its TCP endpoint and clients (TLS_CA, TLS_CERT, TLS_KEY); null: plain TCP. */
   readonly tls: MutualTls | null;
 }
@@ -48,6 +56,7 @@ export interface JobMasterConfig extends ResourceManagerLookup {
  * naming a bad one.
  */
 export function readJobMasterConfig(env: NodeJS.ProcessEnv = process.env): JobMasterConfig {
+  const frameLimits = readFrameLimits(env);
   const config: JobMasterConfig = {
     id: readId(env, 'JM_ID', () => `jobmaster-${randomUUID().slice(0, 8)}`),
     host: readHost(env, 'JM_HOST', '127.0.0.1'),
@@ -58,7 +67,11 @@ export function readJobMasterConfig(env: NodeJS.ProcessEnv = process.env): JobMa
       port: readPort(env, 'RM_TCP_PORT', 6123),
     },
     heartbeat: readHeartbeatSettings(env),
-    frameLimits: readFrameLimits(env),
+    frameLimits,
+    answerLimits: {
+      ...frameLimits,
+      maxBufferSize: Math.max(frameLimits.maxBufferSize, largestAnswerToJobMaster()),
+    },
     tls: readMutualTls(env),
     ha: readHaSettings(env),
   };
@@ -74,6 +87,26 @@ export function readJobMasterConfig(env: NodeJS.ProcessEnv = process.env): JobMa
 }
 
 const longest = (length: number) => 'x'.repeat(length);
+
+/**
+ * Length in characters of the largest answer a JobMaster reads: a grant of `MAX_SLOTS` slots with
+ * every string at its longest, in Nest's reply frame (a TaskManager's heartbeat answer, which
+ * lists fewer fields per slot, is smaller).
+ */
+export function largestAnswerToJobMaster(): number {
+  const answer: SlotRequestAnswer = {
+    granted: true,
+    slots: Array.from({ length: MAX_SLOTS }, () => ({
+      taskManagerId: longest(MAX_TEXT_LENGTH),
+      host: longest(253),
+      port: 65_535,
+      slotIndex: MAX_SLOTS - 1,
+      allocationId: longest(MAX_TEXT_LENGTH),
+    })),
+  };
+  const frame = JSON.stringify({ id: randomUUID(), response: answer, isDisposed: true });
+  return `${frame.length}#${frame}`.length;
+}
 
 /**
  * Length in characters of the largest frame a JobMaster sends the ResourceManager: its

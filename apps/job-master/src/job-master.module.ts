@@ -32,7 +32,7 @@ export class JobMasterModule {
           ...config.heartbeat,
           // The TaskManagers' answers come in the replies: wait for them up to the timeout.
           requestTimeout: config.heartbeat.timeout,
-          clientLimits: config.frameLimits,
+          clientLimits: config.answerLimits,
         }),
       ],
       controllers: [JobsController],

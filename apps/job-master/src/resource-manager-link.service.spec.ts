@@ -333,9 +333,9 @@ describe('ResourceManagerLink without a registration', () => {
     }
   });
 
-  it("retries a refused registration (a live one of its id, or another JobMaster's job), naming the reason", async () => {
+  it('drops a job another JobMaster runs now when a registration is refused for it, and registers without it', async () => {
     jest.useFakeTimers();
-    let refusals = 2;
+    let refusals = 1;
     sent = fakeResourceManagers((message) => {
       if (refusals > 0) {
         refusals -= 1;
@@ -356,12 +356,13 @@ describe('ResourceManagerLink without a registration', () => {
       expect(warn).toHaveBeenCalledWith(
         'Registration with the ResourceManager at 127.0.0.1:6123 failed (job job-a is run by JobMaster jm-b, registered from 127.0.0.1:40200); retrying in 100 ms',
       );
+      expect(warn).toHaveBeenCalledWith(
+        'Dropped job job-a: job job-a is run by JobMaster jm-b, registered from 127.0.0.1:40200',
+      );
       await jest.advanceTimersByTimeAsync(300);
-      expect(registrations(sent).map((request) => request.jobs)).toEqual([
-        ['job-a'],
-        ['job-a'],
-        ['job-a'],
-      ]);
+      // Listed once more it would be refused forever: the retry goes without it.
+      expect(registrations(sent).map((request) => request.jobs)).toEqual([['job-a'], []]);
+      expect(jobs.get('job-a')).toBeUndefined();
       expect(link.registration).toMatchObject({ credential: 'credential-1' });
     } finally {
       link.onApplicationShutdown();

@@ -46,6 +46,8 @@ import { countOf, JobTable } from './job-table.service.js';
 
 /** The pending registration retry's name in the `SchedulerRegistry`: at most one is pending. */
 export const REGISTRATION_RETRY = 'job-master-registration-retry';
+/** The ResourceManager's refusal of a job another JobMaster runs (`JobMasterRegistrations`). */
+const JOB_RUN_BY_ANOTHER = /\bjob (\S+) is run by JobMaster /;
 const GOODBYE_TIMEOUT_MS = 1_000;
 /**
  * How long a slot request or release may take: the ResourceManager runs them one at a time, each
@@ -283,7 +285,7 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
       this.client ??= new ClientTCP({
         host: location.host,
         port: location.port,
-        ...this.config.frameLimits,
+        ...this.config.answerLimits,
         tlsOptions: clientTlsOptions(this.config.tls),
       });
       const request: JobMasterRegistrationRequest = {
@@ -297,7 +299,9 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
         this.client,
         JobMasterToResourceManagerPatterns.register,
         request,
-        this.config.heartbeat.interval,
+        // Not the interval: an answer given but late would leave a registration we cannot
+        // replace (we never learnt its credential) and that times out, releasing our jobs' slots.
+        this.config.heartbeat.timeout,
       );
       if (this.closing || this.location !== location) {
         return; // shutting down (a registration now would never get its goodbye), or moved on
@@ -326,10 +330,23 @@ export class ResourceManagerLink implements BeforeApplicationShutdown, OnApplica
         return; // a new location started its own registration
       }
       this.dropConnection();
+      this.dropJobRunByAnother(describeError(error));
       const delay = this.retries.schedule(() => void this.register());
       this.logger.warn(
         `Registration with the ResourceManager at ${location.host}:${location.port} failed (${describeError(error)}); retrying in ${delay} ms`,
       );
+    }
+  }
+
+  /**
+   * A registration refused because a job it lists is another JobMaster's now (the ResourceManager
+   * gave it to that one while it had lost us): that job is not ours any more, and listing it again
+   * would be refused forever.
+   */
+  private dropJobRunByAnother(refusal: string): void {
+    const jobId = JOB_RUN_BY_ANOTHER.exec(refusal)?.[1];
+    if (jobId !== undefined && this.jobs.remove(jobId)) {
+      this.logger.warn(`Dropped job ${jobId}: ${refusal}`);
     }
   }
 

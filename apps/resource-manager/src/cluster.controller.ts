@@ -13,6 +13,7 @@ import { ID_PATTERN, JsonBody, MAX_SLOTS } from '#cluster';
 import { ClusterViews } from './cluster-views.service.js';
 import { ServedByStandby } from './leadership/leader-only.guard.js';
 import { NotLeaderError } from './leadership/resource-manager-leadership.service.js';
+import { JobMasterRegistrations } from './job-master-registrations.service.js';
 import { SlotPool, SlotRequestError } from './slot-pool.service.js';
 
 /**
@@ -24,6 +25,7 @@ export class ClusterController {
   constructor(
     private readonly views: ClusterViews,
     private readonly slotPool: SlotPool,
+    private readonly jobMasterRegistrations: JobMasterRegistrations,
   ) {}
 
   @Get('taskmanagers')
@@ -55,7 +57,7 @@ export class ClusterController {
   @HttpCode(200)
   async allocate(@JsonBody() body: Record<string, unknown>) {
     const { jobId, count } = body;
-    const job = requireJobId(jobId);
+    const job = this.notAJobMastersJob(requireJobId(jobId));
     if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > MAX_SLOTS) {
       throw new BadRequestException(`count must be an integer from 1 to ${MAX_SLOTS}`);
     }
@@ -65,8 +67,17 @@ export class ClusterController {
   @Post('slots/release')
   @HttpCode(200)
   async release(@JsonBody() body: Record<string, unknown>) {
-    const job = requireJobId(body.jobId);
+    const job = this.notAJobMastersJob(requireJobId(body.jobId));
     return { released: await asConflict(this.slotPool.release(job)) };
+  }
+
+  /** A JobMaster's job is its own: slots for it come and go through that JobMaster only. */
+  private notAJobMastersJob(jobId: string): string {
+    const owner = this.jobMasterRegistrations.ownerOf(jobId);
+    if (owner) {
+      throw new ConflictException(`job ${jobId} is run by JobMaster ${owner.id}: ask it`);
+    }
+    return jobId;
   }
 }
 

@@ -146,6 +146,20 @@ describe('JobMasterHeartbeats', () => {
     expect(vet('jm-1', null)).toThrow(/^heartbeat payload: /);
   });
 
+  it('frees the slots of an earlier run of a JobMaster once its new run heartbeats', async () => {
+    allocate(allocation(0, 'job-old', { jobMasterId: 'jm-1', heartbeatSecret: 'secret-old' }));
+    allocate(allocation(1, 'job-a', jm1), allocation(2, 'job-b', jm2));
+
+    await expect(
+      heartbeat('jm-1', { heartbeatSecret: 'secret-1', slots: [held(1, 'job-a')] }),
+    ).resolves.toEqual({ origin: 'tm-a', payload: { slots: [held(1, 'job-a')] } });
+
+    expect(slots.report().slots.map((slot) => slot.jobId)).toEqual([null, 'job-a', 'job-b', null]);
+    expect(log).toHaveBeenCalledWith(
+      'JobMaster jm-1 restarted: freed 1 slot of its earlier run (job-old: allocation-0)',
+    );
+  });
+
   it("answers with the slots held for the JobMaster's jobs, and frees those it no longer lists once it has listed them", async () => {
     allocate(allocation(0, 'job-a', jm1), allocation(1, 'job-a', jm1), allocation(2, 'job-b', jm2));
     const version = slots.report().version;

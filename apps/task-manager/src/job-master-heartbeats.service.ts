@@ -111,6 +111,12 @@ export class JobMasterHeartbeats implements OnModuleInit, OnApplicationShutdown 
         `JobMaster ${jobMasterId} no longer lists ${countOf(freed.length)}; freed (${describeSlots(freed)})`,
       );
     }
+    const ofEarlierRun = this.slots.releaseOtherRuns({ jobMasterId, heartbeatSecret });
+    if (ofEarlierRun.length > 0) {
+      this.logger.log(
+        `JobMaster ${jobMasterId} restarted: freed ${countOf(ofEarlierRun.length)} of its earlier run (${describeSlots(ofEarlierRun)})`,
+      );
+    }
   }
 
   /** The answer to a JobMaster's heartbeat: the slots held here for its jobs. */

@@ -162,6 +162,25 @@ export class SlotTable {
     return freed;
   }
 
+  /**
+   * Frees the slots of `owner.jobMasterId` given under another secret: a secret is per run of a
+   * JobMaster, so heartbeats with this one mean that the run those slots were for is over (a
+   * restart under the same id). Returns the slots freed.
+   */
+  releaseOtherRuns(owner: SlotOwner): HeldSlot[] {
+    const current = new Set(
+      this.slotsOf(owner.jobMasterId, owner.heartbeatSecret).map(({ slot }) => slot.index),
+    );
+    const freed = this.slotsOf(owner.jobMasterId)
+      .filter(({ slot }) => !current.has(slot.index))
+      .map(({ slot }) => heldSlot(slot));
+    if (freed.length > 0) {
+      const indexes = new Set(freed.map(({ slotIndex }) => slotIndex));
+      this.free((slot) => indexes.has(slot.index));
+    }
+    return freed;
+  }
+
   private slotsOf(
     jobMasterId: string,
     heartbeatSecret?: string,
