@@ -132,17 +132,45 @@ export function waitForLine(
 // ---------------------------------------------------------------------------------------------
 // Ports and HTTP
 
-/** A loopback port where nothing listens: bound to port 0 on 127.0.0.1, read, then released. */
-export async function freePort(): Promise<number> {
+/**
+ * Ports handed out by `freePort` lie below Linux's ephemeral range (32768 and up), where the
+ * kernel picks the local ports of outgoing connections and of servers bound to port 0: a port
+ * from there could be taken by one of those before the app that was given it binds it (seen when
+ * a ResourceManager restarted in place). The bench's load processes listen from 20000 up.
+ */
+const FIXED_PORTS = { from: 10_000, to: 19_999 } as const;
+
+/** Whether nothing listens on `port` of 127.0.0.1: bound, then released. */
+async function bindable(port: number): Promise<number | null> {
   const server = createServer();
-  await new Promise<void>((resolvePromise, reject) => {
-    server.once('error', reject);
-    server.listen(0, HOST, () => resolvePromise());
+  const bound = await new Promise<boolean>((resolvePromise) => {
+    server.once('error', () => resolvePromise(false));
+    server.listen(port, HOST, () => resolvePromise(true));
   });
-  const { port } = server.address() as AddressInfo;
+  if (!bound) {
+    return null;
+  }
+  const { port: chosen } = server.address() as AddressInfo;
   await new Promise<void>((resolvePromise, reject) =>
     server.close((error) => (error ? reject(error) : resolvePromise())),
   );
+  return chosen;
+}
+
+/** A loopback port where nothing listens, outside the ephemeral range (see `FIXED_PORTS`). */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const candidate =
+      FIXED_PORTS.from + Math.floor(Math.random() * (FIXED_PORTS.to - FIXED_PORTS.from + 1));
+    const port = await bindable(candidate);
+    if (port !== null) {
+      return port;
+    }
+  }
+  const port = await bindable(0); // a crowded range: any free port will do
+  if (port === null) {
+    throw new Error('No free loopback port');
+  }
   return port;
 }
 

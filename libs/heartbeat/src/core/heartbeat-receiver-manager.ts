@@ -421,7 +421,12 @@ export class HeartbeatReceiverManager<I = unknown, O = unknown> implements Heart
     if (sentAt >= 0) {
       outcome.then(
         // Never below 0: a clock without a monotonic reading may step back in between.
-        (reply) => monitor.rpcSucceededAfter(reply, Math.max(0, monotonicNow(this.clock) - sentAt)),
+        (reply) =>
+          monitor.rpcSucceededAfter(
+            reply,
+            // Whole ms, as the events always reported them.
+            Math.max(0, Math.round(monotonicNow(this.clock) - sentAt)),
+          ),
         monitor.rpcFailed,
       );
     } else {

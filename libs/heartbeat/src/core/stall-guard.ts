@@ -78,8 +78,10 @@ export class StallGuard {
     }
     if (stalled) {
       this.lastStallEnd = now;
-      this.options.logger.warn(this.options.describeStall(gap));
-      this.options.onStall?.(gap);
+      // Whole ms, as before the clock was monotonic (performance.now() has fractions).
+      const gapMs = Math.round(gap);
+      this.options.logger.warn(this.options.describeStall(gapMs));
+      this.options.onStall?.(gapMs);
     }
   }
 }
